@@ -1,0 +1,87 @@
+"""Every error of the native API becomes one JSON shape, here and nowhere else.
+
+    {"type": "InvalidParameterValueException",
+     "message": "memory_size: Ensure this value is at least 128.",
+     "fields": {"memory_size": ["Ensure this value is at least 128."]}}
+
+``fields`` is present on validation errors only. Service errors (``lambent.errors``)
+carry their own status; DRF's own exceptions (parsing, authentication, permissions)
+are given the matching type. Anything else is a platform fault: logged with its
+traceback and answered 500 without internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from lambent import errors
+
+logger = logging.getLogger(__name__)
+
+_DRF_TYPES: dict[type[exceptions.APIException], str] = {
+    exceptions.ValidationError: "InvalidParameterValueException",
+    exceptions.ParseError: "InvalidRequestContentException",
+    exceptions.UnsupportedMediaType: "UnsupportedMediaTypeException",
+    exceptions.NotAuthenticated: "UnauthorizedException",
+    exceptions.AuthenticationFailed: "UnauthorizedException",
+    exceptions.PermissionDenied: "AccessDeniedException",
+    exceptions.NotFound: "ResourceNotFoundException",
+    exceptions.MethodNotAllowed: "MethodNotAllowedException",
+    exceptions.NotAcceptable: "NotAcceptableException",
+    exceptions.Throttled: "TooManyRequestsException",
+}
+
+
+def error_response(*, status_code: int, error_type: str, message: str, fields: dict[str, Any] | None = None,
+                   headers: dict[str, str] | None = None) -> Response:
+    body: dict[str, Any] = {"type": error_type, "message": message}
+    if fields:
+        body["fields"] = fields
+    return Response(body, status=status_code, headers=headers)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    if isinstance(exc, errors.InvalidParameter):
+        return error_response(status_code=exc.status_code, error_type=exc.error_type, message=exc.message,
+                              fields=exc.fields)
+    if isinstance(exc, errors.LambentError):
+        if isinstance(exc, errors.PlatformError):
+            logger.error("platform error: %s", exc.message, exc_info=exc)
+        return error_response(status_code=exc.status_code, error_type=exc.error_type, message=exc.message)
+    if isinstance(exc, Http404):
+        return error_response(status_code=404, error_type="ResourceNotFoundException", message="Not found.")
+    if isinstance(exc, RequestDataTooBig):
+        return error_response(status_code=413, error_type="RequestTooLargeException",
+                              message="The request body is too large.")
+    if isinstance(exc, exceptions.APIException):
+        return _api_exception_response(exc)
+    logger.error("unhandled error in %s", context.get("view"), exc_info=exc)
+    return error_response(status_code=500, error_type="ServiceException", message="Internal error.")
+
+
+def _api_exception_response(exc: exceptions.APIException) -> Response:
+    error_type = next((name for cls, name in _DRF_TYPES.items() if isinstance(exc, cls)), "InvalidRequestException")
+    headers: dict[str, str] = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
+    if isinstance(exc, exceptions.ValidationError):
+        fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        message = " ".join(f"{name}: {_flatten(msgs)}" for name, msgs in fields.items())
+        return error_response(status_code=status.HTTP_400_BAD_REQUEST, error_type=error_type, message=message,
+                              fields=fields, headers=headers)
+    return error_response(status_code=exc.status_code, error_type=error_type, message=str(exc.detail),
+                          headers=headers)
+
+
+def _flatten(messages: Any) -> str:
+    if isinstance(messages, dict):
+        return "; ".join(f"{key}: {_flatten(value)}" for key, value in messages.items())
+    if isinstance(messages, list):
+        return " ".join(_flatten(message) for message in messages)
+    return str(messages)

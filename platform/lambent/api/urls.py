@@ -1,0 +1,11 @@
+"""``/api/v1``: every app's API routes, the OpenAPI schema and its documentation page."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("", include("lambent.functions.api.urls")),
+    path("schema", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[],
+                                                permission_classes=[]), name="docs"),
+]

@@ -1,0 +1,79 @@
+"""The errors that services raise, in two trees: the user's faults and the platform's.
+
+    LambentError
+    ├── UserError                  the caller can fix it; answered 4xx
+    │   ├── InvalidParameter       400, with the offending fields
+    │   ├── NotFound               404; also what another tenant's resource answers
+    │   ├── Conflict               409, e.g. deleting a version an alias points to
+    │   ├── PreconditionFailed     412, a stale RevisionId
+    │   └── RequestTooLarge        413
+    └── PlatformError              our fault; answered 5xx and logged
+        └── ServiceUnavailable     503, a dependency is down
+
+Services know nothing of HTTP. Each class carries the status and the error type the
+API layers answer with; ``lambent.api.exceptions`` is the one place that turns them
+into responses. The type names are Lambda's, so the Lambda-compatible API can reuse them.
+"""
+
+from __future__ import annotations
+
+
+class LambentError(Exception):
+    status_code = 500
+    error_type = "ServiceException"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UserError(LambentError):
+    status_code = 400
+    error_type = "InvalidRequestContentException"
+
+
+class InvalidParameter(UserError):
+    """Bad input. ``fields`` maps each offending field to its messages."""
+
+    status_code = 400
+    error_type = "InvalidParameterValueException"
+
+    def __init__(self, message: str | None = None, *, fields: dict[str, list[str]] | None = None) -> None:
+        self.fields = fields or {}
+        if message is None:
+            message = " ".join(f"{name}: {' '.join(msgs)}" for name, msgs in self.fields.items())
+        super().__init__(message)
+
+    @classmethod
+    def field(cls, name: str, message: str) -> InvalidParameter:
+        return cls(fields={name: [message]})
+
+
+class NotFound(UserError):
+    status_code = 404
+    error_type = "ResourceNotFoundException"
+
+
+class Conflict(UserError):
+    status_code = 409
+    error_type = "ResourceConflictException"
+
+
+class PreconditionFailed(UserError):
+    status_code = 412
+    error_type = "PreconditionFailedException"
+
+
+class RequestTooLarge(UserError):
+    status_code = 413
+    error_type = "RequestTooLargeException"
+
+
+class PlatformError(LambentError):
+    status_code = 500
+    error_type = "ServiceException"
+
+
+class ServiceUnavailable(PlatformError):
+    status_code = 503
+    error_type = "ServiceUnavailableException"

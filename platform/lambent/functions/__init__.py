@@ -1,0 +1,1 @@
+"""Functions, their immutable versions, the aliases that point at them, and their code."""

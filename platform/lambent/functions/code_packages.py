@@ -1,0 +1,92 @@
+"""Code packages: validating a zip and keeping it, once, by its sha256.
+
+The zip is read from its central directory only (no extraction): enough to prove it is
+a real archive, to sum the sizes it would unpack to, to refuse paths that would escape
+the code folder, and to list the files a runtime checks a handler against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import posixpath
+import zipfile
+from dataclasses import dataclass
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import Storage, storages
+
+from lambent.errors import InvalidParameter
+from lambent.functions import limits
+from lambent.functions.models import CodeArtifact
+
+FIELD = "zip_file"
+
+
+@dataclass(frozen=True)
+class CodePackage:
+    data: bytes
+    sha256: str
+    unzipped_size: int
+    files: frozenset[str]
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+def check_zipped_size(size: int) -> None:
+    """Refuse an upload by its size alone, before reading it."""
+    if size > limits.CODE_ZIPPED_MAX_BYTES:
+        raise InvalidParameter.field(
+            FIELD, f"The zip is {size} bytes; the limit is {limits.CODE_ZIPPED_MAX_BYTES} bytes zipped."
+        )
+
+
+def inspect_zip(data: bytes) -> CodePackage:
+    check_zipped_size(len(data))
+    if not data:
+        raise InvalidParameter.field(FIELD, "The zip is empty.")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError):
+        raise InvalidParameter.field(FIELD, "Not a valid zip archive.") from None
+    unzipped = sum(member.file_size for member in members)
+    if unzipped > limits.CODE_UNZIPPED_MAX_BYTES:
+        raise InvalidParameter.field(
+            FIELD, f"The zip unpacks to {unzipped} bytes; the limit is {limits.CODE_UNZIPPED_MAX_BYTES} bytes."
+        )
+    unsafe = [member.filename for member in members if _escapes(member.filename)]
+    if unsafe:
+        raise InvalidParameter.field(FIELD, f"The zip holds paths outside its root: {', '.join(unsafe[:5])}.")
+    files = frozenset(member.filename for member in members if not member.is_dir())
+    return CodePackage(data=data, sha256=hashlib.sha256(data).hexdigest(), unzipped_size=unzipped, files=files)
+
+
+def _escapes(name: str) -> bool:
+    normalized = posixpath.normpath(name.replace("\\", "/"))
+    return name.startswith(("/", "\\")) or normalized == ".." or normalized.startswith("../")
+
+
+def code_storage() -> Storage:
+    return storages["code"]
+
+
+def code_store(package: CodePackage) -> CodeArtifact:
+    """The artifact for this content, written to storage the first time it is seen."""
+    artifact, _ = CodeArtifact.objects.get_or_create(
+        sha256=package.sha256, defaults={"size": package.size, "unzipped_size": package.unzipped_size}
+    )
+    storage = code_storage()
+    if not storage.exists(artifact.storage_name):
+        saved = storage.save(artifact.storage_name, ContentFile(package.data))
+        if saved != artifact.storage_name:  # written meanwhile by a concurrent upload of the same code
+            storage.delete(saved)
+    return artifact
+
+
+def code_files(artifact: CodeArtifact) -> frozenset[str]:
+    """The file names of stored code, read from the zip's central directory."""
+    with code_storage().open(artifact.storage_name, "rb") as handle, zipfile.ZipFile(handle) as archive:
+        return frozenset(member.filename for member in archive.infolist() if not member.is_dir())

@@ -1,0 +1,31 @@
+"""Lambda's limits on a function's configuration and code, in one place.
+
+Every check of these numbers reads them from here, and the API documentation quotes
+them from here, so a limit changes in one line.
+"""
+
+NAME_MAX = 64
+NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+ALIAS_NAME_MAX = 128
+# Any name of letters, digits, '-' and '_' that is not all digits (those are versions).
+ALIAS_NAME_PATTERN = r"^(?![0-9]+$)[A-Za-z0-9_-]{1,128}$"
+HANDLER_MAX = 128
+DESCRIPTION_MAX = 256
+
+MEMORY_MIN_MB, MEMORY_MAX_MB, MEMORY_DEFAULT_MB = 128, 10240, 128
+TIMEOUT_MIN_S, TIMEOUT_MAX_S, TIMEOUT_DEFAULT_S = 1, 900, 3
+EPHEMERAL_MIN_MB, EPHEMERAL_MAX_MB, EPHEMERAL_DEFAULT_MB = 512, 10240, 512
+
+ENVIRONMENT_MAX_BYTES = 4 * 1024
+ENVIRONMENT_KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9_]+$"
+# Set by the platform inside every sandbox; a function may not override them.
+RESERVED_ENVIRONMENT_KEYS = frozenset({
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+})
+
+CODE_ZIPPED_MAX_BYTES = 50 * 1024 * 1024
+CODE_UNZIPPED_MAX_BYTES = 250 * 1024 * 1024

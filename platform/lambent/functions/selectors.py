@@ -1,0 +1,79 @@
+"""Tenant-scoped reads of functions, versions and aliases.
+
+Every query starts from ``tenant=``; a resource of another tenant is indistinguishable
+from one that does not exist (``NotFound``).
+"""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+
+from lambent.errors import NotFound
+from lambent.functions.models import LATEST, LATEST_NUMBER, Alias, Function, Version
+from lambent.iam.models import Tenant
+
+
+def function_list(*, tenant: Tenant) -> QuerySet[Function]:
+    """The tenant's functions, each with its ``$LATEST`` prefetched as ``latest_versions``."""
+    latest = Version.objects.filter(number=LATEST_NUMBER).select_related("code")
+    return (
+        Function.objects.filter(tenant=tenant)
+        .select_related("tenant")
+        .prefetch_related(Prefetch("versions", queryset=latest, to_attr="latest_versions"))
+        .order_by("name")
+    )
+
+
+def function_get(*, tenant: Tenant, name: str) -> Function:
+    try:
+        return Function.objects.select_related("tenant").get(tenant=tenant, name=name)
+    except Function.DoesNotExist:
+        raise NotFound(f"Function not found: {name}") from None
+
+
+def version_number(version: str) -> int | None:
+    """``$LATEST`` is 0, ``"7"`` is 7; anything else names no version."""
+    if version == LATEST:
+        return LATEST_NUMBER
+    if version.isdigit() and version.isascii() and int(version) > 0:
+        return int(version)
+    return None
+
+
+def version_list(*, tenant: Tenant, function_name: str) -> QuerySet[Version]:
+    function = function_get(tenant=tenant, name=function_name)
+    return function.versions.select_related("code", "function__tenant").order_by("number")
+
+
+def version_get(*, tenant: Tenant, function_name: str, version: str) -> Version:
+    number = version_number(version)
+    found = None
+    if number is not None:
+        found = (
+            Version.objects.select_related("code", "function__tenant")
+            .filter(function__tenant=tenant, function__name=function_name, number=number)
+            .first()
+        )
+    if found is None:
+        function_get(tenant=tenant, name=function_name)  # a missing function is reported as such
+        raise NotFound(f"Function not found: {function_name}:{version}")
+    return found
+
+
+def latest_get(*, tenant: Tenant, function_name: str) -> Version:
+    return version_get(tenant=tenant, function_name=function_name, version=LATEST)
+
+
+def alias_list(*, tenant: Tenant, function_name: str) -> QuerySet[Alias]:
+    function = function_get(tenant=tenant, name=function_name)
+    return function.aliases.select_related("version", "additional_version", "function__tenant").order_by("name")
+
+
+def alias_get(*, tenant: Tenant, function_name: str, name: str) -> Alias:
+    try:
+        return Alias.objects.select_related("version", "additional_version", "function__tenant").get(
+            function__tenant=tenant, function__name=function_name, name=name
+        )
+    except Alias.DoesNotExist:
+        function_get(tenant=tenant, name=function_name)
+        raise NotFound(f"Alias not found: {function_name}:{name}") from None

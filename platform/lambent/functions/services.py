@@ -1,0 +1,270 @@
+"""Writes of functions, versions and aliases: every rule of the native and Lambda APIs.
+
+Each service takes ``tenant=`` and either completes or changes nothing: validation runs
+before any write, and the writes of one call share a transaction. ``$LATEST`` and alias
+rows are locked while they change, so a RevisionId check and the write it guards are
+atomic, and version numbers are handed out under a lock on the function.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from lambent.errors import Conflict, InvalidParameter, NotFound, PreconditionFailed
+from lambent.functions import limits, selectors
+from lambent.functions.code_packages import CodePackage, code_files, code_store, inspect_zip
+from lambent.functions.configuration import FIELDS, FunctionConfiguration, problems
+from lambent.functions.models import LATEST, LATEST_NUMBER, Alias, CodeArtifact, Function, Version
+from lambent.functions.runtimes import runtime_get
+from lambent.iam.models import Tenant
+
+
+def function_create(
+    *, tenant: Tenant, name: str, configuration: FunctionConfiguration, zip_file: bytes, publish: bool = False
+) -> Version:
+    """A new function with its ``$LATEST``; with ``publish``, also version 1, which is returned."""
+    found = problems(configuration)
+    if not re.match(limits.NAME_PATTERN, name):
+        found["name"] = [f"name must be 1-{limits.NAME_MAX} letters, digits, '-' or '_'."]
+    if found:
+        raise InvalidParameter(fields=found)
+    package = inspect_zip(zip_file)
+    _check_handler(configuration, package.files, field="handler")
+    try:
+        with transaction.atomic():
+            if Function.objects.filter(tenant=tenant, name=name).exists():
+                raise Conflict(f"Function already exists: {name}")
+            function = Function.objects.create(tenant=tenant, name=name)
+            latest = Version(function=function, number=LATEST_NUMBER)
+            latest.apply(configuration, code_store(package))
+            latest.save()
+            if publish:
+                return _publish(latest=latest, description=None)[0]
+            return latest
+    except IntegrityError:
+        raise Conflict(f"Function already exists: {name}") from None
+
+
+def function_update_code(
+    *, tenant: Tenant, name: str, zip_file: bytes, revision_id: uuid.UUID | None = None, publish: bool = False
+) -> Version:
+    """New code for ``$LATEST``; with ``publish``, the resulting version is returned."""
+    package = inspect_zip(zip_file)
+    with transaction.atomic():
+        latest = _lock_latest(tenant=tenant, name=name)
+        _check_revision(latest.revision_id, revision_id, of=f"function {name}")
+        _check_handler(latest.configuration, package.files, field="zip_file")
+        latest.apply(latest.configuration, code_store(package))
+        latest.save()
+        if publish:
+            return _publish(latest=latest, description=None)[0]
+        return latest
+
+
+def function_update_configuration(
+    *, tenant: Tenant, name: str, changes: Mapping[str, Any], revision_id: uuid.UUID | None = None
+) -> Version:
+    """Change some of ``$LATEST``'s configuration; fields not named keep their value."""
+    unknown = set(changes) - set(FIELDS)
+    if unknown:
+        raise InvalidParameter(fields={field: ["Not a configuration field."] for field in sorted(unknown)})
+    with transaction.atomic():
+        latest = _lock_latest(tenant=tenant, name=name)
+        _check_revision(latest.revision_id, revision_id, of=f"function {name}")
+        config = replace(latest.configuration, **changes)
+        config.validate()
+        if config.handler != latest.handler or config.runtime != latest.runtime:
+            _check_handler(config, code_files(latest.code), field="handler")
+        latest.apply(config, latest.code)
+        latest.save()
+        return latest
+
+
+def function_delete(*, tenant: Tenant, name: str) -> None:
+    """The function with all its versions and aliases. Its invocations stay in the ledger."""
+    selectors.function_get(tenant=tenant, name=name).delete()
+
+
+def version_publish(
+    *,
+    tenant: Tenant,
+    function_name: str,
+    description: str | None = None,
+    revision_id: uuid.UUID | None = None,
+    code_sha256: str | None = None,
+) -> tuple[Version, bool]:
+    """Publish ``$LATEST`` as the next version; unchanged since the newest version, that one is
+    returned instead. The flag says whether a version was created."""
+    if description is not None and len(description) > limits.DESCRIPTION_MAX:
+        raise InvalidParameter.field("description", f"description must be at most {limits.DESCRIPTION_MAX} characters.")
+    with transaction.atomic():
+        latest = _lock_latest(tenant=tenant, name=function_name)
+        _check_revision(latest.revision_id, revision_id, of=f"function {function_name}")
+        if code_sha256 is not None and code_sha256 != latest.code.sha256:
+            raise PreconditionFailed(
+                f"CodeSha256 {code_sha256} does not match the code of $LATEST ({latest.code.sha256})."
+            )
+        return _publish(latest=latest, description=description)
+
+
+def version_delete(*, tenant: Tenant, function_name: str, version: str) -> None:
+    if version == LATEST:
+        raise InvalidParameter.field("version", "$LATEST cannot be deleted on its own; delete the function.")
+    with transaction.atomic():
+        target = selectors.version_get(tenant=tenant, function_name=function_name, version=version)
+        users = Alias.objects.filter(Q(version=target) | Q(additional_version=target)).values_list("name", flat=True)
+        if users:
+            raise Conflict(f"Version {version} is used by alias {', '.join(sorted(users))}; move or delete it first.")
+        target.delete()
+
+
+def alias_create(
+    *,
+    tenant: Tenant,
+    function_name: str,
+    name: str,
+    function_version: str,
+    additional_version_weights: Mapping[str, float] | None = None,
+    description: str = "",
+) -> Alias:
+    found: dict[str, list[str]] = {}
+    if not re.match(limits.ALIAS_NAME_PATTERN, name):
+        found["name"] = [f"name must be 1-{limits.ALIAS_NAME_MAX} letters, digits, '-' or '_', and not all digits."]
+    if len(description) > limits.DESCRIPTION_MAX:
+        found["description"] = [f"description must be at most {limits.DESCRIPTION_MAX} characters."]
+    if found:
+        raise InvalidParameter(fields=found)
+    try:
+        with transaction.atomic():
+            function = selectors.function_get(tenant=tenant, name=function_name)
+            alias = Alias(function=function, name=name, description=description)
+            _route(alias, function_version=function_version, weights=additional_version_weights or {})
+            if Alias.objects.filter(function=function, name=name).exists():
+                raise Conflict(f"Alias already exists: {function_name}:{name}")
+            alias.save()
+            return alias
+    except IntegrityError:
+        raise Conflict(f"Alias already exists: {function_name}:{name}") from None
+
+
+def alias_update(
+    *, tenant: Tenant, function_name: str, name: str, changes: Mapping[str, Any], revision_id: uuid.UUID | None = None
+) -> Alias:
+    """Change ``function_version``, ``additional_version_weights`` or ``description``."""
+    with transaction.atomic():
+        alias = _lock_alias(tenant=tenant, function_name=function_name, name=name)
+        _check_revision(alias.revision_id, revision_id, of=f"alias {function_name}:{name}")
+        description = changes.get("description", alias.description)
+        if len(description) > limits.DESCRIPTION_MAX:
+            raise InvalidParameter.field("description", f"description must be at most {limits.DESCRIPTION_MAX} characters.")
+        _route(
+            alias,
+            function_version=changes.get("function_version", alias.version.version),
+            weights=changes.get("additional_version_weights", alias.additional_version_weights),
+        )
+        alias.description = description
+        alias.revision_id = uuid.uuid4()
+        alias.save()
+        return alias
+
+
+def alias_delete(*, tenant: Tenant, function_name: str, name: str) -> None:
+    selectors.alias_get(tenant=tenant, function_name=function_name, name=name).delete()
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _lock_latest(*, tenant: Tenant, name: str) -> Version:
+    latest = (
+        Version.objects.select_for_update(of=("self",))
+        .select_related("code", "function__tenant")
+        .filter(function__tenant=tenant, function__name=name, number=LATEST_NUMBER)
+        .first()
+    )
+    if latest is None:
+        raise NotFound(f"Function not found: {name}")
+    return latest
+
+
+def _lock_alias(*, tenant: Tenant, function_name: str, name: str) -> Alias:
+    alias = (
+        Alias.objects.select_for_update(of=("self",))
+        .select_related("function__tenant", "version", "additional_version")
+        .filter(function__tenant=tenant, function__name=function_name, name=name)
+        .first()
+    )
+    if alias is None:
+        selectors.function_get(tenant=tenant, name=function_name)
+        raise NotFound(f"Alias not found: {function_name}:{name}")
+    return alias
+
+
+def _check_revision(current: uuid.UUID, given: uuid.UUID | None, *, of: str) -> None:
+    if given is not None and str(given) != str(current):
+        raise PreconditionFailed(
+            f"The RevisionId provided does not match the latest RevisionId of {of}. Read it again and retry."
+        )
+
+
+def _check_handler(config: FunctionConfiguration, files: frozenset[str], *, field: str) -> None:
+    runtime = runtime_get(config.runtime)
+    problem = runtime.handler_problem(config.handler, files) if runtime else None
+    if problem:
+        raise InvalidParameter.field(field, problem)
+
+
+def _publish(*, latest: Version, description: str | None) -> tuple[Version, bool]:
+    function = Function.objects.select_for_update().get(pk=latest.function_id)
+    newest = function.versions.exclude(number=LATEST_NUMBER).order_by("-number").first()
+    if newest is not None and newest.fingerprint == latest.fingerprint:
+        return newest, False
+    function.last_published += 1
+    function.save(update_fields=["last_published"])
+    version = Version(
+        function=function,
+        number=function.last_published,
+        code=latest.code,
+        fingerprint=latest.fingerprint,
+        **latest.configuration.as_dict(),
+    )
+    if description is not None:
+        version.description = description
+    version.save()
+    return version, True
+
+
+def _route(alias: Alias, *, function_version: str, weights: Mapping[str, float]) -> None:
+    """Point ``alias`` at ``function_version`` and the weighted additional version, if valid."""
+    function = alias.function
+    try:
+        primary = selectors.version_get(tenant=function.tenant, function_name=function.name, version=function_version)
+    except NotFound:
+        raise InvalidParameter.field("function_version", f"Version {function_version} does not exist.") from None
+    alias.version, alias.additional_version, alias.additional_weight = primary, None, None
+    if not weights:
+        return
+    field = "additional_version_weights"
+    if len(weights) > 1:
+        raise InvalidParameter.field(field, "Routing may send traffic to one additional version only.")
+    (extra, weight), = weights.items()
+    if primary.is_latest or extra == LATEST:
+        raise InvalidParameter.field(field, "Weighted routing needs published versions, not $LATEST.")
+    if extra == primary.version:
+        raise InvalidParameter.field(field, "The additional version must differ from function_version.")
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 <= weight <= 1.0:
+        raise InvalidParameter.field(field, f"The weight of version {extra} must be a number from 0.0 to 1.0.")
+    try:
+        alias.additional_version = selectors.version_get(
+            tenant=function.tenant, function_name=function.name, version=extra
+        )
+    except NotFound:
+        raise InvalidParameter.field(field, f"Version {extra} does not exist.") from None
+    alias.additional_weight = float(weight)

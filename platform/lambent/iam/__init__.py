@@ -1,0 +1,1 @@
+"""Identity and access: tenants, their members, and the access keys that act for them."""

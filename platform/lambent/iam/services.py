@@ -1,0 +1,73 @@
+"""Writes of the iam app: creating tenants and issuing access keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from lambent.errors import Conflict, InvalidParameter, NotFound
+from lambent.iam import crypto
+from lambent.iam.models import AccessKey, Membership, Tenant
+
+
+@dataclass(frozen=True)
+class IssuedAccessKey:
+    """An access key together with its secret, which exists in clear only here."""
+
+    access_key: AccessKey
+    secret_access_key: str
+
+    @property
+    def access_key_id(self) -> str:
+        return self.access_key.access_key_id
+
+
+@dataclass(frozen=True)
+class NewTenant:
+    tenant: Tenant
+    credentials: IssuedAccessKey
+
+
+def tenant_create(*, name: str) -> NewTenant:
+    """A tenant, its first user (``<name>-admin``) and that user's first access key."""
+    tenant = Tenant(name=name)
+    try:
+        tenant.full_clean(validate_unique=False)
+    except ValidationError as exc:
+        raise InvalidParameter(fields=exc.message_dict) from None
+    User = get_user_model()
+    username = f"{name}-admin"
+    try:
+        with transaction.atomic():
+            tenant.save()
+            user = User.objects.create_user(username=username)
+            Membership.objects.create(user=user, tenant=tenant)
+            credentials = access_key_issue(tenant=tenant, user=user)
+    except IntegrityError:
+        raise Conflict(f"a tenant named {name!r} or a user named {username!r} already exists") from None
+    return NewTenant(tenant=tenant, credentials=credentials)
+
+
+def access_key_issue(*, tenant: Tenant, user: AbstractBaseUser) -> IssuedAccessKey:
+    """A new access key for a member of the tenant; its secret is returned only now."""
+    if not Membership.objects.filter(tenant=tenant, user=user).exists():
+        raise NotFound(f"user {user} is not a member of tenant {tenant.name}")
+    secret = crypto.new_secret_access_key()
+    key = AccessKey.objects.create(
+        access_key_id=crypto.new_access_key_id(),
+        encrypted_secret=crypto.encrypt_secret(secret),
+        user=user,
+        tenant=tenant,
+    )
+    return IssuedAccessKey(access_key=key, secret_access_key=secret)
+
+
+def access_key_deactivate(*, tenant: Tenant, access_key_id: str) -> AccessKey:
+    updated = AccessKey.objects.filter(tenant=tenant, access_key_id=access_key_id).update(is_active=False)
+    if not updated:
+        raise NotFound(f"access key {access_key_id} not found")
+    return AccessKey.objects.get(tenant=tenant, access_key_id=access_key_id)

@@ -1,0 +1,1 @@
+"""The invocation ledger: one row per invocation, whatever path it took."""

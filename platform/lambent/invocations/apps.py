@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class InvocationsConfig(AppConfig):
+    name = "lambent.invocations"
+    label = "invocations"

@@ -1,0 +1,26 @@
+"""``lambent api``: serve the ASGI application on ``LAMBENT_BIND`` with uvicorn."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import uvicorn
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+
+def parse_bind(bind: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port`` as (host, port)."""
+    host, separator, port = bind.rpartition(":")
+    if not separator or not port.isdigit() or not host:
+        raise CommandError(f"LAMBENT_BIND must be host:port, got {bind!r}")
+    return host.strip("[]"), int(port)
+
+
+class Command(BaseCommand):
+    help = "Serve the API (REST, admin, docs) on LAMBENT_BIND."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        host, port = parse_bind(settings.BIND)
+        uvicorn.run("lambent.asgi:application", host=host, port=port, lifespan="off", log_level="info",
+                    access_log=False)

@@ -1,0 +1,231 @@
+"""Settings of the Lambent control plane, read from ``LAMBENT_*`` environment variables.
+
+Every variable is listed in the README's configuration table. The defaults run the whole
+platform on one machine with nothing to install: SQLite and an embedded Redis under the
+data directory, secrets generated into that directory on first start. ``LAMBENT_ENV=
+production`` turns those conveniences off: it refuses to start until a real secret key,
+master key, database and Redis are given, because a replica that generated its own would
+not agree with its peers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.utils import get_random_secret_key
+
+from lambent.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_path,
+    env_secret,
+    env_str,
+    local_secret,
+)
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+#: ``development`` (the default) or ``production``.
+ENVIRONMENT = env_choice("LAMBENT_ENV", choices=("development", "production"), default="development")
+PRODUCTION = ENVIRONMENT == "production"
+
+#: Local state of the one-machine setup: SQLite file, embedded Redis, code, secrets.
+DATA_DIR = env_path("LAMBENT_DATA_DIR", default=Path(".lambent"))
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+#: ``host:port`` the API server listens on.
+BIND = env_str("LAMBENT_BIND", default="127.0.0.1:8000")
+
+DEBUG = env_bool("LAMBENT_DEBUG", default=False)
+ALLOWED_HOSTS = env_list("LAMBENT_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+
+# --- secrets, database and Redis -----------------------------------------------------------
+
+_given_secret_key = env_secret("LAMBENT_SECRET_KEY")
+_given_master_key = env_secret("LAMBENT_MASTER_KEY")
+_database_url = env_str("LAMBENT_DATABASE_URL")
+_redis_url = env_str("LAMBENT_REDIS_URL")
+
+if PRODUCTION:
+    _missing = [
+        name
+        for name, given in (
+            ("LAMBENT_SECRET_KEY", _given_secret_key),
+            ("LAMBENT_MASTER_KEY", _given_master_key),
+            ("LAMBENT_DATABASE_URL", _database_url),
+            ("LAMBENT_REDIS_URL", _redis_url),
+        )
+        if not given
+    ]
+    if _missing:
+        raise ImproperlyConfigured("LAMBENT_ENV=production refuses to start without " + ", ".join(_missing))
+    assert _given_secret_key is not None and _database_url is not None
+    if len(_given_secret_key) < 50 or _given_secret_key.startswith("django-insecure"):
+        raise ImproperlyConfigured("LAMBENT_SECRET_KEY must be a random string of at least 50 characters")
+    if not _database_url.startswith(("postgres://", "postgresql://", "pgsql://")):
+        raise ImproperlyConfigured("LAMBENT_DATABASE_URL must name a PostgreSQL database in production")
+
+#: Django's signing key (sessions, CSRF of the admin and console).
+SECRET_KEY = _given_secret_key or local_secret(DATA_DIR / "secret_key", generate=get_random_secret_key)
+
+#: Encrypts access-key secrets at rest. Any string; a Fernet key is derived from it.
+MASTER_KEY = _given_master_key or local_secret(
+    DATA_DIR / "master_key", generate=lambda: Fernet.generate_key().decode()
+)
+
+if _database_url:
+    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60, conn_health_checks=True)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "lambent.sqlite3",
+            "OPTIONS": {
+                # Several processes share the file: WAL lets readers run beside a writer,
+                # IMMEDIATE takes the write lock up front instead of failing on upgrade.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
+    }
+
+#: Unix socket of the embedded Redis, used when LAMBENT_REDIS_URL is unset.
+EMBEDDED_REDIS_SOCKET = DATA_DIR / "redis.sock"
+EMBEDDED_REDIS = _redis_url is None
+REDIS_URL = _redis_url or f"unix://{EMBEDDED_REDIS_SOCKET}"
+
+# --- Lambda compatibility -----------------------------------------------------------------
+
+#: Partition and region written into ARNs.
+ARN_PARTITION = env_str("LAMBENT_PARTITION", default="aws")
+REGION = env_str("LAMBENT_REGION", default="us-east-1")
+
+# --- Django -------------------------------------------------------------------------------
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "lambent",
+    "lambent.iam",
+    "lambent.functions",
+    "lambent.invocations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "lambent.urls"
+ASGI_APPLICATION = "lambent.asgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+# Served straight from the apps' folders: no collectstatic step before the first start.
+WHITENOISE_USE_FINDERS = True
+
+STORAGES = {
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": DATA_DIR / "files"},
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Function code, addressed by sha256 (lambent.functions.code).
+    "code": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": DATA_DIR / "code"},
+    },
+}
+
+# A code upload is up to 50 MB zipped, which is about 67 MB once base64-encoded in JSON.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 70 * 1024 * 1024
+
+# --- REST API -----------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["lambent.iam.authentication.AccessKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["lambent.iam.authentication.IsTenantMember"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "lambent.api.pagination.CursorPagination",
+    "EXCEPTION_HANDLER": "lambent.api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Lambent API",
+    "DESCRIPTION": "The native REST API of Lambent, a self-hosted Function-as-a-Service platform.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Celery -------------------------------------------------------------------------------
+
+CELERY_BROKER_URL = REDIS_URL.replace("unix://", "redis+socket://", 1)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A hung Redis must fail a send in seconds, not block the API (measured: 20 s+ without).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_timeout": env_int("LAMBENT_REDIS_SOCKET_TIMEOUT", default=2, minimum=1),
+    "socket_connect_timeout": env_int("LAMBENT_REDIS_SOCKET_TIMEOUT", default=2, minimum=1),
+}
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+
+# --- logging ------------------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LAMBENT_LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,10 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from lambent import health
+
+urlpatterns = [
+    path("api/v1/", include("lambent.api.urls")),
+    path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
+]

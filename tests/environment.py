@@ -1,0 +1,51 @@
+"""A pytest plugin loaded before Django (``-p tests.environment``): the test settings.
+
+Tests run on the same ``lambent.settings`` as the platform, with a fresh data directory
+and the database and Redis of ``LAMBENT_TEST_DATABASE_URL`` / ``LAMBENT_TEST_REDIS_URL``
+when set (CI points them at PostgreSQL and a real Redis); unset, SQLite and an embedded
+Redis, as ``make dev`` runs. Variables of the developer's own shell never leak in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+DATA_DIR = Path(tempfile.mkdtemp(prefix="lambent-test-"))
+
+for _name in [name for name in os.environ if name.startswith("LAMBENT_") and not name.startswith("LAMBENT_TEST_")]:
+    del os.environ[_name]
+os.environ["LAMBENT_DATA_DIR"] = str(DATA_DIR)
+for _test_name, _name in (("LAMBENT_TEST_DATABASE_URL", "LAMBENT_DATABASE_URL"),
+                          ("LAMBENT_TEST_REDIS_URL", "LAMBENT_REDIS_URL")):
+    if os.environ.get(_test_name):
+        os.environ[_name] = os.environ[_test_name]
+
+_services = contextlib.ExitStack()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from django.conf import settings
+
+    from lambent.embedded_redis import embedded_redis
+
+    if settings.EMBEDDED_REDIS:
+        _services.enter_context(embedded_redis(settings.EMBEDDED_REDIS_SOCKET))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _services.close()
+    shutil.rmtree(DATA_DIR, ignore_errors=True)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    redis = "embedded" if settings.EMBEDDED_REDIS else settings.REDIS_URL
+    return [f"lambent: database {database}, redis {redis}, data dir {DATA_DIR}"]
