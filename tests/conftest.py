@@ -1,0 +1,68 @@
+"""Fixtures shared by every test: tenants, authenticated API clients, code zips."""
+
+from __future__ import annotations
+
+import base64
+import io
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from lambent.iam import services as iam_services
+from lambent.iam.services import NewTenant
+
+HANDLER_SOURCE = "def handler(event, context):\n    return event\n"
+
+
+def make_zip(files: dict[str, str | bytes] | None = None, *, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, content in (files or {"app.py": HANDLER_SOURCE}).items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def client_for(new_tenant: NewTenant) -> APIClient:
+    client = APIClient()
+    credentials = new_tenant.credentials
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {credentials.access_key_id}:{credentials.secret_access_key}")
+    return client
+
+
+@pytest.fixture
+def make_tenant(db: None) -> Callable[[str], NewTenant]:
+    return lambda name: iam_services.tenant_create(name=name)
+
+
+@pytest.fixture
+def tenant(make_tenant: Callable[[str], NewTenant]) -> NewTenant:
+    return make_tenant("acme")
+
+
+@pytest.fixture
+def api(tenant: NewTenant) -> APIClient:
+    return client_for(tenant)
+
+
+def function_body(name: str = "hello", **overrides: Any) -> dict[str, Any]:
+    """A JSON body that creates a valid function; ``overrides`` replace or add fields."""
+    body: dict[str, Any] = {"name": name, "runtime": "python3.12", "handler": "app.handler", "zip_file": b64(make_zip())}
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+def create_function(api: APIClient) -> Callable[..., dict[str, Any]]:
+    def create(name: str = "hello", **overrides: Any) -> dict[str, Any]:
+        response = api.post("/api/v1/functions", function_body(name, **overrides), format="json")
+        assert response.status_code == 201, response.content
+        return response.json()
+
+    return create

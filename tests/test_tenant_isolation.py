@@ -1,0 +1,83 @@
+"""One tenant never sees or touches another's resources: every endpoint answers 404.
+
+The table covers every route of the native API; a route added without a row here
+fails ``test_every_route_is_covered``.
+"""
+
+import pytest
+from django.urls import URLResolver, get_resolver
+
+from lambent.functions.models import Alias, Function, Version
+from tests.conftest import b64, client_for, function_body, make_zip
+
+OTHER_ZIP = b64(make_zip({"app.py": "def handler(e, c):\n    return 'other'\n"}))
+
+ATTEMPTS = [
+    ("get", "/api/v1/functions/hello", None, "function"),
+    ("patch", "/api/v1/functions/hello", {"memory_size": 2048}, "function"),
+    ("delete", "/api/v1/functions/hello", None, "function"),
+    ("put", "/api/v1/functions/hello/code", {"zip_file": OTHER_ZIP}, "function-code"),
+    ("get", "/api/v1/functions/hello/versions", None, "versions"),
+    ("post", "/api/v1/functions/hello/versions", {}, "versions"),
+    ("get", "/api/v1/functions/hello/versions/1", None, "version"),
+    ("delete", "/api/v1/functions/hello/versions/2", None, "version"),
+    ("get", "/api/v1/functions/hello/aliases", None, "aliases"),
+    ("post", "/api/v1/functions/hello/aliases", {"name": "mine", "function_version": "1"}, "aliases"),
+    ("get", "/api/v1/functions/hello/aliases/live", None, "alias"),
+    ("patch", "/api/v1/functions/hello/aliases/live", {"function_version": "2"}, "alias"),
+    ("delete", "/api/v1/functions/hello/aliases/live", None, "alias"),
+]
+
+
+@pytest.fixture
+def victim(make_tenant):
+    owner = make_tenant("victim")
+    api = client_for(owner)
+    assert api.post("/api/v1/functions", function_body(), format="json").status_code == 201
+    api.post("/api/v1/functions/hello/versions", format="json")
+    api.patch("/api/v1/functions/hello", {"timeout": 9}, format="json")
+    api.post("/api/v1/functions/hello/versions", format="json")
+    api.post("/api/v1/functions/hello/aliases", {"name": "live", "function_version": "1"}, format="json")
+    return owner
+
+
+def snapshot():
+    return (
+        list(Function.objects.values()),
+        list(Version.objects.values()),
+        list(Alias.objects.values()),
+    )
+
+
+@pytest.mark.parametrize(("method", "url", "body", "route"), ATTEMPTS, ids=[f"{a[0]} {a[1]}" for a in ATTEMPTS])
+def test_another_tenants_resource_answers_404_and_is_untouched(victim, make_tenant, method, url, body, route):
+    intruder = client_for(make_tenant("intruder"))
+    before = snapshot()
+    response = getattr(intruder, method)(url, body, format="json")
+    assert response.status_code == 404, response.content
+    assert response.json()["type"] == "ResourceNotFoundException"
+    assert b"victim" not in response.content and victim.tenant.account_id.encode() not in response.content
+    assert snapshot() == before
+
+
+def test_lists_show_only_own_functions(victim, make_tenant):
+    intruder = client_for(make_tenant("intruder"))
+    assert intruder.get("/api/v1/functions").json()["results"] == []
+    assert intruder.post("/api/v1/functions", function_body(), format="json").status_code == 201
+    names = [(f["name"], f["arn"]) for f in intruder.get("/api/v1/functions").json()["results"]]
+    assert len(names) == 1 and victim.tenant.account_id not in names[0][1]
+    assert len(client_for(victim).get("/api/v1/functions").json()["results"]) == 1
+
+
+def _route_names(patterns):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _route_names(pattern.url_patterns)
+        elif pattern.name:
+            yield pattern.name
+
+
+def test_every_route_is_covered():
+    api_v1 = next(p for p in get_resolver().url_patterns if str(p.pattern) == "api/v1/")
+    tenant_routes = set(_route_names(api_v1.url_patterns)) - {"schema", "docs"}
+    assert tenant_routes == {"functions"} | {route for *_, route in ATTEMPTS}
