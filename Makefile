@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test install check clean
+.PHONY: dev test install check constraints clean
 
 dev: install
 	$(BIN)/lambent up
@@ -14,8 +14,10 @@ dev: install
 test: install check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Architecture and migrations: the import contracts hold, no model change lacks its migration.
+# Static checks: lint, types, the import contracts, no model change without its migration.
 check: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
@@ -28,6 +30,11 @@ $(STAMP): pyproject.toml constraints.txt tools/system-packages
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+# Re-pin the whole dependency tree after a change to pyproject.toml.
+constraints: install
+	{ sed -n '1,2p' constraints.txt; $(BIN)/pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 clean:
 	rm -rf $(VENV) .lambent

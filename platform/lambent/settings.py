@@ -84,7 +84,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "lambent.sqlite3",
+            "NAME": str(DATA_DIR / "lambent.sqlite3"),
             "OPTIONS": {
                 # Several processes share the file: WAL lets readers run beside a writer,
                 # IMMEDIATE takes the write lock up front instead of failing on upgrade.

@@ -39,6 +39,9 @@ def test_alias_may_point_at_latest_without_routing(api, three_versions):
     assert create_alias(api, name="edge", function_version="$LATEST").status_code == 201
 
 
+ROUTING = "additional_version_weights"
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -47,19 +50,14 @@ def test_alias_may_point_at_latest_without_routing(api, three_versions):
         ({"name": "x" * 129, "function_version": "1"}, "name"),
         ({"name": "a", "function_version": "9"}, "function_version"),
         ({"name": "a", "function_version": "one"}, "function_version"),
-        ({"name": "a", "function_version": "1", "additional_version_weights": {"2": 1.5}}, "additional_version_weights"),
-        ({"name": "a", "function_version": "1", "additional_version_weights": {"2": -0.1}},
-         "additional_version_weights"),
-        ({"name": "a", "function_version": "1", "additional_version_weights": {"2": 0.1, "3": 0.1}},
-         "additional_version_weights"),
-        ({"name": "a", "function_version": "1", "additional_version_weights": {"1": 0.5}}, "additional_version_weights"),
-        ({"name": "a", "function_version": "1", "additional_version_weights": {"9": 0.5}}, "additional_version_weights"),
-        ({"name": "a", "function_version": "$LATEST", "additional_version_weights": {"1": 0.5}},
-         "additional_version_weights"),
-        ({"name": "a", "function_version": "1", "additional_version_weights": {"$LATEST": 0.5}},
-         "additional_version_weights"),
-        ({"name": "a", "function_version": "1", "additional_version_weights": {"2": "half"}},
-         "additional_version_weights"),
+        ({"name": "a", "function_version": "1", ROUTING: {"2": 1.5}}, ROUTING),
+        ({"name": "a", "function_version": "1", ROUTING: {"2": -0.1}}, ROUTING),
+        ({"name": "a", "function_version": "1", ROUTING: {"2": 0.1, "3": 0.1}}, ROUTING),
+        ({"name": "a", "function_version": "1", ROUTING: {"1": 0.5}}, ROUTING),
+        ({"name": "a", "function_version": "1", ROUTING: {"9": 0.5}}, ROUTING),
+        ({"name": "a", "function_version": "$LATEST", ROUTING: {"1": 0.5}}, ROUTING),
+        ({"name": "a", "function_version": "1", ROUTING: {"$LATEST": 0.5}}, ROUTING),
+        ({"name": "a", "function_version": "1", ROUTING: {"2": "half"}}, ROUTING),
         ({"name": "a", "function_version": "1", "description": "d" * 257}, "description"),
     ],
 )

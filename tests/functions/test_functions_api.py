@@ -15,7 +15,7 @@ def test_create_from_json_with_base64_zip(api, tenant):
     body = response.json()
     assert body["name"] == "hello"
     assert body["version"] == "$LATEST"
-    assert body["arn"] == f"arn:aws:lambda:us-east-1:{tenant.tenant.account_id}:function:hello:$LATEST"
+    assert body["arn"] == f"arn:aws:lambda:us-east-1:{tenant.tenant.account_id}:function:hello"
     assert (body["memory_size"], body["timeout"], body["ephemeral_storage"]) == (256, 30, 512)
     assert body["environment"] == {"GREETING": "hi"}
     assert body["description"] == "demo"

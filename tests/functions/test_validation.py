@@ -144,3 +144,11 @@ def test_unreadable_json_is_400(api):
     response = api.post("/api/v1/functions", "{not json", content_type="application/json")
     assert response.status_code == 400
     assert not Function.objects.exists()
+
+
+def test_request_body_over_the_upload_limit_is_413(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+    response = api.post("/api/v1/functions", function_body(description="x" * (2 * 1024 * 1024)), format="json")
+    assert response.status_code == 413
+    assert response.json()["type"] == "RequestTooLargeException"
+    assert not Function.objects.exists()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -47,6 +48,8 @@ def error_response(*, status_code: int, error_type: str, message: str, fields: d
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    if isinstance(exc, RequestDataTooBig):
+        exc = errors.RequestTooLarge(f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
     if isinstance(exc, errors.InvalidParameter):
         return error_response(status_code=exc.status_code, error_type=exc.error_type, message=exc.message,
                               fields=exc.fields)
@@ -56,9 +59,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return error_response(status_code=exc.status_code, error_type=exc.error_type, message=exc.message)
     if isinstance(exc, Http404):
         return error_response(status_code=404, error_type="ResourceNotFoundException", message="Not found.")
-    if isinstance(exc, RequestDataTooBig):
-        return error_response(status_code=413, error_type="RequestTooLargeException",
-                              message="The request body is too large.")
     if isinstance(exc, exceptions.APIException):
         return _api_exception_response(exc)
     logger.error("unhandled error in %s", context.get("view"), exc_info=exc)

@@ -6,8 +6,7 @@ from lambent.functions.models import Alias, CodeArtifact, Function, Version
 class VersionInline(admin.TabularInline):
     model = Version
     extra = 0
-    fields = ["number", "runtime", "handler", "memory_size", "timeout", "code", "last_modified"]
-    readonly_fields = fields
+    fields = readonly_fields = ("number", "runtime", "handler", "memory_size", "timeout", "code", "last_modified")
     can_delete = False
     show_change_link = True
 
@@ -19,8 +18,7 @@ class AliasInline(admin.TabularInline):
     model = Alias
     fk_name = "function"
     extra = 0
-    fields = ["name", "version", "additional_version", "additional_weight"]
-    readonly_fields = fields
+    fields = readonly_fields = ("name", "version", "additional_version", "additional_weight")
     can_delete = False
 
     def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]

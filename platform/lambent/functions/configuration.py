@@ -59,7 +59,7 @@ def problems(config: FunctionConfiguration) -> dict[str, list[str]]:
         "ephemeral_storage": _range(
             "ephemeral_storage", config.ephemeral_storage, limits.EPHEMERAL_MIN_MB, limits.EPHEMERAL_MAX_MB, "MB"
         ),
-        "description": _description_problems(config.description),
+        "description": description_problems(config.description),
         "environment": environment_problems(config.environment),
     }
     return {name: messages for name, messages in found.items() if messages}
@@ -77,7 +77,7 @@ def _handler_problems(handler: str) -> list[str]:
     return []
 
 
-def _description_problems(description: str) -> list[str]:
+def description_problems(description: str) -> list[str]:
     if len(description) > limits.DESCRIPTION_MAX:
         return [f"description must be at most {limits.DESCRIPTION_MAX} characters, got {len(description)}."]
     return []

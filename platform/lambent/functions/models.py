@@ -93,7 +93,8 @@ class Version(models.Model):
 
     @property
     def arn(self) -> str:
-        return f"{self.function.arn}:{self.version}"
+        """Qualified for a published version; ``$LATEST`` answers the function's own ARN, as Lambda does."""
+        return self.function.arn if self.is_latest else f"{self.function.arn}:{self.version}"
 
     @property
     def configuration(self) -> FunctionConfiguration:

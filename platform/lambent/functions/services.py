@@ -19,9 +19,9 @@ from django.db.models import Q
 
 from lambent.errors import Conflict, InvalidParameter, NotFound, PreconditionFailed
 from lambent.functions import limits, selectors
-from lambent.functions.code_packages import CodePackage, code_files, code_store, inspect_zip
-from lambent.functions.configuration import FIELDS, FunctionConfiguration, problems
-from lambent.functions.models import LATEST, LATEST_NUMBER, Alias, CodeArtifact, Function, Version
+from lambent.functions.code_packages import code_files, code_store, inspect_zip
+from lambent.functions.configuration import FIELDS, FunctionConfiguration, description_problems, problems
+from lambent.functions.models import LATEST, LATEST_NUMBER, Alias, Function, Version
 from lambent.functions.runtimes import runtime_get
 from lambent.iam.models import Tenant
 
@@ -102,8 +102,8 @@ def version_publish(
 ) -> tuple[Version, bool]:
     """Publish ``$LATEST`` as the next version; unchanged since the newest version, that one is
     returned instead. The flag says whether a version was created."""
-    if description is not None and len(description) > limits.DESCRIPTION_MAX:
-        raise InvalidParameter.field("description", f"description must be at most {limits.DESCRIPTION_MAX} characters.")
+    if description is not None:
+        _check_description(description)
     with transaction.atomic():
         latest = _lock_latest(tenant=tenant, name=function_name)
         _check_revision(latest.revision_id, revision_id, of=f"function {function_name}")
@@ -137,8 +137,8 @@ def alias_create(
     found: dict[str, list[str]] = {}
     if not re.match(limits.ALIAS_NAME_PATTERN, name):
         found["name"] = [f"name must be 1-{limits.ALIAS_NAME_MAX} letters, digits, '-' or '_', and not all digits."]
-    if len(description) > limits.DESCRIPTION_MAX:
-        found["description"] = [f"description must be at most {limits.DESCRIPTION_MAX} characters."]
+    if description_problems(description):
+        found["description"] = description_problems(description)
     if found:
         raise InvalidParameter(fields=found)
     try:
@@ -162,8 +162,7 @@ def alias_update(
         alias = _lock_alias(tenant=tenant, function_name=function_name, name=name)
         _check_revision(alias.revision_id, revision_id, of=f"alias {function_name}:{name}")
         description = changes.get("description", alias.description)
-        if len(description) > limits.DESCRIPTION_MAX:
-            raise InvalidParameter.field("description", f"description must be at most {limits.DESCRIPTION_MAX} characters.")
+        _check_description(description)
         _route(
             alias,
             function_version=changes.get("function_version", alias.version.version),
@@ -212,6 +211,12 @@ def _check_revision(current: uuid.UUID, given: uuid.UUID | None, *, of: str) -> 
         raise PreconditionFailed(
             f"The RevisionId provided does not match the latest RevisionId of {of}. Read it again and retry."
         )
+
+
+def _check_description(description: str) -> None:
+    found = description_problems(description)
+    if found:
+        raise InvalidParameter(fields={"description": found})
 
 
 def _check_handler(config: FunctionConfiguration, files: frozenset[str], *, field: str) -> None:

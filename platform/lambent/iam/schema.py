@@ -5,7 +5,7 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
-class AccessKeyScheme(OpenApiAuthenticationExtension):
+class AccessKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     target_class = "lambent.iam.authentication.AccessKeyAuthentication"
     name = "accessKey"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -52,7 +52,7 @@ def tenant_create(*, name: str) -> NewTenant:
     return NewTenant(tenant=tenant, credentials=credentials)
 
 
-def access_key_issue(*, tenant: Tenant, user: AbstractBaseUser) -> IssuedAccessKey:
+def access_key_issue(*, tenant: Tenant, user: User) -> IssuedAccessKey:
     """A new access key for a member of the tenant; its secret is returned only now."""
     if not Membership.objects.filter(tenant=tenant, user=user).exists():
         raise NotFound(f"user {user} is not a member of tenant {tenant.name}")

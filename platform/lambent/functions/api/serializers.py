@@ -23,11 +23,13 @@ class ZipFileField(serializers.Field):
     def to_internal_value(self, data: Any) -> bytes:
         if isinstance(data, UploadedFile):
             check_zipped_size(data.size or 0)
-            return data.read()
+            content: bytes = data.read()
+            return content
         if isinstance(data, str):
             check_zipped_size(len(data) * 3 // 4)
             try:
-                return base64.b64decode(data, validate=True)
+                decoded: bytes = base64.b64decode(data, validate=True)
+                return decoded
             except (binascii.Error, ValueError):
                 raise serializers.ValidationError("Not valid base64.") from None
         raise serializers.ValidationError("Expected a file upload or a base64 string.")
@@ -100,7 +102,7 @@ class FunctionSerializer(serializers.Serializer):
     """A function as listed: its ``$LATEST`` configuration."""
 
     def to_representation(self, instance: Function) -> dict[str, Any]:
-        (latest,) = instance.latest_versions  # prefetched by selectors.function_list
+        (latest,) = instance.latest_versions  # type: ignore[attr-defined]  # prefetched by function_list
         return VersionSerializer(latest).data
 
     class Meta:

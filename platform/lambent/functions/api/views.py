@@ -16,6 +16,8 @@ NO_CONTENT = OpenApiResponse(description="Deleted.")
 
 
 class FunctionsView(TenantAPIView):
+    """The tenant's functions."""
+
     @extend_schema(responses=s.VersionSerializer(many=True), summary="List functions ($LATEST of each)")
     def get(self, request: Request) -> Response:
         return self.paginated(request, selectors.function_list(tenant=self.tenant), s.FunctionSerializer,
@@ -36,6 +38,8 @@ class FunctionsView(TenantAPIView):
 
 
 class FunctionView(TenantAPIView):
+    """One function, as its mutable $LATEST."""
+
     @extend_schema(responses=s.VersionSerializer, summary="Get a function ($LATEST)")
     def get(self, request: Request, name: str) -> Response:
         latest = selectors.latest_get(tenant=self.tenant, function_name=name)
@@ -60,6 +64,8 @@ class FunctionView(TenantAPIView):
 
 
 class FunctionCodeView(TenantAPIView):
+    """The code of $LATEST."""
+
     @extend_schema(request=s.FunctionCodeUpdateSerializer, responses=s.VersionSerializer,
                    summary="Replace the code of $LATEST")
     def put(self, request: Request, name: str) -> Response:
@@ -70,6 +76,8 @@ class FunctionCodeView(TenantAPIView):
 
 
 class VersionsView(TenantAPIView):
+    """A function's versions; POST publishes."""
+
     @extend_schema(responses=s.VersionSerializer(many=True), summary="List versions, $LATEST first")
     def get(self, request: Request, name: str) -> Response:
         versions = selectors.version_list(tenant=self.tenant, function_name=name)
@@ -89,6 +97,8 @@ class VersionsView(TenantAPIView):
 
 
 class VersionView(TenantAPIView):
+    """One version."""
+
     @extend_schema(responses=s.VersionSerializer, summary="Get a version")
     def get(self, request: Request, name: str, version: str) -> Response:
         found = selectors.version_get(tenant=self.tenant, function_name=name, version=version)
@@ -101,6 +111,8 @@ class VersionView(TenantAPIView):
 
 
 class AliasesView(TenantAPIView):
+    """A function's aliases."""
+
     @extend_schema(responses=s.AliasSerializer(many=True), summary="List aliases")
     def get(self, request: Request, name: str) -> Response:
         aliases = selectors.alias_list(tenant=self.tenant, function_name=name)
@@ -115,6 +127,8 @@ class AliasesView(TenantAPIView):
 
 
 class AliasView(TenantAPIView):
+    """One alias."""
+
     @extend_schema(responses=s.AliasSerializer, summary="Get an alias")
     def get(self, request: Request, name: str, alias: str) -> Response:
         found = selectors.alias_get(tenant=self.tenant, function_name=name, name=alias)
