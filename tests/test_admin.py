@@ -1,0 +1,30 @@
+"""Operators can browse every model in the Django admin."""
+
+import pytest
+from django.contrib import admin
+
+
+@pytest.fixture
+def operator_client(client, django_user_model):
+    operator = django_user_model.objects.create_superuser("operator", "op@example.com", "pw")
+    client.force_login(operator)
+    return client
+
+
+def test_every_registered_model_has_working_pages(operator_client, tenant, create_function, api):
+    api.post("/api/v1/functions/hello/versions", format="json")
+    api.post("/api/v1/functions/hello/aliases", {"name": "live", "function_version": "1"}, format="json")
+    for model in admin.site._registry:
+        opts = model._meta
+        changelist = operator_client.get(f"/admin/{opts.app_label}/{opts.model_name}/")
+        assert changelist.status_code == 200, opts.label
+        first = model.objects.first()
+        if first is not None:
+            detail = operator_client.get(f"/admin/{opts.app_label}/{opts.model_name}/{first.pk}/change/")
+            assert detail.status_code == 200, opts.label
+
+
+def test_admin_shows_tenants_but_never_secrets(operator_client, tenant):
+    page = operator_client.get("/admin/iam/accesskey/").content.decode()
+    assert tenant.credentials.access_key_id in page
+    assert tenant.credentials.secret_access_key not in page
