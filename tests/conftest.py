@@ -68,3 +68,14 @@ def create_function(api: APIClient) -> Callable[..., dict[str, Any]]:
         return response.json()
 
     return create
+
+
+@pytest.fixture
+def fake_executor(settings):
+    """The API invokes through the in-memory executor (Python handlers in this process)."""
+    from worker import executors
+
+    settings.EXECUTOR = "worker.executors.fake.FakeExecutor"
+    executors.executor.cache_clear()
+    yield executors.executor()
+    executors.executor.cache_clear()

@@ -8,6 +8,7 @@ import pytest
 from django.urls import URLResolver, get_resolver
 
 from lambent.functions.models import Alias, Function, Version
+from lambent.invocations.models import Invocation
 from tests.conftest import b64, client_for, function_body, make_zip
 
 OTHER_ZIP = b64(make_zip({"app.py": "def handler(e, c):\n    return 'other'\n"}))
@@ -26,11 +27,14 @@ ATTEMPTS = [
     ("get", "/api/v1/functions/hello/aliases/live", None, "alias"),
     ("patch", "/api/v1/functions/hello/aliases/live", {"function_version": "2"}, "alias"),
     ("delete", "/api/v1/functions/hello/aliases/live", None, "alias"),
+    ("post", "/api/v1/functions/hello/invoke", {"event": 1}, "invoke"),
+    ("get", "/api/v1/functions/hello/invocations", None, "function-invocations"),
+    ("get", "/api/v1/invocations/{request_id}", None, "invocation"),
 ]
 
 
 @pytest.fixture
-def victim(make_tenant):
+def victim(make_tenant, fake_executor):
     owner = make_tenant("victim")
     api = client_for(owner)
     assert api.post("/api/v1/functions", function_body(), format="json").status_code == 201
@@ -38,7 +42,8 @@ def victim(make_tenant):
     api.patch("/api/v1/functions/hello", {"timeout": 9}, format="json")
     api.post("/api/v1/functions/hello/versions", format="json")
     api.post("/api/v1/functions/hello/aliases", {"name": "live", "function_version": "1"}, format="json")
-    return owner
+    request_id = api.post("/api/v1/functions/hello/invoke", {}, format="json")["X-Lambent-Request-Id"]
+    return owner, request_id
 
 
 def snapshot():
@@ -46,14 +51,16 @@ def snapshot():
         list(Function.objects.values()),
         list(Version.objects.values()),
         list(Alias.objects.values()),
+        list(Invocation.objects.values()),
     )
 
 
 @pytest.mark.parametrize(("method", "url", "body", "route"), ATTEMPTS, ids=[f"{a[0]} {a[1]}" for a in ATTEMPTS])
 def test_another_tenants_resource_answers_404_and_is_untouched(victim, make_tenant, method, url, body, route):
+    victim, request_id = victim
     intruder = client_for(make_tenant("intruder"))
     before = snapshot()
-    response = getattr(intruder, method)(url, body, format="json")
+    response = getattr(intruder, method)(url.format(request_id=request_id), body, format="json")
     assert response.status_code == 404, response.content
     assert response.json()["type"] == "ResourceNotFoundException"
     assert b"victim" not in response.content and victim.tenant.account_id.encode() not in response.content
@@ -61,6 +68,7 @@ def test_another_tenants_resource_answers_404_and_is_untouched(victim, make_tena
 
 
 def test_lists_show_only_own_functions(victim, make_tenant):
+    victim, _ = victim
     intruder = client_for(make_tenant("intruder"))
     assert intruder.get("/api/v1/functions").json()["results"] == []
     assert intruder.post("/api/v1/functions", function_body(), format="json").status_code == 201

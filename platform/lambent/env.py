@@ -16,6 +16,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import overload
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -30,6 +31,10 @@ def _raw(name: str) -> str | None:
     return value.strip()
 
 
+@overload
+def env_str(name: str, *, default: str) -> str: ...
+@overload
+def env_str(name: str, *, default: None = None) -> str | None: ...
 def env_str(name: str, *, default: str | None = None) -> str | None:
     value = _raw(name)
     return default if value is None else value
@@ -64,6 +69,17 @@ def env_list(name: str, *, default: list[str]) -> list[str]:
     if value is None:
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_mapping(name: str) -> dict[str, str]:
+    """``key=value,key=value`` as a dict; an item without ``=`` is an error."""
+    mapping = {}
+    for item in env_list(name, default=[]):
+        key, separator, value = item.partition("=")
+        if not separator or not key.strip() or not value.strip():
+            raise ImproperlyConfigured(f"{name} must be key=value pairs separated by commas, got {item!r}")
+        mapping[key.strip()] = value.strip()
+    return mapping
 
 
 def env_choice(name: str, *, choices: tuple[str, ...], default: str) -> str:

@@ -22,6 +22,7 @@ from lambent.env import (
     env_choice,
     env_int,
     env_list,
+    env_mapping,
     env_path,
     env_secret,
     env_str,
@@ -105,6 +106,24 @@ REDIS_URL = _redis_url or f"unix://{EMBEDDED_REDIS_SOCKET}"
 #: Partition and region written into ARNs.
 ARN_PARTITION = env_str("LAMBENT_PARTITION", default="aws")
 REGION = env_str("LAMBENT_REGION", default="us-east-1")
+
+# --- execution ----------------------------------------------------------------------------
+
+#: What the api and worker processes invoke through (a dotted path to an Executor class):
+#: the client of the executor process, or the in-memory fake in tests of the layers above.
+EXECUTOR = env_str("LAMBENT_EXECUTOR", default="worker.executors.client.ExecutorClient")
+#: What the executor process (``lambent executor``) runs sandboxes with.
+EXECUTOR_BACKEND = env_str("LAMBENT_EXECUTOR_BACKEND", default="worker.executors.local.LocalExecutor")
+#: Unix socket on which the executor process listens for the api and worker processes.
+EXECUTOR_SOCKET = env_path("LAMBENT_EXECUTOR_SOCKET", default=DATA_DIR / "executor.sock")
+#: ``bwrap`` isolates every sandbox; ``none`` runs functions as plain processes (no isolation).
+SANDBOX = env_choice("LAMBENT_SANDBOX", choices=("bwrap", "none"), default="bwrap")
+#: Seconds an idle warm sandbox is kept before it is reaped.
+KEEP_ALIVE_SECONDS = env_int("LAMBENT_KEEP_ALIVE_SECONDS", default=300, minimum=1)
+#: Interpreters for the Python runtimes, ``python3.12=/path/to/python3.12,...``; found on the node when unset.
+PYTHON_INTERPRETERS = env_mapping("LAMBENT_PYTHON_INTERPRETERS")
+#: First host uid (and gid) of the range sandboxes run as; never root.
+SANDBOX_UID_BASE = env_int("LAMBENT_SANDBOX_UID_BASE", default=200000, minimum=1000)
 
 # --- Django -------------------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ def send(sock: socket.socket, header: dict, body: bytes = b"") -> None:
 
 
 def _read_exactly(sock: socket.socket, size: int) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     remaining = size
     while remaining:
         chunk = sock.recv(min(remaining, 1 << 20))
@@ -46,7 +46,7 @@ def _read_exactly(sock: socket.socket, size: int) -> bytes:
 
 
 def _read_length(sock: socket.socket, limit: int) -> int:
-    (length,) = _LENGTH.unpack(_read_exactly(sock, _LENGTH.size))
+    length: int = _LENGTH.unpack(_read_exactly(sock, _LENGTH.size))[0]
     if length > limit:
         raise ProtocolError(f"frame part of {length} bytes exceeds {limit}")
     return length

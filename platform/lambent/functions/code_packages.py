@@ -90,3 +90,10 @@ def code_files(artifact: CodeArtifact) -> frozenset[str]:
     """The file names of stored code, read from the zip's central directory."""
     with code_storage().open(artifact.storage_name, "rb") as handle, zipfile.ZipFile(handle) as archive:
         return frozenset(member.filename for member in archive.infolist() if not member.is_dir())
+
+
+def read_code(sha256: str) -> bytes:
+    """The stored zip with this sha256: what executors unpack into a sandbox's /var/task."""
+    with code_storage().open(CodeArtifact(sha256=sha256).storage_name, "rb") as handle:
+        data: bytes = handle.read()
+    return data

@@ -6,6 +6,8 @@ from one that does not exist (``NotFound``).
 
 from __future__ import annotations
 
+import random
+
 from django.db.models import Prefetch, QuerySet
 
 from lambent.errors import NotFound
@@ -71,9 +73,25 @@ def alias_list(*, tenant: Tenant, function_name: str) -> QuerySet[Alias]:
 
 def alias_get(*, tenant: Tenant, function_name: str, name: str) -> Alias:
     try:
-        return Alias.objects.select_related("version", "additional_version", "function__tenant").get(
+        return Alias.objects.select_related(
+            "version__code", "additional_version__code", "function__tenant"
+        ).get(
             function__tenant=tenant, function__name=function_name, name=name
         )
     except Alias.DoesNotExist:
         function_get(tenant=tenant, name=function_name)
         raise NotFound(f"Alias not found: {function_name}:{name}") from None
+
+
+def resolve_qualifier(*, tenant: Tenant, function_name: str, qualifier: str | None) -> Version:
+    """The version an invocation runs: ``$LATEST`` when unqualified, a version by number, or an
+    alias's version, picking its additional version with the alias's weight."""
+    if not qualifier or version_number(qualifier) is not None:
+        return version_get(tenant=tenant, function_name=function_name, version=qualifier or LATEST)
+    alias = alias_get(tenant=tenant, function_name=function_name, name=qualifier)
+    if alias.additional_version is not None and random.random() < (alias.additional_weight or 0.0):
+        chosen = alias.additional_version
+    else:
+        chosen = alias.version
+    chosen.function = alias.function
+    return chosen

@@ -21,6 +21,6 @@ class Command(BaseCommand):
     help = "Serve the API (REST, admin, docs) on LAMBENT_BIND."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        host, port = parse_bind(str(settings.BIND))
+        host, port = parse_bind(settings.BIND)
         uvicorn.run("lambent.asgi:application", host=host, port=port, lifespan="off", log_level="info",
                     access_log=False)

@@ -1,0 +1,121 @@
+"""Invoking functions and recording each invocation in the ledger.
+
+The synchronous path: resolve the qualifier to one immutable version, hand the event to
+the executor (``worker.executors``, the only way to reach one), and record what happened
+(the function's own failures included: they are results, not errors of the call).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from asgiref.sync import async_to_sync
+from django.db import transaction
+from django.utils import timezone
+
+from lambent.errors import InvalidParameter, RequestTooLarge, ServiceUnavailable
+from lambent.functions import selectors as function_selectors
+from lambent.functions.models import Version
+from lambent.iam.models import Tenant
+from lambent.invocations.logs import lambda_log
+from lambent.invocations.models import Invocation, InvocationStatus, InvocationType
+from worker import executors
+
+#: Largest synchronous request and response payload, as Lambda.
+SYNC_PAYLOAD_MAX_BYTES = 6 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Outcome:
+    invocation: Invocation
+    payload: bytes
+    function_error: str | None
+
+
+def function_spec(version: Version) -> executors.FunctionSpec:
+    function = version.function
+    return executors.FunctionSpec(
+        account_id=function.tenant.account_id,
+        function_name=function.name,
+        version=version.version,
+        function_arn=function.arn,
+        runtime=version.runtime,
+        handler=version.handler,
+        memory_size=version.memory_size,
+        timeout=version.timeout,
+        ephemeral_storage=version.ephemeral_storage,
+        code_sha256=version.code.sha256,
+        fingerprint=version.fingerprint,
+        environment=dict(version.environment),
+    )
+
+
+def check_payload(payload: bytes, *, limit: int) -> bytes:
+    """The event as the function will see it; an empty body is ``{}``, anything else must be JSON."""
+    if len(payload) > limit:
+        raise RequestTooLarge(f"Request must be smaller than {limit} bytes for the invoke operation.")
+    if not payload.strip():
+        return b"{}"
+    try:
+        json.loads(payload)
+    except ValueError:
+        raise InvalidParameter.field("payload", "Could not parse request body into json.") from None
+    return payload
+
+
+def invoke_sync(
+    *, tenant: Tenant, function_name: str, qualifier: str | None, payload: bytes, client_context: str | None = None
+) -> Outcome:
+    event = check_payload(payload, limit=SYNC_PAYLOAD_MAX_BYTES)
+    version = function_selectors.resolve_qualifier(tenant=tenant, function_name=function_name, qualifier=qualifier)
+    invoked_arn = f"{version.function.arn}:{qualifier}" if qualifier else version.function.arn
+    request = executors.InvokeRequest(request_id=str(uuid.uuid4()), payload=event, invoked_function_arn=invoked_arn,
+                                      client_context=client_context)
+    started_at = timezone.now()
+    try:
+        result = async_to_sync(executors.executor().invoke)(function_spec(version), request)
+    except executors.FunctionError as failure:
+        result = failure.result
+    except executors.ExecutorPlatformError as exc:
+        raise ServiceUnavailable(f"The function could not be run: {exc}") from exc
+    if len(result.payload) > SYNC_PAYLOAD_MAX_BYTES:
+        result = _response_too_large(result)
+    invocation = _record(tenant=tenant, version=version, qualifier=qualifier or "", request=request, result=result,
+                         started_at=started_at, invocation_type=InvocationType.REQUEST_RESPONSE)
+    return Outcome(invocation=invocation, payload=result.payload, function_error=result.function_error)
+
+
+def _response_too_large(result: executors.InvokeResult) -> executors.InvokeResult:
+    message = f"Response payload size ({len(result.payload)} bytes) exceeded maximum allowed payload size " \
+              f"({SYNC_PAYLOAD_MAX_BYTES} bytes)."
+    payload = json.dumps({"errorType": "Function.ResponseSizeTooLarge", "errorMessage": message}).encode()
+    return replace(result, payload=payload, function_error=executors.UNHANDLED,
+                   error_type="Function.ResponseSizeTooLarge")
+
+
+def _record(*, tenant: Tenant, version: Version, qualifier: str, request: executors.InvokeRequest,
+            result: executors.InvokeResult, started_at: datetime, invocation_type: str) -> Invocation:
+    error_message = ""
+    if result.function_error:
+        try:
+            error_message = str(json.loads(result.payload).get("errorMessage", ""))
+        except (ValueError, AttributeError):
+            error_message = result.payload[:1000].decode(errors="replace")
+    log = lambda_log(request_id=request.request_id, version=version.version, output=result.log,
+                     duration_ms=result.duration_ms, billed_duration_ms=result.billed_duration_ms,
+                     memory_size=version.memory_size, max_memory_used_mb=result.max_memory_used_mb,
+                     init_duration_ms=result.init_duration_ms)
+    with transaction.atomic():
+        return Invocation.objects.create(
+            request_id=request.request_id, tenant=tenant, function=version.function,
+            function_name=version.function.name, qualifier=qualifier, executed_version=version.version,
+            invocation_type=invocation_type,
+            status=InvocationStatus.FAILED if result.function_error else InvocationStatus.SUCCEEDED,
+            started_at=started_at, finished_at=timezone.now(), duration_ms=result.duration_ms,
+            billed_duration_ms=result.billed_duration_ms, max_memory_used_mb=result.max_memory_used_mb,
+            init_duration_ms=result.init_duration_ms, error_type=result.error_type or "",
+            error_message=error_message, log_tail=log,
+        )

@@ -1,0 +1,55 @@
+"""``lambent executor``: the process that owns the sandboxes of this node.
+
+It serves the api and worker processes on ``LAMBENT_EXECUTOR_SOCKET`` and runs
+``LAMBENT_EXECUTOR_BACKEND``. With bubblewrap missing it refuses to start, unless the
+operator set ``LAMBENT_SANDBOX=none``, which runs functions without isolation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import signal
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from worker.executors import load_backend
+from worker.executors.server import serve
+
+logger = logging.getLogger(__name__)
+
+NO_ISOLATION_WARNING = """
+!!! LAMBENT_SANDBOX=none: functions run as plain processes of this host, with its user,
+!!! its network and its files. Tenants are NOT isolated from each other or from the
+!!! platform. Use this only on a machine where every function's author is trusted.
+"""
+
+
+class Command(BaseCommand):
+    help = "Run the executor: start, reuse and reap the sandboxes of this node."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if settings.SANDBOX == "none":
+            self.stderr.write(self.style.WARNING(NO_ISOLATION_WARNING))
+        elif shutil.which("bwrap") is None:
+            raise CommandError(
+                "bubblewrap (bwrap) is not installed, so sandboxes cannot be isolated. Install it "
+                "(apt-get install bubblewrap; `make dev` does when run as root), or set LAMBENT_SANDBOX=none "
+                "to run functions without isolation."
+            )
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        backend = load_backend(str(settings.EXECUTOR_BACKEND))
+        task = asyncio.create_task(serve(backend, settings.EXECUTOR_SOCKET))
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, task.cancel)
+        logger.info("executor listening on %s with %s", settings.EXECUTOR_SOCKET, settings.EXECUTOR_BACKEND)
+        try:
+            await task
+        except asyncio.CancelledError:
+            logger.info("executor stopped; its sandboxes are destroyed")

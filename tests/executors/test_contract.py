@@ -1,0 +1,229 @@
+"""The contract every executor backend keeps, run against each of them.
+
+A backend joins by adding a case to ``BACKENDS``: a factory from a code source (a
+function from sha256 to zip bytes) to an executor, used as an async context manager.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_zip
+from worker.executors import (
+    Executor,
+    FunctionHandledError,
+    FunctionInitError,
+    FunctionSpec,
+    FunctionTimeout,
+    InvokeRequest,
+)
+from worker.executors.client import ExecutorClient
+from worker.executors.fake import FakeExecutor
+from worker.executors.server import serve
+
+HANDLERS = """
+import os, time
+counter = 0
+print("init output")
+
+def echo(event, context):
+    return event
+
+def count(event, context):
+    global counter
+    counter += 1
+    return counter
+
+def fail(event, context):
+    print("failing now")
+    raise ValueError("boom")
+
+def sleep(event, context):
+    time.sleep(event["seconds"])
+    return event["seconds"]
+
+def fields(event, context):
+    return {"request_id": context.aws_request_id, "function_name": context.function_name,
+            "function_version": context.function_version, "arn": context.invoked_function_arn,
+            "memory": context.memory_limit_in_mb, "remaining": context.get_remaining_time_in_millis(),
+            "group": context.log_group_name, "env": os.environ.get("GREETING")}
+"""
+BROKEN = "import does_not_exist\n"
+
+CodeSource = Callable[[str], bytes]
+
+
+@contextlib.asynccontextmanager
+async def fake_backend(code_source: CodeSource) -> AsyncIterator[Executor]:
+    backend = FakeExecutor(code_source=code_source)
+    yield backend
+    await backend.close()
+
+
+@contextlib.asynccontextmanager
+async def client_backend(code_source: CodeSource) -> AsyncIterator[Executor]:
+    """The client talking to the executor endpoint, which runs the fake."""
+    with tempfile.TemporaryDirectory() as folder:
+        socket_path = Path(folder) / "executor.sock"
+        ready = asyncio.Event()
+        server = asyncio.create_task(serve(FakeExecutor(code_source=code_source), socket_path, ready=ready))
+        await ready.wait()
+        client = ExecutorClient(socket_path=socket_path)
+        try:
+            yield client
+        finally:
+            await client.close()
+            server.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await server
+
+
+BACKENDS = {"fake": fake_backend, "client": client_backend}
+
+
+class Code:
+    """Zips by sha256, as code storage holds them."""
+
+    def __init__(self) -> None:
+        self.zips: dict[str, bytes] = {}
+
+    def add(self, files: dict[str, str]) -> str:
+        data = make_zip(files)
+        sha = hashlib.sha256(data).hexdigest()
+        self.zips[sha] = data
+        return sha
+
+    def __call__(self, sha256: str) -> bytes:
+        return self.zips[sha256]
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend_factory(request):
+    return BACKENDS[request.param]
+
+
+def spec(sha: str, handler: str, *, timeout: int = 5, fingerprint: str | None = None, **extra) -> FunctionSpec:
+    return FunctionSpec(account_id="123456789012", function_name="fn", version="1",
+                        function_arn="arn:aws:lambda:us-east-1:123456789012:function:fn", runtime="python3.12",
+                        handler=handler, memory_size=256, timeout=timeout, ephemeral_storage=512, code_sha256=sha,
+                        fingerprint=fingerprint or f"{sha}-{handler}", **extra)
+
+
+def request(payload: object = None) -> InvokeRequest:
+    return InvokeRequest(request_id=str(uuid.uuid4()), payload=json.dumps(payload or {}).encode(),
+                         invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:fn:live")
+
+
+def run(backend_factory, scenario):
+    code = Code()
+
+    async def main():
+        async with backend_factory(code) as backend:
+            return await scenario(backend, code)
+
+    return asyncio.run(main())
+
+
+def test_result_round_trips(backend_factory):
+    async def scenario(backend, code):
+        result = await backend.invoke(spec(code.add({"app.py": HANDLERS}), "app.echo"), request({"a": [1, "b"]}))
+        assert json.loads(result.payload) == {"a": [1, "b"]}
+        assert result.function_error is None
+        assert result.duration_ms >= 0 and result.billed_duration_ms >= 1
+    run(backend_factory, scenario)
+
+
+def test_context_fields_and_environment(backend_factory):
+    async def scenario(backend, code):
+        function = spec(code.add({"app.py": HANDLERS}), "app.fields", environment={"GREETING": "hi"})
+        invocation = request()
+        fields = json.loads((await backend.invoke(function, invocation)).payload)
+        assert fields["request_id"] == invocation.request_id
+        assert (fields["function_name"], fields["function_version"], fields["memory"]) == ("fn", "1", 256)
+        assert fields["arn"] == invocation.invoked_function_arn
+        assert 0 < fields["remaining"] <= 5000
+        assert fields["group"] == "/aws/lambda/fn"
+        assert fields["env"] == "hi"
+    run(backend_factory, scenario)
+
+
+def test_cold_then_warm_with_module_state_kept(backend_factory):
+    async def scenario(backend, code):
+        function = spec(code.add({"app.py": HANDLERS}), "app.count")
+        first = await backend.invoke(function, request())
+        assert first.init_duration_ms is not None and "init output" in first.log
+        second = await backend.invoke(function, request())
+        assert second.init_duration_ms is None and "init output" not in second.log
+        assert [json.loads(first.payload), json.loads(second.payload)] == [1, 2]
+        other = spec(function.code_sha256, "app.count", fingerprint="another-configuration")
+        assert json.loads((await backend.invoke(other, request())).payload) == 1
+    run(backend_factory, scenario)
+
+
+def test_handled_error(backend_factory):
+    async def scenario(backend, code):
+        with pytest.raises(FunctionHandledError) as raised:
+            await backend.invoke(spec(code.add({"app.py": HANDLERS}), "app.fail"), request())
+        result = raised.value.result
+        error = json.loads(result.payload)
+        assert (error["errorType"], error["errorMessage"]) == ("ValueError", "boom")
+        assert error["stackTrace"]
+        assert result.function_error == "Handled" and result.error_type == "ValueError"
+        assert "failing now" in result.log
+    run(backend_factory, scenario)
+
+
+@pytest.mark.parametrize(("files", "handler", "error_type"), [
+    ({"app.py": BROKEN}, "app.echo", "Runtime.ImportModuleError"),
+    ({"app.py": HANDLERS}, "app.missing", "Runtime.HandlerNotFound"),
+])
+def test_init_errors(backend_factory, files, handler, error_type):
+    async def scenario(backend, code):
+        with pytest.raises(FunctionInitError) as raised:
+            await backend.invoke(spec(code.add(files), handler), request())
+        assert raised.value.result.function_error == "Unhandled"
+        assert json.loads(raised.value.result.payload)["errorType"] == error_type
+    run(backend_factory, scenario)
+
+
+def test_timeout(backend_factory):
+    async def scenario(backend, code):
+        function = spec(code.add({"app.py": HANDLERS}), "app.sleep", timeout=1)
+        started = time.monotonic()
+        with pytest.raises(FunctionTimeout) as raised:
+            await backend.invoke(function, request({"seconds": 10}))
+        assert time.monotonic() - started < 5
+        assert "Task timed out after 1.00 seconds" in json.loads(raised.value.result.payload)["errorMessage"]
+        assert raised.value.result.function_error == "Unhandled"
+    run(backend_factory, scenario)
+
+
+def test_concurrent_invocations_run_in_parallel(backend_factory):
+    async def scenario(backend, code):
+        function = spec(code.add({"app.py": HANDLERS}), "app.sleep")
+        started = time.monotonic()
+        results = await asyncio.gather(*(backend.invoke(function, request({"seconds": 1})) for _ in range(3)))
+        assert [json.loads(r.payload) for r in results] == [1, 1, 1]
+        assert time.monotonic() - started < 2.5
+    run(backend_factory, scenario)
+
+
+def test_prewarm_and_evict(backend_factory):
+    async def scenario(backend, code):
+        function = spec(code.add({"app.py": HANDLERS}), "app.count")
+        assert await backend.prewarm(function, count=2) == 2
+        warm = await backend.invoke(function, request())
+        assert warm.init_duration_ms is None
+        assert await backend.evict(function) == 2
+        assert (await backend.invoke(function, request())).init_duration_ms is not None
+    run(backend_factory, scenario)

@@ -1,0 +1,49 @@
+"""The facade of the execution plane: the only module the control plane imports from here.
+
+``executor()`` is this process's executor, built once from ``settings.EXECUTOR`` (a dotted
+path, loaded lazily): in the api and worker processes, the client of the executor
+process; in tests of the layers above, the in-memory fake. The executor process itself
+runs ``settings.EXECUTOR_BACKEND`` (``lambent executor``).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from worker.executors.base import (
+    HANDLED,
+    UNHANDLED,
+    Executor,
+    ExecutorError,
+    ExecutorPlatformError,
+    ExecutorUnavailable,
+    FunctionCrashed,
+    FunctionError,
+    FunctionHandledError,
+    FunctionInitError,
+    FunctionOutOfMemory,
+    FunctionSpec,
+    FunctionTimeout,
+    InvokeRequest,
+    InvokeResult,
+)
+
+__all__ = [
+    "HANDLED", "UNHANDLED", "Executor", "ExecutorError", "ExecutorPlatformError", "ExecutorUnavailable",
+    "FunctionCrashed", "FunctionError", "FunctionHandledError", "FunctionInitError", "FunctionOutOfMemory",
+    "FunctionSpec", "FunctionTimeout", "InvokeRequest", "InvokeResult", "executor", "load_backend",
+]
+
+
+def load_backend(dotted_path: str) -> Executor:
+    """An executor of the class at ``dotted_path``, configured from the settings."""
+    backend: Executor = import_string(dotted_path).from_settings()
+    return backend
+
+
+@functools.cache
+def executor() -> Executor:
+    return load_backend(str(settings.EXECUTOR))

@@ -1,0 +1,189 @@
+"""The one interface between the invoke path and whatever runs functions.
+
+Every backend (``local``: bubblewrap sandboxes on this host; ``kubernetes``: pods; the
+in-memory ``fake`` for tests of the layers above; the ``client`` that forwards to the
+executor process) implements ``Executor``, and the shared contract suite in
+``tests/executors/contract.py`` holds each of them to the same behaviour.
+
+A successful invocation returns an ``InvokeResult``. Everything else raises, from one of
+two trees, so callers can tell whose fault it is without parsing messages:
+
+    ExecutorError
+    ├── FunctionError              the user's fault; ``.result`` holds Lambda's error
+    │   │                          JSON as payload, the log and the timings
+    │   ├── FunctionHandledError   the runtime caught the handler's exception and reported it
+    │   ├── FunctionCrashed        the runtime process died mid-invocation
+    │   ├── FunctionTimeout        the deadline passed; the sandbox was destroyed
+    │   ├── FunctionOutOfMemory    the sandbox went over its memory size
+    │   └── FunctionInitError      the runtime never got ready: import failure, bad handler
+    └── ExecutorPlatformError      ours: a sandbox would not start, an agent broke protocol
+        └── ExecutorUnavailable    the executor could not be reached at all
+
+``Handled`` and ``Unhandled`` follow the Invoke API: an error the runtime caught and
+formatted is ``Handled``; one it could not report (a crash, timeout, out of memory, an
+init failure) is ``Unhandled``.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import ClassVar
+
+HANDLED = "Handled"
+UNHANDLED = "Unhandled"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One version of one function of one tenant, as a sandbox needs it. Immutable."""
+
+    account_id: str
+    function_name: str
+    version: str
+    function_arn: str
+    runtime: str
+    handler: str
+    memory_size: int
+    timeout: int
+    ephemeral_storage: int
+    code_sha256: str
+    fingerprint: str
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """Sandboxes are reused only for specs with the same key: tenant, function, version and
+        the fingerprint of code and configuration (``$LATEST`` changes in place)."""
+        return f"{self.account_id}/{self.function_name}/{self.version}/{self.fingerprint}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {**self.__dict__, "environment": dict(self.environment)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> FunctionSpec:
+        return cls(**data)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class InvokeRequest:
+    request_id: str
+    payload: bytes
+    invoked_function_arn: str
+    client_context: str | None = None
+    cognito_identity: str | None = None
+    trace_id: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {name: value for name, value in self.__dict__.items() if name != "payload"}
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    """What an invocation produced: the response (or error) payload, the log, the costs."""
+
+    payload: bytes
+    duration_ms: float
+    max_memory_used_mb: int
+    log: str = ""
+    init_duration_ms: float | None = None
+    function_error: str | None = None
+    error_type: str | None = None
+
+    @property
+    def billed_duration_ms(self) -> int:
+        """Rounded up to the millisecond, as Lambda bills."""
+        return max(1, math.ceil(self.duration_ms))
+
+    @property
+    def cold_start(self) -> bool:
+        return self.init_duration_ms is not None
+
+    def to_dict(self) -> dict[str, object]:
+        return {name: value for name, value in self.__dict__.items() if name != "payload"}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object], payload: bytes) -> InvokeResult:
+        return cls(payload=payload, **data)  # type: ignore[arg-type]
+
+
+def error_payload(*, error_type: str, message: str) -> bytes:
+    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+
+class ExecutorError(Exception):
+    pass
+
+
+class FunctionError(ExecutorError):
+    """The function failed; ``result`` is what the caller answers with (status 200, error set)."""
+
+    function_error: ClassVar[str] = UNHANDLED
+
+    def __init__(self, result: InvokeResult) -> None:
+        self.result = replace(result, function_error=self.function_error)
+        super().__init__(self.result.error_type or self.function_error)
+
+
+class FunctionHandledError(FunctionError):
+    function_error = HANDLED
+
+
+class FunctionCrashed(FunctionError):
+    pass
+
+
+class FunctionTimeout(FunctionError):
+    pass
+
+
+class FunctionOutOfMemory(FunctionError):
+    pass
+
+
+class FunctionInitError(FunctionError):
+    pass
+
+
+class ExecutorPlatformError(ExecutorError):
+    pass
+
+
+class ExecutorUnavailable(ExecutorPlatformError):
+    pass
+
+
+FUNCTION_ERRORS: dict[str, type[FunctionError]] = {
+    cls.__name__: cls
+    for cls in (FunctionHandledError, FunctionCrashed, FunctionTimeout, FunctionOutOfMemory, FunctionInitError)
+}
+
+
+class Executor(abc.ABC):
+    """Runs invocations in sandboxes. One instance serves one process; methods are coroutines."""
+
+    @classmethod
+    @abc.abstractmethod
+    def from_settings(cls) -> Executor:
+        """An instance configured from Django's settings (how the facade builds backends)."""
+
+    @abc.abstractmethod
+    async def invoke(self, spec: FunctionSpec, request: InvokeRequest) -> InvokeResult:
+        """Run one invocation to its end or its deadline (``spec.timeout``), in a warm sandbox of
+        ``spec.key`` if one is idle, else in a new one. Raises ``FunctionError`` subclasses for the
+        function's failures and ``ExecutorPlatformError`` for ours."""
+
+    @abc.abstractmethod
+    async def prewarm(self, spec: FunctionSpec, *, count: int = 1) -> int:
+        """Start and initialize sandboxes until ``count`` idle ones of ``spec`` exist; how many do."""
+
+    @abc.abstractmethod
+    async def evict(self, spec: FunctionSpec) -> int:
+        """Destroy the idle sandboxes of ``spec``; how many were destroyed."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Destroy every sandbox and release what the executor holds."""

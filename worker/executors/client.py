@@ -1,0 +1,101 @@
+"""The executor as the api and worker processes see it: a client of the executor process.
+
+Requests travel as frames (``runtimes/agent/protocol.py``) over the executor's Unix
+socket, one request at a time per connection; idle connections are pooled per event
+loop. A connection that fails before an answer is read is never retried for an
+invocation, because the executor may have started it: that is an ``ExecutorUnavailable``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from runtimes.agent import protocol
+from worker.executors.base import (
+    FUNCTION_ERRORS,
+    Executor,
+    ExecutorPlatformError,
+    ExecutorUnavailable,
+    FunctionSpec,
+    InvokeRequest,
+    InvokeResult,
+)
+
+Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+#: Time allowed beyond a function's timeout for a cold start and the hops.
+DEADLINE_MARGIN_S = 60.0
+
+
+class ExecutorClient(Executor):
+    def __init__(self, *, socket_path: Path) -> None:
+        self._socket_path = socket_path
+        self._idle: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Connection]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @classmethod
+    def from_settings(cls) -> ExecutorClient:
+        return cls(socket_path=settings.EXECUTOR_SOCKET)
+
+    async def invoke(self, spec: FunctionSpec, request: InvokeRequest) -> InvokeResult:
+        header = {"op": "invoke", "spec": spec.to_dict(), "request": request.to_dict()}
+        reply, body = await self._call(header, request.payload, timeout=spec.timeout + DEADLINE_MARGIN_S)
+        if reply.get("ok"):
+            return InvokeResult.from_dict(reply["result"], body)
+        error_class = FUNCTION_ERRORS.get(reply.get("error", ""))
+        if error_class is not None:
+            raise error_class(InvokeResult.from_dict(reply["result"], body))
+        raise ExecutorPlatformError(reply.get("message", "the executor failed"))
+
+    async def prewarm(self, spec: FunctionSpec, *, count: int = 1) -> int:
+        reply, _ = await self._call({"op": "prewarm", "spec": spec.to_dict(), "count": count},
+                                    timeout=DEADLINE_MARGIN_S)
+        return int(self._checked(reply)["count"])
+
+    async def evict(self, spec: FunctionSpec) -> int:
+        reply, _ = await self._call({"op": "evict", "spec": spec.to_dict()}, timeout=DEADLINE_MARGIN_S)
+        return int(self._checked(reply)["count"])
+
+    async def close(self) -> None:
+        for connections in list(self._idle.values()):
+            for _, writer in connections:
+                writer.close()
+        self._idle.clear()
+
+    @staticmethod
+    def _checked(reply: dict[str, Any]) -> dict[str, Any]:
+        if not reply.get("ok"):
+            raise ExecutorPlatformError(reply.get("message", "the executor failed"))
+        return reply
+
+    async def _call(self, header: dict[str, Any], body: bytes = b"", *, timeout: float) -> tuple[dict[str, Any], bytes]:
+        reader, writer = await self._connection()
+        try:
+            writer.write(protocol.encode(header, body))
+            await writer.drain()
+            reply = await asyncio.wait_for(protocol.receive_from(reader), timeout)
+        except (OSError, protocol.ProtocolError, TimeoutError) as exc:
+            writer.close()
+            raise ExecutorUnavailable(f"the executor at {self._socket_path} failed to answer: {exc}") from exc
+        self._idle.setdefault(asyncio.get_running_loop(), []).append((reader, writer))
+        return reply
+
+    async def _connection(self) -> Connection:
+        idle = self._idle.setdefault(asyncio.get_running_loop(), [])
+        while idle:
+            reader, writer = idle.pop()
+            if not reader.at_eof() and not writer.is_closing():
+                return reader, writer
+            writer.close()
+        try:
+            return await asyncio.open_unix_connection(str(self._socket_path))
+        except OSError as exc:
+            raise ExecutorUnavailable(
+                f"the executor is not reachable at {self._socket_path} ({exc.strerror}); is `lambent executor` running?"
+            ) from exc

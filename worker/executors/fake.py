@@ -1,0 +1,205 @@
+"""An in-memory executor for tests of the layers above: Python handlers run in this process.
+
+Each "sandbox" imports the handler module afresh under a name of its own, so module state
+is kept between invocations of one sandbox and not shared with another, as in real
+sandboxes; the handler runs in a thread, so a deadline can be enforced. The function's
+variables are put into this process's environment while its code runs. There is no
+isolation, no memory limit and no separate process: never use it outside tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import io
+import itertools
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import zipfile
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, redirect_stderr, redirect_stdout, suppress
+from dataclasses import replace
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+from worker.executors.base import (
+    Executor,
+    FunctionHandledError,
+    FunctionInitError,
+    FunctionSpec,
+    FunctionTimeout,
+    InvokeRequest,
+    InvokeResult,
+    error_payload,
+)
+
+_names = itertools.count()
+_Outcome = tuple[bool, bytes, str]  # succeeded, response or error payload, output
+
+
+@contextmanager
+def _environment(variables: Mapping[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+class _Sandbox:
+    def __init__(self, spec: FunctionSpec, code: bytes) -> None:
+        self.spec = spec
+        self.folder = tempfile.TemporaryDirectory(prefix="lambent-fake-")
+        with zipfile.ZipFile(io.BytesIO(code)) as archive:
+            archive.extractall(self.folder.name)
+        self.handler: Callable[[Any, Any], Any] | None = None
+        self.init_error: bytes | None = None
+        self.pending_init_ms: float | None = None
+        self.pending_log = ""
+        started = time.perf_counter()
+        output = io.StringIO()
+        with redirect_stdout(output), redirect_stderr(output), _environment(spec.environment):
+            self._load()
+        self.pending_init_ms = (time.perf_counter() - started) * 1000
+        self.pending_log = output.getvalue()
+
+    def _load(self) -> None:
+        module_name, _, function_name = self.spec.handler.rpartition(".")
+        path = Path(self.folder.name, *module_name.split("."))
+        path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+        unique = f"lambent_fake_{next(_names)}_{module_name.replace('.', '_')}"
+        try:
+            module_spec = importlib.util.spec_from_file_location(unique, path)
+            if module_spec is None or module_spec.loader is None:
+                raise ImportError(f"No module named '{module_name}'")
+            module: ModuleType = importlib.util.module_from_spec(module_spec)
+            sys.path.insert(0, self.folder.name)
+            try:
+                module_spec.loader.exec_module(module)
+            finally:
+                sys.path.remove(self.folder.name)
+        except Exception as exc:  # noqa: BLE001 - any import failure is the function's
+            self.init_error = error_payload(error_type="Runtime.ImportModuleError",
+                                            message=f"Unable to import module '{module_name}': {exc}")
+            return
+        self.handler = getattr(module, function_name, None)
+        if self.handler is None:
+            self.init_error = error_payload(error_type="Runtime.HandlerNotFound",
+                                            message=f"Handler '{function_name}' missing on module '{module_name}'")
+
+    def run(self, request: InvokeRequest) -> _Outcome:
+        assert self.handler is not None
+        deadline = time.time() + self.spec.timeout
+        context = SimpleNamespace(
+            aws_request_id=request.request_id, function_name=self.spec.function_name,
+            function_version=self.spec.version, invoked_function_arn=request.invoked_function_arn,
+            memory_limit_in_mb=self.spec.memory_size,
+            log_group_name=f"/aws/lambda/{self.spec.function_name}", log_stream_name="fake",
+            get_remaining_time_in_millis=lambda: max(0, int((deadline - time.time()) * 1000)),
+        )
+        output = io.StringIO()
+        with redirect_stdout(output), redirect_stderr(output), _environment(self.spec.environment):
+            try:
+                event = json.loads(request.payload) if request.payload else {}
+                body = json.dumps(self.handler(event, context)).encode()
+                return True, body, output.getvalue()
+            except Exception as exc:  # noqa: BLE001 - the handler's exception is the function's error
+                stack = traceback.format_tb(exc.__traceback__)
+                body = json.dumps({"errorMessage": str(exc), "errorType": type(exc).__name__,
+                                   "stackTrace": stack}).encode()
+                print(f"[ERROR] {type(exc).__name__}: {exc}", file=sys.stderr)
+                return False, body, output.getvalue()
+
+
+def _in_daemon_thread(
+    function: Callable[[InvokeRequest], _Outcome], request: InvokeRequest
+) -> asyncio.Future[_Outcome]:
+    """Run in a thread the interpreter does not wait for: a timed-out handler may never return."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[_Outcome] = loop.create_future()
+
+    def settle(outcome: _Outcome | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(outcome)  # type: ignore[arg-type]
+
+    def target() -> None:
+        outcome, error = None, None
+        try:
+            outcome = function(request)
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+            error = exc
+        with suppress(RuntimeError):  # the loop is gone: nobody waits any more
+            loop.call_soon_threadsafe(settle, outcome, error)
+
+    threading.Thread(target=target, daemon=True).start()
+    return future
+
+
+class FakeExecutor(Executor):
+    def __init__(self, *, code_source: Callable[[str], bytes]) -> None:
+        self._code_source = code_source
+        self._idle: dict[str, list[_Sandbox]] = defaultdict(list)
+
+    @classmethod
+    def from_settings(cls) -> FakeExecutor:
+        from lambent.functions.code_packages import read_code
+
+        return cls(code_source=read_code)
+
+    async def invoke(self, spec: FunctionSpec, request: InvokeRequest) -> InvokeResult:
+        sandbox = self._idle[spec.key].pop() if self._idle[spec.key] else await self._start(spec)
+        init_ms, log = sandbox.pending_init_ms, sandbox.pending_log
+        sandbox.pending_init_ms, sandbox.pending_log = None, ""
+        if sandbox.init_error is not None:
+            raise FunctionInitError(InvokeResult(payload=sandbox.init_error, duration_ms=0, max_memory_used_mb=0,
+                                                 log=log, init_duration_ms=init_ms,
+                                                 error_type=json.loads(sandbox.init_error)["errorType"]))
+        started = time.perf_counter()
+        try:
+            ok, body, output = await asyncio.wait_for(_in_daemon_thread(sandbox.run, request), spec.timeout)
+        except TimeoutError:
+            message = f"RequestId: {request.request_id} Error: Task timed out after {spec.timeout:.2f} seconds"
+            raise FunctionTimeout(InvokeResult(
+                payload=error_payload(error_type="Sandbox.Timedout", message=message),
+                duration_ms=spec.timeout * 1000, max_memory_used_mb=0, log=log, init_duration_ms=init_ms,
+                error_type="Sandbox.Timedout")) from None
+        result = InvokeResult(payload=body, duration_ms=(time.perf_counter() - started) * 1000, max_memory_used_mb=0,
+                              log=log + output, init_duration_ms=init_ms)
+        self._idle[spec.key].append(sandbox)
+        if not ok:
+            raise FunctionHandledError(replace(result, error_type=json.loads(body).get("errorType")))
+        return result
+
+    async def _start(self, spec: FunctionSpec) -> _Sandbox:
+        code = await asyncio.to_thread(self._code_source, spec.code_sha256)
+        return await asyncio.to_thread(_Sandbox, spec, code)
+
+    async def prewarm(self, spec: FunctionSpec, *, count: int = 1) -> int:
+        while len(self._idle[spec.key]) < count:
+            sandbox = await self._start(spec)
+            sandbox.pending_init_ms, sandbox.pending_log = None, ""  # initialized ahead: no cold start to report
+            self._idle[spec.key].append(sandbox)
+        return len(self._idle[spec.key])
+
+    async def evict(self, spec: FunctionSpec) -> int:
+        return len(self._idle.pop(spec.key, []))
+
+    async def close(self) -> None:
+        self._idle.clear()
+

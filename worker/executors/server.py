@@ -1,0 +1,67 @@
+"""The executor process's endpoint: serves the api and worker processes on a Unix socket.
+
+Each connection carries one request at a time (``ExecutorClient`` pools connections for
+concurrency); requests of different connections run concurrently on the backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from runtimes.agent import protocol
+from worker.executors.base import Executor, ExecutorPlatformError, FunctionError, FunctionSpec, InvokeRequest
+
+logger = logging.getLogger(__name__)
+
+
+async def serve(backend: Executor, socket_path: Path, *, ready: asyncio.Event | None = None) -> None:
+    """Serve until cancelled; the backend is closed (every sandbox destroyed) on the way out."""
+    socket_path.unlink(missing_ok=True)
+    server = await asyncio.start_unix_server(lambda r, w: _serve_connection(backend, r, w), path=str(socket_path))
+    os.chmod(socket_path, 0o600)
+    try:
+        async with server:
+            if ready is not None:
+                ready.set()
+            await server.serve_forever()
+    finally:
+        await backend.close()
+        socket_path.unlink(missing_ok=True)
+
+
+async def _serve_connection(backend: Executor, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while True:
+            header, body = await protocol.receive_from(reader)
+            reply, reply_body = await dispatch(backend, header, body)
+            writer.write(protocol.encode(reply, reply_body))
+            await writer.drain()
+    except (protocol.ProtocolError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+async def dispatch(backend: Executor, header: dict[str, Any], body: bytes) -> tuple[dict[str, Any], bytes]:
+    try:
+        op = header["op"]
+        spec = FunctionSpec.from_dict(header["spec"])
+        if op == "invoke":
+            result = await backend.invoke(spec, InvokeRequest(payload=body, **header["request"]))
+            return {"ok": True, "result": result.to_dict()}, result.payload
+        if op == "prewarm":
+            return {"ok": True, "count": await backend.prewarm(spec, count=int(header["count"]))}, b""
+        if op == "evict":
+            return {"ok": True, "count": await backend.evict(spec)}, b""
+        return {"ok": False, "message": f"unknown operation {op!r}"}, b""
+    except FunctionError as exc:
+        return {"ok": False, "error": type(exc).__name__, "result": exc.result.to_dict()}, exc.result.payload
+    except ExecutorPlatformError as exc:
+        logger.error("executor failure: %s", exc)
+        return {"ok": False, "message": str(exc)}, b""
+    except (KeyError, TypeError, ValueError) as exc:
+        return {"ok": False, "message": f"malformed request: {exc}"}, b""
