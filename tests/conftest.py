@@ -79,3 +79,38 @@ def fake_executor(settings):
     executors.executor.cache_clear()
     yield executors.executor()
     executors.executor.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def executor_process():
+    """``lambent executor`` as a real process of this test session, with a short keep-alive."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from django.conf import settings
+
+    env = {**os.environ, "LAMBENT_KEEP_ALIVE_SECONDS": "2", "LAMBENT_TEST_MARKER": "host-secret-4711"}
+    process = subprocess.Popen([str(Path(sys.executable).parent / "lambent"), "executor"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 30
+    while not settings.EXECUTOR_SOCKET.exists():
+        assert process.poll() is None, process.stdout.read()
+        assert time.monotonic() < deadline, "the executor did not start"
+        time.sleep(0.05)
+    yield process
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture
+def real_executor(executor_process, settings):
+    """The API invokes through the executor process: real sandboxes."""
+    from worker import executors
+
+    settings.EXECUTOR = "worker.executors.client.ExecutorClient"
+    executors.executor.cache_clear()
+    yield executor_process
+    executors.executor.cache_clear()

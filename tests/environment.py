@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 DATA_DIR = Path(tempfile.mkdtemp(prefix="lambent-test-"))
+DATA_DIR.chmod(0o711)  # sandboxes run as other uids and must traverse it
 
 for _name in [name for name in os.environ if name.startswith("LAMBENT_") and not name.startswith("LAMBENT_TEST_")]:
     del os.environ[_name]

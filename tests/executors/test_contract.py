@@ -88,7 +88,22 @@ async def client_backend(code_source: CodeSource) -> AsyncIterator[Executor]:
                 await server
 
 
-BACKENDS = {"fake": fake_backend, "client": client_backend}
+@contextlib.asynccontextmanager
+async def local_backend(code_source: CodeSource) -> AsyncIterator[Executor]:
+    """Real bubblewrap sandboxes on this host."""
+    from worker.executors.local import LocalExecutor
+
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder).chmod(0o711)
+        state = Path(folder) / "sandboxes"
+        backend = LocalExecutor(code_source=code_source, state_dir=state, keep_alive_s=60)
+        try:
+            yield backend
+        finally:
+            await backend.close()
+
+
+BACKENDS = {"fake": fake_backend, "client": client_backend, "local": local_backend}
 
 
 class Code:
@@ -107,7 +122,9 @@ class Code:
         return self.zips[sha256]
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(params=[
+    "fake", "client", pytest.param("local", marks=pytest.mark.sandbox),
+])
 def backend_factory(request):
     return BACKENDS[request.param]
 

@@ -37,12 +37,24 @@ class PythonRuntime(Runtime):
         return None
 
 
+@dataclass(frozen=True)
+class ProvidedRuntime(Runtime):
+    """A custom runtime: the code brings an executable ``bootstrap`` that speaks the Runtime API."""
+
+    def handler_problem(self, handler: str, files: Collection[str]) -> str | None:
+        if "bootstrap" not in files:
+            return "A provided runtime needs an executable file named 'bootstrap' at the root of the code."
+        return None
+
+
 RUNTIMES: dict[str, Runtime] = {
     runtime.identifier: runtime
     for runtime in (
         PythonRuntime("python3.11"),
         PythonRuntime("python3.12"),
         PythonRuntime("python3.13"),
+        ProvidedRuntime("provided"),
+        ProvidedRuntime("provided.al2023"),
     )
 }
 

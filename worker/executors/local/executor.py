@@ -1,0 +1,156 @@
+"""The local backend: bubblewrap sandboxes on this host, kept warm per version.
+
+Idle sandboxes wait in a pool per ``FunctionSpec.key``: an invocation takes one, or
+starts a new one when none is idle, so concurrent invocations of one version run in
+parallel sandboxes. Concurrent cold starts of one version share the code extraction.
+Idle sandboxes are reaped after the keep-alive; at start the backend reaps what a
+previous executor process left behind (sandboxes, cgroups, mounts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+
+from worker.executors.base import (
+    Executor,
+    ExecutorPlatformError,
+    FunctionHandledError,
+    FunctionSpec,
+    InvokeRequest,
+    InvokeResult,
+)
+from worker.executors.local import cgroups
+from worker.executors.local.code_cache import CodeCache
+from worker.executors.local.interpreters import Interpreter, find_interpreters
+from worker.executors.local.sandbox import UidPool, reap_orphans
+from worker.executors.local.warm import Node, WarmSandbox
+
+logger = logging.getLogger(__name__)
+
+RUNTIMES_DIR = Path(__file__).resolve().parents[3] / "runtimes"
+
+
+class LocalExecutor(Executor):
+    def __init__(self, *, code_source: Callable[[str], bytes], state_dir: Path, keep_alive_s: float,
+                 isolation: bool = True, interpreters: dict[str, str] | None = None, uid_base: int = 200000,
+                 region: str = "us-east-1") -> None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        state_dir.chmod(0o711)  # bwrap runs as the sandbox uids: they must traverse, never list
+        driver = cgroups.detect() if isolation else None
+        self._node = Node(runtime_dir=RUNTIMES_DIR, state_dir=state_dir, region=region, cgroups=driver,
+                          uids=UidPool(base=uid_base) if isolation else None, isolation=isolation)
+        if driver is not None:
+            reaped = reap_orphans(cgroups=driver, state_root=state_dir / "staging")
+            if reaped:
+                logger.warning("reaped %d sandboxes left by a previous executor", len(reaped))
+        self._code = CodeCache(root=state_dir / "code", source=code_source)
+        self._interpreters = find_interpreters(interpreters or {})
+        self._keep_alive_s = keep_alive_s
+        self._idle: dict[str, list[WarmSandbox]] = defaultdict(list)
+        self._busy: set[WarmSandbox] = set()
+        self._reaper: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_settings(cls) -> LocalExecutor:
+        from lambent.functions.code_packages import read_code
+
+        return cls(code_source=read_code, state_dir=settings.DATA_DIR / "sandboxes",
+                   keep_alive_s=settings.KEEP_ALIVE_SECONDS, isolation=settings.SANDBOX == "bwrap",
+                   interpreters=settings.PYTHON_INTERPRETERS, uid_base=settings.SANDBOX_UID_BASE,
+                   region=settings.REGION)
+
+    async def invoke(self, spec: FunctionSpec, request: InvokeRequest) -> InvokeResult:
+        sandbox = await self._acquire(spec)
+        try:
+            result = await sandbox.invoke(request)
+        except FunctionHandledError:
+            self._release(sandbox)  # the runtime reported the error and serves on
+            raise
+        except BaseException:  # anything else leaves the runtime in doubt
+            await self._discard(sandbox)
+            raise
+        self._release(sandbox)
+        return result
+
+    async def prewarm(self, spec: FunctionSpec, *, count: int = 1) -> int:
+        missing = count - len(self._idle[spec.key])
+        started = await asyncio.gather(*(self._start(spec, prewarmed=True) for _ in range(max(0, missing))))
+        self._idle[spec.key].extend(started)
+        return len(self._idle[spec.key])
+
+    async def evict(self, spec: FunctionSpec) -> int:
+        idle = self._idle.pop(spec.key, [])
+        await asyncio.gather(*(sandbox.destroy() for sandbox in idle))
+        return len(idle)
+
+    async def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+        everything = [sandbox for pool in self._idle.values() for sandbox in pool] + list(self._busy)
+        self._idle.clear()
+        self._busy.clear()
+        await asyncio.gather(*(sandbox.destroy() for sandbox in everything), return_exceptions=True)
+
+    def idle_count(self, spec: FunctionSpec) -> int:
+        return len(self._idle.get(spec.key, []))
+
+    async def _acquire(self, spec: FunctionSpec) -> WarmSandbox:
+        self._ensure_reaper()
+        pool = self._idle.get(spec.key)
+        sandbox = pool.pop() if pool else await self._start(spec)
+        self._busy.add(sandbox)
+        return sandbox
+
+    def _release(self, sandbox: WarmSandbox) -> None:
+        self._busy.discard(sandbox)
+        sandbox.last_used = time.monotonic()
+        self._idle[sandbox.spec.key].append(sandbox)
+
+    async def _discard(self, sandbox: WarmSandbox) -> None:
+        self._busy.discard(sandbox)
+        await sandbox.destroy()
+
+    async def _start(self, spec: FunctionSpec, *, prewarmed: bool = False) -> WarmSandbox:
+        code_dir = await self._code.path(spec.code_sha256)
+        return await WarmSandbox.start(spec, node=self._node, interpreter=self._interpreter(spec.runtime),
+                                       code_dir=code_dir, prewarmed=prewarmed)
+
+    def _interpreter(self, runtime: str) -> Interpreter:
+        found = self._interpreters.get(runtime) if runtime.startswith("python") else None
+        found = found or self._interpreters.get("python3.12") or next(iter(self._interpreters.values()), None)
+        if found is None:
+            raise ExecutorPlatformError(f"no interpreter on this node for runtime {runtime}")
+        return found
+
+    def _ensure_reaper(self) -> None:
+        if self._reaper is None or self._reaper.done():
+            self._reaper = asyncio.get_running_loop().create_task(self._reap_idle_forever())
+
+    async def _reap_idle_forever(self) -> None:
+        interval = max(0.05, min(30.0, self._keep_alive_s / 4))
+        while True:
+            await asyncio.sleep(interval)
+            await self.reap_idle()
+
+    async def reap_idle(self) -> int:
+        """Destroy the sandboxes idle for longer than the keep-alive; how many."""
+        cutoff = time.monotonic() - self._keep_alive_s
+        expired = []
+        for key, pool in list(self._idle.items()):
+            expired += [sandbox for sandbox in pool if sandbox.last_used < cutoff]
+            pool[:] = [sandbox for sandbox in pool if sandbox.last_used >= cutoff]
+            if not pool:
+                del self._idle[key]
+        for sandbox in expired:
+            with contextlib.suppress(Exception):
+                await sandbox.destroy()
+        return len(expired)
+

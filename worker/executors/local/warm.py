@@ -1,0 +1,194 @@
+"""One sandbox of the local backend as the executor drives it: started, initialized, invoked.
+
+A ``WarmSandbox`` pairs a running bubblewrap sandbox with the connection to its agent.
+It serves one ``FunctionSpec`` for its whole life and one invocation at a time; any
+failure that leaves its runtime in doubt (timeout, crash, out of memory, init error,
+a broken connection) ends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from runtimes.agent import protocol
+from worker.executors.base import (
+    ExecutorPlatformError,
+    FunctionCrashed,
+    FunctionError,
+    FunctionHandledError,
+    FunctionInitError,
+    FunctionOutOfMemory,
+    FunctionSpec,
+    FunctionTimeout,
+    InvokeRequest,
+    InvokeResult,
+    error_payload,
+)
+from worker.executors.local.cgroups import CgroupDriver
+from worker.executors.local.interpreters import Interpreter
+from worker.executors.local.sandbox import AsyncSandbox, SandboxError, SandboxSpec, UidPool, launch_async
+
+AGENT = "/var/runtime/agent/__main__.py"
+AGENT_SOCKET = "agent.sock"
+RUNTIME_API = "127.0.0.1:9001"
+#: Processes and threads one sandbox may hold, as Lambda's limit.
+PIDS_MAX = 1024
+START_TIMEOUT_S = 10.0
+
+_serial = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Node:
+    """What every sandbox of this executor shares: where things live and how they are made."""
+
+    runtime_dir: Path
+    state_dir: Path
+    region: str
+    cgroups: CgroupDriver | None
+    uids: UidPool | None
+    isolation: bool
+
+
+class WarmSandbox:
+    def __init__(self, *, spec: FunctionSpec, sandbox: AsyncSandbox, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter, prewarmed: bool) -> None:
+        self.spec = spec
+        self.sandbox = sandbox
+        self._reader = reader
+        self._writer = writer
+        self._prewarmed = prewarmed
+        self.last_used = time.monotonic()
+
+    @classmethod
+    async def start(cls, spec: FunctionSpec, *, node: Node, interpreter: Interpreter, code_dir: Path,
+                    prewarmed: bool = False) -> WarmSandbox:
+        sandbox_id = f"{spec.function_name[:40]}-{next(_serial)}-{int(time.time() * 1000) % 100000}"
+        run_dir = node.state_dir / "run" / sandbox_id
+        run_dir.mkdir(parents=True)
+        uid = node.uids.acquire() if node.uids else 1
+        sandbox_spec = SandboxSpec(
+            sandbox_id=sandbox_id, interpreter=interpreter,
+            command=[str(interpreter.executable), "-I", "-S", AGENT, "--socket", f"/run/lambent/{AGENT_SOCKET}",
+                     "--runtime-api", RUNTIME_API],
+            code_dir=code_dir, runtime_dir=node.runtime_dir, run_dir=run_dir, tmp_mb=spec.ephemeral_storage,
+            memory_mb=spec.memory_size, pids_max=PIDS_MAX, uid=uid, gid=uid,
+        )
+        try:
+            sandbox = await launch_async(sandbox_spec, cgroups=node.cgroups, state_root=node.state_dir / "staging",
+                                         uids=node.uids, isolation=node.isolation)
+        except (SandboxError, OSError) as exc:
+            if node.uids:
+                node.uids.release(uid)
+            raise ExecutorPlatformError(f"a sandbox for {spec.function_name} would not start: {exc}") from exc
+        try:
+            reader, writer = await _connect(run_dir / AGENT_SOCKET, sandbox)
+            writer.write(protocol.encode(_init_frame(spec, region=node.region)))
+            await writer.drain()
+        except BaseException:
+            await sandbox.destroy()
+            raise
+        return cls(spec=spec, sandbox=sandbox, reader=reader, writer=writer, prewarmed=prewarmed)
+
+    async def invoke(self, request: InvokeRequest) -> InvokeResult:
+        """Run one invocation; raises ``FunctionError`` (after which this sandbox is dead unless the
+        error was handled) or ``ExecutorPlatformError``."""
+        oom_before = self.sandbox.oom_kills()
+        deadline_ms = int(time.time() * 1000) + self.spec.timeout * 1000
+        self._writer.write(protocol.encode({
+            "op": "invoke", "request_id": request.request_id, "deadline_ms": deadline_ms,
+            "invoked_function_arn": request.invoked_function_arn, "trace_id": request.trace_id,
+            "client_context": request.client_context, "cognito_identity": request.cognito_identity,
+        }, request.payload))
+        try:
+            await self._writer.drain()
+            reply, body = await asyncio.wait_for(protocol.receive_from(self._reader), self.spec.timeout)
+        except TimeoutError:
+            raise FunctionTimeout(self._timed_out(request)) from None
+        except (protocol.ProtocolError, ConnectionError):
+            raise self._died(request, oom_before, exit_note="Runtime exited without providing a reason") from None
+        self.last_used = time.monotonic()
+        result = self._result(reply, body)
+        status = reply.get("status")
+        if status == "success":
+            return result
+        if status == "error":
+            raise FunctionHandledError(result)
+        if status == "init_error":
+            raise FunctionInitError(result)
+        if status == "crashed":
+            raise self._died(request, oom_before, base=result)
+        raise ExecutorPlatformError(f"the agent answered an unknown status {status!r}")
+
+    def _result(self, reply: dict[str, object], body: bytes) -> InvokeResult:
+        init_ms = reply.get("init_duration_ms")
+        if self._prewarmed:  # initialized ahead of demand: this is no cold start
+            init_ms, self._prewarmed = None, False
+        return InvokeResult(
+            payload=body, duration_ms=float(reply.get("duration_ms") or 0.0),  # type: ignore[arg-type]
+            max_memory_used_mb=self._peak_mb(), log=str(reply.get("log") or ""),
+            init_duration_ms=float(init_ms) if init_ms is not None else None,  # type: ignore[arg-type]
+            error_type=reply.get("error_type"),  # type: ignore[arg-type]
+        )
+
+    def _peak_mb(self) -> int:
+        peak = self.sandbox.peak_memory_mb()
+        return math.ceil(peak) if peak is not None else 0
+
+    def _timed_out(self, request: InvokeRequest) -> InvokeResult:
+        message = f"RequestId: {request.request_id} Error: Task timed out after {self.spec.timeout:.2f} seconds"
+        return InvokeResult(payload=error_payload(error_type="Sandbox.Timedout", message=message),
+                            duration_ms=self.spec.timeout * 1000.0, max_memory_used_mb=self._peak_mb(),
+                            error_type="Sandbox.Timedout")
+
+    def _died(self, request: InvokeRequest, oom_before: int, *, base: InvokeResult | None = None,
+              exit_note: str = "") -> FunctionError:
+        result = base or InvokeResult(payload=b"", duration_ms=0.0, max_memory_used_mb=self._peak_mb())
+        if self.sandbox.oom_killed_since(oom_before):
+            message = f"RequestId: {request.request_id} Error: Runtime exited with error: signal: killed"
+            return FunctionOutOfMemory(_with_error(result, "Runtime.OutOfMemory", message))
+        if base is None:
+            return FunctionCrashed(_with_error(result, "Runtime.ExitError",
+                                               f"RequestId: {request.request_id} Error: {exit_note}"))
+        return FunctionCrashed(result)
+
+    async def destroy(self) -> None:
+        self._writer.close()
+        await self.sandbox.destroy()
+
+
+def _with_error(result: InvokeResult, error_type: str, message: str) -> InvokeResult:
+    return replace(result, payload=error_payload(error_type=error_type, message=message), error_type=error_type)
+
+
+def _init_frame(spec: FunctionSpec, *, region: str) -> dict[str, object]:
+    return {
+        "op": "init", "runtime": spec.runtime, "handler": spec.handler, "function_name": spec.function_name,
+        "function_version": spec.version, "memory_size": spec.memory_size,
+        "environment": dict(spec.environment), "log_group_name": f"/aws/lambda/{spec.function_name}",
+        "log_stream_name": f"{time.strftime('%Y/%m/%d')}/[{spec.version}]{spec.fingerprint[:32]}",
+        "region": region, "initialization_type": "on-demand",
+    }
+
+
+async def _connect(socket_path: Path, sandbox: AsyncSandbox) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Connect to the agent as soon as its socket accepts, or fail if the sandbox died first."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        try:
+            return await asyncio.open_unix_connection(str(socket_path))
+        except (FileNotFoundError, ConnectionRefusedError):
+            if sandbox.returncode is not None:
+                raise ExecutorPlatformError(
+                    f"the sandbox exited ({sandbox.returncode}) before its agent listened: "
+                    f"{sandbox.stderr.decode(errors='replace')[-2000:]}"
+                ) from None
+            if time.monotonic() > deadline:
+                raise ExecutorPlatformError(f"the agent did not listen within {START_TIMEOUT_S:.0f} s") from None
+            await asyncio.sleep(0.0005)
+
