@@ -6,13 +6,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test install check constraints clean
+.PHONY: dev test bench install check constraints clean
 
 dev: install
 	$(BIN)/lambent up
 
 test: install check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Benchmarks against floors measured in the same run; writes bench/results.json.
+bench: install
+	$(BIN)/python -m bench.run
 
 # Static checks: lint, types, the import contracts, no model change without its migration.
 check: install

@@ -54,7 +54,7 @@ def api(tenant: NewTenant) -> APIClient:
 def function_body(name: str = "hello", **overrides: Any) -> dict[str, Any]:
     """A JSON body that creates a valid function; ``overrides`` replace or add fields."""
     body: dict[str, Any] = {
-        "name": name, "runtime": "python3.12", "handler": "app.handler", "zip_file": b64(make_zip()),
+        "name": name, "runtime": "python3.11", "handler": "app.handler", "zip_file": b64(make_zip()),
     }
     body.update(overrides)
     return body

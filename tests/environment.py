@@ -68,8 +68,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from worker.executors.local.sandbox import remove_tree
+
     _services.close()
-    shutil.rmtree(DATA_DIR, ignore_errors=True)
+    remove_tree(DATA_DIR)  # refuses to delete through a mount a sandbox left behind
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -106,7 +106,7 @@ def test_up_serves_the_platform_and_stops_cleanly_on_ctrl_c(env, tmp_path):
                                start_new_session=True)
     try:
         wait_for_health(port, process)
-        body = {"name": "hello", "runtime": "python3.12", "handler": "app.handler", "zip_file": b64(make_zip())}
+        body = {"name": "hello", "runtime": "python3.11", "handler": "app.handler", "zip_file": b64(make_zip())}
         status, created = request(port, "/api/v1/functions", key=key, body=body)
         assert status == 201, created
         status, version = request(port, "/api/v1/functions/hello/versions", key=key, body={})

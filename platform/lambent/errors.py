@@ -3,6 +3,8 @@
     LambentError
     ├── UserError                  the caller can fix it; answered 4xx
     │   ├── InvalidParameter       400, with the offending fields
+    │   ├── Unauthenticated        401, no valid credentials
+    │   ├── AccessDenied           403, valid credentials that may not act
     │   ├── NotFound               404; also what another tenant's resource answers
     │   ├── Conflict               409, e.g. deleting a version an alias points to
     │   ├── PreconditionFailed     412, a stale RevisionId
@@ -47,6 +49,16 @@ class InvalidParameter(UserError):
     @classmethod
     def field(cls, name: str, message: str) -> InvalidParameter:
         return cls(fields={name: [message]})
+
+
+class Unauthenticated(UserError):
+    status_code = 401
+    error_type = "UnauthorizedException"
+
+
+class AccessDenied(UserError):
+    status_code = 403
+    error_type = "AccessDeniedException"
 
 
 class NotFound(UserError):

@@ -92,15 +92,16 @@ async def client_backend(code_source: CodeSource) -> AsyncIterator[Executor]:
 async def local_backend(code_source: CodeSource) -> AsyncIterator[Executor]:
     """Real bubblewrap sandboxes on this host."""
     from worker.executors.local import LocalExecutor
+    from worker.executors.local.sandbox import remove_tree
 
-    with tempfile.TemporaryDirectory() as folder:
-        Path(folder).chmod(0o711)
-        state = Path(folder) / "sandboxes"
-        backend = LocalExecutor(code_source=code_source, state_dir=state, keep_alive_s=60)
-        try:
-            yield backend
-        finally:
-            await backend.close()
+    folder = Path(tempfile.mkdtemp())
+    folder.chmod(0o711)
+    backend = LocalExecutor(code_source=code_source, state_dir=folder / "sandboxes", keep_alive_s=60)
+    try:
+        yield backend
+    finally:
+        await backend.close()
+        remove_tree(folder)  # never through a mount a sandbox left behind
 
 
 BACKENDS = {"fake": fake_backend, "client": client_backend, "local": local_backend}
@@ -131,7 +132,7 @@ def backend_factory(request):
 
 def spec(sha: str, handler: str, *, timeout: int = 5, fingerprint: str | None = None, **extra) -> FunctionSpec:
     return FunctionSpec(account_id="123456789012", function_name="fn", version="1",
-                        function_arn="arn:aws:lambda:us-east-1:123456789012:function:fn", runtime="python3.12",
+                        function_arn="arn:aws:lambda:us-east-1:123456789012:function:fn", runtime="python3.11",
                         handler=handler, memory_size=256, timeout=timeout, ephemeral_storage=512, code_sha256=sha,
                         fingerprint=fingerprint or f"{sha}-{handler}", **extra)
 

@@ -185,3 +185,12 @@ def test_warm_reuse_keeps_module_state_and_a_new_version_starts_fresh(api, funct
     assert [json.loads(invoke(api, name).content) for _ in range(3)] == [1, 2, 3]
     api.patch(f"/api/v1/functions/{name}", {"description": "changed"}, format="json")
     assert json.loads(invoke(api, name).content) == 1
+
+
+def test_invoke_needs_credentials_and_post(api, function, client):
+    name = function("echo")
+    anonymous = client.post(f"/api/v1/functions/{name}/invoke", b"{}", content_type="application/json")
+    assert anonymous.status_code == 401
+    assert anonymous["WWW-Authenticate"].startswith("Bearer")
+    assert api.get(f"/api/v1/functions/{name}/invoke").status_code == 405
+    assert not Invocation.objects.exists()

@@ -47,16 +47,22 @@ def error_response(*, status_code: int, error_type: str, message: str, fields: d
     return Response(body, status=status_code, headers=headers)
 
 
+def error_body(exc: errors.LambentError) -> dict[str, Any]:
+    """The JSON body of a service error; platform errors are logged here, once."""
+    if isinstance(exc, errors.PlatformError):
+        logger.error("platform error: %s", exc.message, exc_info=exc)
+    body: dict[str, Any] = {"type": exc.error_type, "message": exc.message}
+    if isinstance(exc, errors.InvalidParameter) and exc.fields:
+        body["fields"] = exc.fields
+    return body
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, RequestDataTooBig):
         exc = errors.RequestTooLarge(f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
-    if isinstance(exc, errors.InvalidParameter):
-        return error_response(status_code=exc.status_code, error_type=exc.error_type, message=exc.message,
-                              fields=exc.fields)
     if isinstance(exc, errors.LambentError):
-        if isinstance(exc, errors.PlatformError):
-            logger.error("platform error: %s", exc.message, exc_info=exc)
-        return error_response(status_code=exc.status_code, error_type=exc.error_type, message=exc.message)
+        headers = {"WWW-Authenticate": 'Bearer realm="lambent"'} if isinstance(exc, errors.Unauthenticated) else None
+        return Response(error_body(exc), status=exc.status_code, headers=headers)
     if isinstance(exc, Http404):
         return error_response(status_code=404, error_type="ResourceNotFoundException", message="Not found.")
     if isinstance(exc, exceptions.APIException):

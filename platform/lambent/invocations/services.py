@@ -1,8 +1,10 @@
 """Invoking functions and recording each invocation in the ledger.
 
-The synchronous path: resolve the qualifier to one immutable version, hand the event to
-the executor (``worker.executors``, the only way to reach one), and record what happened
-(the function's own failures included: they are results, not errors of the call).
+The synchronous path, in three steps so the asynchronous view can await the middle one
+on the event loop: ``prepare_sync`` resolves the qualifier to one immutable version and
+checks the payload, ``run`` hands the event to the executor (``worker.executors``, the
+only way to reach one), ``record_sync`` writes what happened to the ledger (the
+function's own failures included: they are results, not errors of the call).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from asgiref.sync import async_to_sync
 from django.db import transaction
 from django.utils import timezone
 
@@ -66,25 +67,47 @@ def check_payload(payload: bytes, *, limit: int) -> bytes:
     return payload
 
 
-def invoke_sync(
-    *, tenant: Tenant, function_name: str, qualifier: str | None, payload: bytes, client_context: str | None = None
-) -> Outcome:
+@dataclass(frozen=True)
+class Prepared:
+    """A synchronous invocation ready to hand to the executor."""
+
+    tenant: Tenant
+    version: Version
+    qualifier: str
+    spec: executors.FunctionSpec
+    request: executors.InvokeRequest
+    started_at: datetime
+
+
+def prepare_sync(*, tenant: Tenant, function_name: str, qualifier: str | None, payload: bytes,
+                 client_context: str | None = None) -> Prepared:
+    """Everything an invocation needs from the database, checked, before any code runs."""
     event = check_payload(payload, limit=SYNC_PAYLOAD_MAX_BYTES)
     version = function_selectors.resolve_qualifier(tenant=tenant, function_name=function_name, qualifier=qualifier)
     invoked_arn = f"{version.function.arn}:{qualifier}" if qualifier else version.function.arn
     request = executors.InvokeRequest(request_id=str(uuid.uuid4()), payload=event, invoked_function_arn=invoked_arn,
                                       client_context=client_context)
-    started_at = timezone.now()
+    return Prepared(tenant=tenant, version=version, qualifier=qualifier or "", spec=function_spec(version),
+                    request=request, started_at=timezone.now())
+
+
+async def run(prepared: Prepared) -> executors.InvokeResult:
+    """The executor's result; the function's own failures are results too."""
     try:
-        result = async_to_sync(executors.executor().invoke)(function_spec(version), request)
+        result = await executors.executor().invoke(prepared.spec, prepared.request)
     except executors.FunctionError as failure:
         result = failure.result
     except executors.ExecutorPlatformError as exc:
         raise ServiceUnavailable(f"The function could not be run: {exc}") from exc
     if len(result.payload) > SYNC_PAYLOAD_MAX_BYTES:
         result = _response_too_large(result)
-    invocation = _record(tenant=tenant, version=version, qualifier=qualifier or "", request=request, result=result,
-                         started_at=started_at, invocation_type=InvocationType.REQUEST_RESPONSE)
+    return result
+
+
+def record_sync(prepared: Prepared, result: executors.InvokeResult) -> Outcome:
+    invocation = _record(tenant=prepared.tenant, version=prepared.version, qualifier=prepared.qualifier,
+                         request=prepared.request, result=result, started_at=prepared.started_at,
+                         invocation_type=InvocationType.REQUEST_RESPONSE)
     return Outcome(invocation=invocation, payload=result.payload, function_error=result.function_error)
 
 

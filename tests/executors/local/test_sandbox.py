@@ -7,6 +7,7 @@ import errno
 import itertools
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -31,6 +32,7 @@ from worker.executors.local.sandbox import (
     launch,
     launch_async,
     reap_orphans,
+    remove_tree,
 )
 
 pytestmark = pytest.mark.skipif(
@@ -80,7 +82,9 @@ def uids() -> UidPool:
 
 @pytest.fixture
 def python() -> Interpreter:
-    return find_interpreters()["python3.12"]
+    """An interpreter outside /usr when the node has one, so its prefix must be bind-mounted."""
+    found = find_interpreters()
+    return next(found[runtime] for runtime in ("python3.13", "python3.12", "python3.11") if runtime in found)
 
 
 Start = Callable[..., Sandbox]
@@ -298,6 +302,21 @@ def test_destroy_leaves_nothing_behind(start: Start, uids: UidPool, state_root: 
     assert str(state_root) not in mounts() and not staging.exists()
     assert uids.in_use() == 0
     sandbox.destroy()  # idempotent
+
+
+def test_a_live_sandbox_s_host_directories_cannot_be_deleted_through_its_staging(
+        start: Start, state_root: Path) -> None:
+    sandbox = start("import time; print('{}', flush=True); time.sleep(30)")
+    assert report(sandbox) == {}
+    staging = state_root / sandbox.id
+    with pytest.raises(SandboxError, match="still mounted"):
+        remove_tree(state_root)
+    shutil.rmtree(staging, ignore_errors=True)  # what a careless cleanup would do
+    assert (REPO / "runtimes" / "agent" / "protocol.py").exists()
+    assert (sandbox.spec.code_dir / "main.py").exists()
+    with pytest.raises(OSError) as raised:
+        (staging / "runtime" / "planted").write_text("x")
+    assert raised.value.errno in (errno.EROFS, errno.EACCES)
 
 
 def test_bwrap_errors_are_kept(start: Start) -> None:

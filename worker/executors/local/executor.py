@@ -124,10 +124,13 @@ class LocalExecutor(Executor):
                                        code_dir=code_dir, prewarmed=prewarmed)
 
     def _interpreter(self, runtime: str) -> Interpreter:
-        found = self._interpreters.get(runtime) if runtime.startswith("python") else None
-        found = found or self._interpreters.get("python3.12") or next(iter(self._interpreters.values()), None)
+        """The runtime's own interpreter; a custom runtime's agent runs on any of them."""
+        if runtime.startswith("python"):
+            found = self._interpreters.get(runtime)
+        else:
+            found = next(iter(sorted(self._interpreters.items())), (None, None))[1]
         if found is None:
-            raise ExecutorPlatformError(f"no interpreter on this node for runtime {runtime}")
+            raise ExecutorPlatformError(f"this node has no interpreter for runtime {runtime}")
         return found
 
     def _ensure_reaper(self) -> None:

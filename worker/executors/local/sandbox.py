@@ -66,6 +66,7 @@ import errno
 import functools
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -94,7 +95,7 @@ _STDERR_TAIL_BYTES = 64 * 1024
 # Unsandboxed, a daemon that left the process group may hold stderr open for ever.
 _DRAIN_SECONDS = 1.0
 _SANDBOX_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_BIND = 0x2, 0x4, 0x8, 0x1000
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT, _MS_BIND = 0x1, 0x2, 0x4, 0x8, 0x20, 0x1000
 _MNT_DETACH = 0x2
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
@@ -319,6 +320,10 @@ class _Staging:
             else:
                 mount_point.touch()
             _mount(str(bind.source), mount_point, None, _MS_BIND)
+            if not bind.writable:
+                # Read-only on the host side too: whatever walks the staging tree (a careless
+                # cleanup, a bug) gets EROFS instead of deleting the code, runtimes or interpreter.
+                _mount("none", mount_point, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
         (self.path / "tmp").mkdir()
         inodes = max(4096, spec.tmp_mb * 64)  # one inode per 16 KiB, as mkfs.ext4 allots
         _mount("lambent-tmp", self.path / "tmp", "tmpfs", _MS_NOSUID | _MS_NODEV,
@@ -339,6 +344,34 @@ def _mount_points(under: Path) -> list[Path]:
         if point.parent == under:
             points.append(point)
     return points
+
+
+_CLONE_NEWNS, _MS_REC, _MS_SLAVE = 0x00020000, 0x4000, 0x80000
+_libc.unshare.argtypes = [ctypes.c_int]
+
+
+def isolate_mounts() -> None:
+    """Give this process a mount namespace of its own, receiving the host's mounts but never
+    showing its own: the staging mounts of its sandboxes are then invisible to every other
+    process of the host and vanish with the executor. Call it before any thread starts
+    (the kernel refuses to unshare the mount namespace of a multi-threaded process)."""
+    if _libc.unshare(_CLONE_NEWNS):
+        raise SandboxError(f"cannot unshare the mount namespace: {os.strerror(ctypes.get_errno())}")
+    if _libc.mount(b"none", b"/", None, _MS_REC | _MS_SLAVE, None):
+        raise SandboxError(f"cannot make / a slave mount: {os.strerror(ctypes.get_errno())}")
+
+
+def remove_tree(path: Path) -> None:
+    """``shutil.rmtree`` that never crosses into a mount point: a staging tree left mounted
+    (binds of code, runtimes, interpreters) raises ``SandboxError`` instead of being deleted
+    through. Use it for any folder a sandbox may have lived under."""
+    if not path.exists():
+        return
+    for root, directories, _ in os.walk(path, topdown=True):
+        for name in directories:
+            if os.path.ismount(os.path.join(root, name)):
+                raise SandboxError(f"refusing to remove {path}: {os.path.join(root, name)} is still mounted")
+    shutil.rmtree(path)
 
 
 def reap_orphans(*, cgroups: CgroupDriver, state_root: Path = DEFAULT_STATE_ROOT) -> list[str]:

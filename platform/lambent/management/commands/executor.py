@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import signal
 from typing import Any
@@ -17,6 +18,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from worker.executors import load_backend
+from worker.executors.local.sandbox import isolate_mounts
 from worker.executors.server import serve
 
 logger = logging.getLogger(__name__)
@@ -40,6 +42,8 @@ class Command(BaseCommand):
                 "(apt-get install bubblewrap; `make dev` does when run as root), or set LAMBENT_SANDBOX=none "
                 "to run functions without isolation."
             )
+        elif os.geteuid() == 0:
+            isolate_mounts()  # before asyncio starts threads
         asyncio.run(self._serve())
 
     async def _serve(self) -> None:

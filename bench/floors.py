@@ -1,0 +1,154 @@
+"""The floors: the least any platform could do for the same work, measured on this machine.
+
+- ``BareServer``: an asyncio HTTP server that hands each request body over a Unix socket
+  to a pre-forked worker process running the same handler, and answers in one write;
+- ``cold_floor_ms``: starting ``python3 -I -S`` inside bubblewrap and importing the handler;
+- ``idle_python_private_mb``: the private memory of a fresh, idle ``python3``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+_LENGTH = struct.Struct(">I")
+
+
+def _worker(sock: socket.socket, handler_source: str) -> None:
+    namespace: dict[str, object] = {}
+    exec(compile(handler_source, "app.py", "exec"), namespace)  # noqa: S102 - the benchmark's own handler
+    handler = namespace["handler"]
+    stream = sock.makefile("rb")
+    while True:
+        header = stream.read(4)
+        if not header:
+            return
+        body = stream.read(_LENGTH.unpack(header)[0])
+        result = json.dumps(handler(json.loads(body), None)).encode()  # type: ignore[operator]
+        sock.sendall(_LENGTH.pack(len(result)) + result)
+
+
+class BareServer:
+    """Started in a thread with its own event loop; one pre-forked worker per connection slot."""
+
+    def __init__(self, handler_source: str, *, workers: int = 1) -> None:
+        self.handler_source = handler_source
+        self.workers = workers
+        self.port = 0
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pids: list[int] = []
+
+    def __enter__(self) -> BareServer:
+        self._pool = []
+        for _ in range(self.workers):
+            parent, child = socket.socketpair()
+            pid = os.fork()
+            if pid == 0:
+                parent.close()
+                try:
+                    _worker(child, self.handler_source)
+                finally:
+                    os._exit(0)
+            child.close()
+            self._pids.append(pid)
+            self._pool.append(parent)
+        threading.Thread(target=self._serve, daemon=True).start()
+        self._ready.wait()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sock in self._pool:
+            sock.close()
+        for pid in self._pids:
+            os.waitpid(pid, 0)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+
+    def _serve(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._loop.run_until_complete(self._start())
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _start(self) -> None:
+        self._idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+        for sock in self._pool:
+            self._idle.put_nowait(await asyncio.open_unix_connection(sock=sock))
+        server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
+        self.port = server.sockets[0].getsockname()[1]
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError):
+                break
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            body = await reader.readexactly(length)
+            worker_reader, worker_writer = await self._idle.get()
+            worker_writer.write(_LENGTH.pack(len(body)) + body)
+            size = _LENGTH.unpack(await worker_reader.readexactly(4))[0]
+            result = await worker_reader.readexactly(size)
+            self._idle.put_nowait((worker_reader, worker_writer))
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                         + str(len(result)).encode() + b"\r\n\r\n" + result)
+        writer.close()
+
+
+def bwrap_python_argv(python: str, prefix: str, task_dir: Path, code: str) -> list[str]:
+    argv = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr",
+            "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--ro-bind", str(task_dir), "/var/task",
+            "--clearenv"]
+    if not prefix.startswith("/usr/"):
+        argv += ["--ro-bind", prefix, prefix]
+    return [*argv, python, "-I", "-S", "-c", code]
+
+
+def cold_floor_ms(python: str, handler_source: str, *, runs: int = 20) -> float:
+    """Median time to start ``python -I -S`` in bubblewrap and import the handler."""
+    prefix = subprocess.run([python, "-I", "-S", "-c", "import sys; print(sys.base_prefix)"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    with tempfile.TemporaryDirectory() as task:
+        Path(task, "app.py").write_text(handler_source)
+        os.chmod(task, 0o755)
+        argv = bwrap_python_argv(python, prefix, Path(task), "import sys; sys.path.insert(0, '/var/task'); import app")
+        timings = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            subprocess.run(argv, check=True, env={})
+            timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings)
+
+
+def private_mb(pid: int) -> float:
+    """Private (unshared) memory of one process, from smaps_rollup."""
+    total_kb = 0
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith(("Private_Clean:", "Private_Dirty:")):
+            total_kb += int(line.split()[1])
+    return total_kb / 1024
+
+
+def idle_python_private_mb(python: str = sys.executable) -> float:
+    process = subprocess.Popen([python, "-I", "-S", "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        time.sleep(0.5)
+        return private_mb(process.pid)
+    finally:
+        process.communicate(b"")
