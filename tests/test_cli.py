@@ -117,3 +117,27 @@ def test_up_serves_the_platform_and_stops_cleanly_on_ctrl_c(env, tmp_path):
     assert process.returncode == 0, output
     assert "export LAMBENT_KEY=" not in output
     assert "exists" in output
+
+
+def test_executor_refuses_to_start_without_bubblewrap(env, tmp_path):
+    bare_path = tmp_path / "bin"
+    bare_path.mkdir()
+    result = subprocess.run([LAMBENT, "executor"], env={**env, "PATH": str(bare_path)}, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode != 0
+    assert "bubblewrap (bwrap) is not installed" in result.stderr
+    assert "LAMBENT_SANDBOX=none" in result.stderr
+
+
+def test_executor_without_sandbox_warns_loudly(env, tmp_path):
+    process = subprocess.Popen([LAMBENT, "executor"], env={**env, "LAMBENT_SANDBOX": "none"}, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "data" / "executor.sock").exists():
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+    assert "Tenants are NOT isolated" in stderr

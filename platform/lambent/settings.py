@@ -125,6 +125,9 @@ SANDBOX = env_choice("LAMBENT_SANDBOX", choices=("bwrap", "none"), default="bwra
 KEEP_ALIVE_SECONDS = env_int("LAMBENT_KEEP_ALIVE_SECONDS", default=300, minimum=1)
 #: Interpreters for the Python runtimes, ``python3.12=/path/to/python3.12,...``; found on the node when unset.
 PYTHON_INTERPRETERS = env_mapping("LAMBENT_PYTHON_INTERPRETERS")
+#: Generic sandboxes (interpreter and agent started, no code) kept ready per interpreter, so
+#: a cold start only specializes one; 0 starts every sandbox on demand.
+GENERIC_POOL_SIZE = env_int("LAMBENT_GENERIC_POOL_SIZE", default=2, minimum=0)
 #: First host uid (and gid) of the range sandboxes run as; never root.
 SANDBOX_UID_BASE = env_int("LAMBENT_SANDBOX_UID_BASE", default=200000, minimum=1000)
 

@@ -11,6 +11,7 @@ header against ``ALLOWED_HOSTS``, set ``Content-Length``) and marks responses ``
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIHandler
@@ -40,8 +41,9 @@ def api_middleware(get_response: Handler) -> Handler:
 
 class APIHandler(ASGIHandler):
     def load_middleware(self, is_async: bool = False) -> None:
-        self._view_middleware = []
-        self._template_response_middleware = []
-        self._exception_middleware = []
-        inner = convert_exception_to_response(self._get_response_async)
-        self._middleware_chain = convert_exception_to_response(api_middleware(inner))
+        # Django's own attributes, as BaseHandler.load_middleware leaves them without middleware.
+        self._view_middleware: list[Any] = []
+        self._template_response_middleware: list[Any] = []
+        self._exception_middleware: list[Any] = []
+        inner = convert_exception_to_response(self._get_response_async)  # type: ignore[attr-defined]
+        self._middleware_chain = convert_exception_to_response(api_middleware(inner))  # type: ignore[arg-type]

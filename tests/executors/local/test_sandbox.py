@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import itertools
 import json
@@ -365,6 +366,52 @@ def test_launch_async(make_spec: Callable[..., SandboxSpec], cgroups: CgroupDriv
 
     assert asyncio.run(scenario()) == (b"hello\n", 0, b"to stderr\n")
     assert uids.in_use() == 0 and list(state_root.iterdir()) == []
+
+
+WAIT_FOR_CODE = """
+import os, sys, time
+print("generic", sorted(os.listdir("/var/task")), flush=True)
+while not os.path.exists("/var/task/app.py"):
+    time.sleep(0.01)
+print(open("/var/task/app.py").read().strip(), flush=True)
+try:
+    open("/var/task/planted", "w")
+except OSError as error:
+    print(type(error).__name__, flush=True)
+chunks = []
+try:
+    while True:
+        chunks.append(bytearray(8 * 1024 * 1024))
+except MemoryError:
+    pass
+"""
+
+
+def test_a_generic_sandbox_is_specialized_with_code_and_limits(make_spec: Callable[..., SandboxSpec],
+                                                               cgroups: CgroupDriver, state_root: Path,
+                                                               uids: UidPool, python: Interpreter,
+                                                               tmp_path: Path) -> None:
+    code = tmp_path / "function-code"
+    code.mkdir()
+    (code / "app.py").write_text("specialized code")
+    code.chmod(0o755)
+    runner = tmp_path / "runner"
+    runner.mkdir()
+    (runner / "wait.py").write_text(WAIT_FOR_CODE)
+    runner.chmod(0o755)
+    generic = make_spec(command=[str(python.executable), "-I", "-S", "/var/runtime/wait.py"], memory_mb=256)
+    generic = dataclasses.replace(generic, code_dir=None, runtime_dir=runner)
+    sandbox = launch(generic, cgroups=cgroups, state_root=state_root, uids=uids)
+    try:
+        assert sandbox.stdout.readline() == b"generic []\n"
+        sandbox.specialize(code, memory_mb=64, tmp_mb=16)
+        assert sandbox.stdout.readline() == b"specialized code\n"
+        assert sandbox.stdout.readline() in (b"OSError\n", b"PermissionError\n")
+        assert sandbox.wait(30) == 137  # over the new 64 MB limit: OOM-killed
+        assert sandbox.oom_kills() >= 1
+    finally:
+        sandbox.destroy()
+    assert (code / "app.py").read_text() == "specialized code"
 
 
 def test_unsandboxed_mode_runs_on_the_host_with_a_cleared_environment(make_spec: Callable[..., SandboxSpec],

@@ -142,6 +142,10 @@ class Cgroup(abc.ABC):
     def _signal_tasks(self) -> None:
         """Send SIGKILL to every task, as atomically as this kernel allows."""
 
+    def set_limits(self, *, memory_mb: int, pids_max: int) -> None:
+        """Change the limits of a live cgroup (a generic sandbox becoming a function's)."""
+        self._driver._configure(self, memory_mb=memory_mb, pids_max=pids_max)
+
     def kill(self) -> None:
         """SIGKILL every process of the cgroup and return once it is empty."""
         deadline = time.monotonic() + _SETTLE_SECONDS
@@ -309,9 +313,14 @@ class CgroupV1Driver(CgroupDriver):
     def _configure(self, cgroup: Cgroup, *, memory_mb: int, pids_max: int) -> None:
         memory, pids, cpu = (self.root / hierarchy / self.parent / cgroup.name for hierarchy in V1_HIERARCHIES)
         limit = str(memory_mb * 1024 * 1024)
-        _write(memory / "memory.limit_in_bytes", limit)
+        files = [memory / "memory.limit_in_bytes"]
         if (memory / "memory.memsw.limit_in_bytes").exists():
-            _write(memory / "memory.memsw.limit_in_bytes", limit)  # swap must not hide an OOM
+            files.append(memory / "memory.memsw.limit_in_bytes")  # swap must not hide an OOM
+            # memsw may never be below the memory limit: raise it first, lower it last.
+            if int((memory / "memory.limit_in_bytes").read_text()) < int(limit):
+                files.reverse()
+        for path in files:
+            _write(path, limit)
         _write(pids / "pids.max", str(pids_max))
         _write(cpu / "cpu.shares", str(cpu_shares(memory_mb)))
 

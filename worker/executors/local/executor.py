@@ -1,8 +1,13 @@
 """The local backend: bubblewrap sandboxes on this host, kept warm per version.
 
 Idle sandboxes wait in a pool per ``FunctionSpec.key``: an invocation takes one, or
-starts a new one when none is idle, so concurrent invocations of one version run in
-parallel sandboxes. Concurrent cold starts of one version share the code extraction.
+makes a new one when none is idle, so concurrent invocations of one version run in
+parallel sandboxes. A new one is made, as in Fission's pool manager or SOCK, by
+*specializing* a generic sandbox started ahead of demand (agent and interpreter loaded,
+no tenant code): its code is bound in and its limits set, so a cold start pays only for
+the function's own init. A generic sandbox, once specialized, belongs to that version for
+ever; the pool of generic ones (``generic_pool_size`` per interpreter) refills in the
+background. Concurrent cold starts of one version share the code extraction.
 Idle sandboxes are reaped after the keep-alive; at start the backend reaps what a
 previous executor process left behind (sandboxes, cgroups, mounts).
 """
@@ -31,7 +36,7 @@ from worker.executors.local import cgroups
 from worker.executors.local.code_cache import CodeCache
 from worker.executors.local.interpreters import Interpreter, find_interpreters
 from worker.executors.local.sandbox import UidPool, reap_orphans
-from worker.executors.local.warm import Node, WarmSandbox
+from worker.executors.local.warm import Node, Started, WarmSandbox, launch_agent
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +46,7 @@ RUNTIMES_DIR = Path(__file__).resolve().parents[3] / "runtimes"
 class LocalExecutor(Executor):
     def __init__(self, *, code_source: Callable[[str], bytes], state_dir: Path, keep_alive_s: float,
                  isolation: bool = True, interpreters: dict[str, str] | None = None, uid_base: int = 200000,
-                 region: str = "us-east-1") -> None:
+                 region: str = "us-east-1", generic_pool_size: int = 2) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
         state_dir.chmod(0o711)  # bwrap runs as the sandbox uids: they must traverse, never list
         driver = cgroups.detect() if isolation else None
@@ -54,6 +59,9 @@ class LocalExecutor(Executor):
         self._code = CodeCache(root=state_dir / "code", source=code_source)
         self._interpreters = find_interpreters(interpreters or {})
         self._keep_alive_s = keep_alive_s
+        self._generic_pool_size = generic_pool_size if isolation else 0  # specializing needs bwrap's mounts
+        self._generic: dict[Path, list[Started]] = defaultdict(list)
+        self._refills: dict[Path, asyncio.Task[None]] = {}
         self._idle: dict[str, list[WarmSandbox]] = defaultdict(list)
         self._busy: set[WarmSandbox] = set()
         self._reaper: asyncio.Task[None] | None = None
@@ -65,7 +73,7 @@ class LocalExecutor(Executor):
         return cls(code_source=read_code, state_dir=settings.DATA_DIR / "sandboxes",
                    keep_alive_s=settings.KEEP_ALIVE_SECONDS, isolation=settings.SANDBOX == "bwrap",
                    interpreters=settings.PYTHON_INTERPRETERS, uid_base=settings.SANDBOX_UID_BASE,
-                   region=settings.REGION)
+                   region=settings.REGION, generic_pool_size=settings.GENERIC_POOL_SIZE)
 
     async def invoke(self, spec: FunctionSpec, request: InvokeRequest) -> InvokeResult:
         sandbox = await self._acquire(spec)
@@ -92,11 +100,14 @@ class LocalExecutor(Executor):
         return len(idle)
 
     async def close(self) -> None:
-        if self._reaper is not None:
-            self._reaper.cancel()
-        everything = [sandbox for pool in self._idle.values() for sandbox in pool] + list(self._busy)
+        for task in [self._reaper, *self._refills.values()]:
+            if task is not None:
+                task.cancel()
+        everything: list[WarmSandbox | Started] = [sandbox for pool in self._idle.values() for sandbox in pool]
+        everything += list(self._busy) + [generic for pool in self._generic.values() for generic in pool]
         self._idle.clear()
         self._busy.clear()
+        self._generic.clear()
         await asyncio.gather(*(sandbox.destroy() for sandbox in everything), return_exceptions=True)
 
     def idle_count(self, spec: FunctionSpec) -> int:
@@ -119,9 +130,32 @@ class LocalExecutor(Executor):
         await sandbox.destroy()
 
     async def _start(self, spec: FunctionSpec, *, prewarmed: bool = False) -> WarmSandbox:
+        interpreter = self._interpreter(spec.runtime)
         code_dir = await self._code.path(spec.code_sha256)
-        return await WarmSandbox.start(spec, node=self._node, interpreter=self._interpreter(spec.runtime),
-                                       code_dir=code_dir, prewarmed=prewarmed)
+        pool = self._generic[interpreter.executable]
+        generic = pool.pop() if pool else None
+        self._refill(interpreter)
+        return await WarmSandbox.start(spec, node=self._node, interpreter=interpreter, code_dir=code_dir,
+                                       generic=generic, prewarmed=prewarmed)
+
+    def _refill(self, interpreter: Interpreter) -> None:
+        """Top up the generic sandboxes of ``interpreter`` in the background."""
+        running = self._refills.get(interpreter.executable)
+        if self._generic_pool_size and (running is None or running.done()):
+            self._refills[interpreter.executable] = asyncio.get_running_loop().create_task(
+                self._fill_generic(interpreter))
+
+    async def _fill_generic(self, interpreter: Interpreter) -> None:
+        pool = self._generic[interpreter.executable]
+        while len(pool) < self._generic_pool_size:
+            try:
+                pool.append(await launch_agent(node=self._node, interpreter=interpreter, code_dir=None))
+            except ExecutorPlatformError:
+                logger.exception("a generic sandbox for %s would not start", interpreter.runtime)
+                return
+
+    def generic_count(self, runtime: str) -> int:
+        return len(self._generic.get(self._interpreter(runtime).executable, []))
 
     def _interpreter(self, runtime: str) -> Interpreter:
         """The runtime's own interpreter; a custom runtime's agent runs on any of them."""

@@ -121,7 +121,7 @@ class SandboxSpec:
     sandbox_id: str
     interpreter: Interpreter | None
     command: list[str]
-    code_dir: Path
+    code_dir: Path | None  # None: a generic sandbox, its code bound later by ``specialize``
     runtime_dir: Path
     run_dir: Path
     tmp_mb: int
@@ -212,7 +212,7 @@ def _bwrap_options(bwrap: str) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class _Bind:
-    source: Path  # on the host
+    source: Path | None  # on the host; None: an empty mount point that ``specialize`` fills
     staged: str  # the name of its mount point in the staging directory
     target: str  # inside the sandbox
     writable: bool = False
@@ -250,6 +250,8 @@ def _launcher_argv(spec: SandboxSpec, *, cgroup: Cgroup, staging: Path, bwrap: s
 
 def _host_argv(spec: SandboxSpec) -> list[str]:
     """The command of an unsandboxed run, its in-sandbox paths rewritten to host paths."""
+    if spec.code_dir is None:
+        raise SandboxError("generic sandboxes need isolation: unsandboxed runs bind nothing later")
     mapping = [(bind.target, str(bind.source)) for bind in _binds(spec)]
     argv = []
     for arg in spec.command:
@@ -315,6 +317,12 @@ class _Staging:
         os.chown(spec.run_dir, spec.uid, spec.gid)
         for bind in _binds(spec):
             mount_point = self.path / bind.staged
+            if bind.source is None:
+                # A shared mount point: what is bound here later propagates into the sandbox.
+                mount_point.mkdir()
+                _mount(str(mount_point), mount_point, None, _MS_BIND)
+                _mount("none", mount_point, None, _MS_SHARED)
+                continue
             if bind.source.is_dir():
                 mount_point.mkdir()
             else:
@@ -346,7 +354,7 @@ def _mount_points(under: Path) -> list[Path]:
     return points
 
 
-_CLONE_NEWNS, _MS_REC, _MS_SLAVE = 0x00020000, 0x4000, 0x80000
+_CLONE_NEWNS, _MS_REC, _MS_SLAVE, _MS_SHARED = 0x00020000, 0x4000, 0x80000, 0x100000
 _libc.unshare.argtypes = [ctypes.c_int]
 
 
@@ -478,6 +486,20 @@ class _SandboxBase(abc.ABC):
     @abc.abstractmethod
     def _kill_process(self) -> None:
         """SIGKILL the process started (bwrap), if not reaped yet."""
+
+    def specialize(self, code_dir: Path, *, memory_mb: int, tmp_mb: int) -> None:
+        """Give a generic sandbox its code (read-only at ``/var/task``) and the limits of the
+        function it now belongs to, for ever. Takes well under a millisecond: the sandbox,
+        its interpreter and its agent were started ahead of demand."""
+        staging = self._launch.staging
+        if staging is None or self.cgroup is None or self.spec.code_dir is not None:
+            raise SandboxError(f"sandbox {self.id} is not a generic sandbox")
+        task = staging.path / "task"
+        _mount(str(code_dir), task, None, _MS_BIND)
+        _mount("none", task, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
+        _mount("lambent-tmp", staging.path / "tmp", None, _MS_REMOUNT | _MS_NOSUID | _MS_NODEV,
+               f"size={tmp_mb}m,nr_inodes={max(4096, tmp_mb * 64)}")
+        self.cgroup.set_limits(memory_mb=memory_mb, pids_max=self.spec.pids_max)
 
     def kill(self) -> None:
         """SIGKILL the whole tree: the cgroup's every process, then bwrap (unsandboxed: the

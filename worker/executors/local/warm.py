@@ -39,6 +39,9 @@ RUNTIME_API = "127.0.0.1:9001"
 #: Processes and threads one sandbox may hold, as Lambda's limit.
 PIDS_MAX = 1024
 START_TIMEOUT_S = 10.0
+#: A generic sandbox's limits until it is specialized: enough for the idle agent.
+GENERIC_MEMORY_MB = 128
+GENERIC_TMP_MB = 512
 
 _serial = itertools.count(1)
 
@@ -55,6 +58,49 @@ class Node:
     isolation: bool
 
 
+@dataclass
+class Started:
+    """A sandbox whose agent listens and is connected, waiting for its function's init."""
+
+    sandbox: AsyncSandbox
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+
+    async def destroy(self) -> None:
+        self.writer.close()
+        await self.sandbox.destroy()
+
+
+async def launch_agent(*, node: Node, interpreter: Interpreter, code_dir: Path | None,
+                       memory_mb: int = GENERIC_MEMORY_MB, tmp_mb: int = GENERIC_TMP_MB) -> Started:
+    """Start a sandbox running the agent, and connect to it. Without ``code_dir``, a generic
+    sandbox: no tenant's code, no tenant's limits yet (see ``AsyncSandbox.specialize``)."""
+    sandbox_id = f"sandbox-{next(_serial)}-{int(time.time() * 1000) % 100000}"
+    run_dir = node.state_dir / "run" / sandbox_id
+    run_dir.mkdir(parents=True)
+    uid = node.uids.acquire() if node.uids else 1
+    sandbox_spec = SandboxSpec(
+        sandbox_id=sandbox_id, interpreter=interpreter,
+        command=[str(interpreter.executable), "-I", "-S", AGENT, "--socket", f"/run/lambent/{AGENT_SOCKET}",
+                 "--runtime-api", RUNTIME_API],
+        code_dir=code_dir, runtime_dir=node.runtime_dir, run_dir=run_dir, tmp_mb=tmp_mb, memory_mb=memory_mb,
+        pids_max=PIDS_MAX, uid=uid, gid=uid,
+    )
+    try:
+        sandbox = await launch_async(sandbox_spec, cgroups=node.cgroups, state_root=node.state_dir / "staging",
+                                     uids=node.uids, isolation=node.isolation)
+    except (SandboxError, OSError) as exc:
+        if node.uids:
+            node.uids.release(uid)
+        raise ExecutorPlatformError(f"a sandbox would not start: {exc}") from exc
+    try:
+        reader, writer = await _connect(run_dir / AGENT_SOCKET, sandbox)
+    except BaseException:
+        await sandbox.destroy()
+        raise
+    return Started(sandbox=sandbox, reader=reader, writer=writer)
+
+
 class WarmSandbox:
     def __init__(self, *, spec: FunctionSpec, sandbox: AsyncSandbox, reader: asyncio.StreamReader,
                  writer: asyncio.StreamWriter, prewarmed: bool) -> None:
@@ -67,33 +113,26 @@ class WarmSandbox:
 
     @classmethod
     async def start(cls, spec: FunctionSpec, *, node: Node, interpreter: Interpreter, code_dir: Path,
-                    prewarmed: bool = False) -> WarmSandbox:
-        sandbox_id = f"{spec.function_name[:40]}-{next(_serial)}-{int(time.time() * 1000) % 100000}"
-        run_dir = node.state_dir / "run" / sandbox_id
-        run_dir.mkdir(parents=True)
-        uid = node.uids.acquire() if node.uids else 1
-        sandbox_spec = SandboxSpec(
-            sandbox_id=sandbox_id, interpreter=interpreter,
-            command=[str(interpreter.executable), "-I", "-S", AGENT, "--socket", f"/run/lambent/{AGENT_SOCKET}",
-                     "--runtime-api", RUNTIME_API],
-            code_dir=code_dir, runtime_dir=node.runtime_dir, run_dir=run_dir, tmp_mb=spec.ephemeral_storage,
-            memory_mb=spec.memory_size, pids_max=PIDS_MAX, uid=uid, gid=uid,
-        )
+                    generic: Started | None = None, prewarmed: bool = False) -> WarmSandbox:
+        """A sandbox for ``spec``: ``generic`` specialized when given (a cold start then pays only
+        for init), else one started now with the code in place."""
+        if generic is None:
+            generic = await launch_agent(node=node, interpreter=interpreter, code_dir=code_dir,
+                                         memory_mb=spec.memory_size, tmp_mb=spec.ephemeral_storage)
+        else:
+            try:
+                generic.sandbox.specialize(code_dir, memory_mb=spec.memory_size, tmp_mb=spec.ephemeral_storage)
+            except SandboxError as exc:
+                await generic.destroy()
+                raise ExecutorPlatformError(f"a sandbox for {spec.function_name} would not specialize: {exc}") from exc
         try:
-            sandbox = await launch_async(sandbox_spec, cgroups=node.cgroups, state_root=node.state_dir / "staging",
-                                         uids=node.uids, isolation=node.isolation)
-        except (SandboxError, OSError) as exc:
-            if node.uids:
-                node.uids.release(uid)
-            raise ExecutorPlatformError(f"a sandbox for {spec.function_name} would not start: {exc}") from exc
-        try:
-            reader, writer = await _connect(run_dir / AGENT_SOCKET, sandbox)
-            writer.write(protocol.encode(_init_frame(spec, region=node.region)))
-            await writer.drain()
+            generic.writer.write(protocol.encode(_init_frame(spec, region=node.region)))
+            await generic.writer.drain()
         except BaseException:
-            await sandbox.destroy()
+            await generic.destroy()
             raise
-        return cls(spec=spec, sandbox=sandbox, reader=reader, writer=writer, prewarmed=prewarmed)
+        return cls(spec=spec, sandbox=generic.sandbox, reader=generic.reader, writer=generic.writer,
+                   prewarmed=prewarmed)
 
     async def invoke(self, request: InvokeRequest) -> InvokeResult:
         """Run one invocation; raises ``FunctionError`` (after which this sandbox is dead unless the
