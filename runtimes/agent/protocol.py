@@ -6,16 +6,17 @@ big-endian unsigned integer:
     | len(header) | header (UTF-8 JSON object) | len(body) | body (bytes) |
 
 Payloads travel as the body, never inside the JSON, so a 6 MB event is not base64'd.
-Standard library only: this module runs inside sandboxes and in the platform alike.
+Standard library only: this module runs inside sandboxes and in the platform alike. It
+imports neither ``json`` nor ``socket`` (see ``fastjson``): both are dear at an agent's start.
 """
 
-from __future__ import annotations
+from . import fastjson
 
-import json
-import socket
-import struct
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
 
-_LENGTH = struct.Struct(">I")
+LENGTH_BYTES = 4
 MAX_HEADER_BYTES = 1 << 20
 MAX_BODY_BYTES = 64 << 20
 
@@ -25,15 +26,15 @@ class ProtocolError(Exception):
 
 
 def encode(header: dict, body: bytes = b"") -> bytes:
-    raw = json.dumps(header, separators=(",", ":")).encode()
-    return b"".join((_LENGTH.pack(len(raw)), raw, _LENGTH.pack(len(body)), body))
+    raw = fastjson.dumps(header).encode()
+    return b"".join((len(raw).to_bytes(LENGTH_BYTES, "big"), raw, len(body).to_bytes(LENGTH_BYTES, "big"), body))
 
 
-def send(sock: socket.socket, header: dict, body: bytes = b"") -> None:
+def send(sock: "socket.socket", header: dict, body: bytes = b"") -> None:
     sock.sendall(encode(header, body))
 
 
-def _read_exactly(sock: socket.socket, size: int) -> bytes:
+def _read_exactly(sock: "socket.socket", size: int) -> bytes:
     chunks: list[bytes] = []
     remaining = size
     while remaining:
@@ -45,14 +46,14 @@ def _read_exactly(sock: socket.socket, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def _read_length(sock: socket.socket, limit: int) -> int:
-    length: int = _LENGTH.unpack(_read_exactly(sock, _LENGTH.size))[0]
+def _read_length(sock: "socket.socket", limit: int) -> int:
+    length = int.from_bytes(_read_exactly(sock, LENGTH_BYTES), "big")
     if length > limit:
         raise ProtocolError(f"frame part of {length} bytes exceeds {limit}")
     return length
 
 
-def receive(sock: socket.socket) -> tuple[dict, bytes]:
+def receive(sock: "socket.socket") -> tuple[dict, bytes]:
     """One frame from a blocking socket. ``ProtocolError`` if the peer closed or lied."""
     header = decode_header(_read_exactly(sock, _read_length(sock, MAX_HEADER_BYTES)))
     return header, _read_exactly(sock, _read_length(sock, MAX_BODY_BYTES))
@@ -60,7 +61,7 @@ def receive(sock: socket.socket) -> tuple[dict, bytes]:
 
 def decode_header(raw: bytes) -> dict:
     try:
-        header = json.loads(raw)
+        header = fastjson.loads(raw)
     except ValueError:
         raise ProtocolError("frame header is not JSON") from None
     if not isinstance(header, dict):
@@ -71,11 +72,11 @@ def decode_header(raw: bytes) -> dict:
 async def receive_from(reader) -> tuple[dict, bytes]:  # type: ignore[no-untyped-def]
     """One frame from an ``asyncio.StreamReader`` (duck-typed: asyncio is not imported here)."""
     try:
-        (length,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
+        length = int.from_bytes(await reader.readexactly(LENGTH_BYTES), "big")
         if length > MAX_HEADER_BYTES:
             raise ProtocolError(f"frame header of {length} bytes exceeds {MAX_HEADER_BYTES}")
         header = decode_header(await reader.readexactly(length))
-        (length,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
+        length = int.from_bytes(await reader.readexactly(LENGTH_BYTES), "big")
         if length > MAX_BODY_BYTES:
             raise ProtocolError(f"frame body of {length} bytes exceeds {MAX_BODY_BYTES}")
         return header, await reader.readexactly(length)

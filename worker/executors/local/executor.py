@@ -65,6 +65,7 @@ class LocalExecutor(Executor):
         self._idle: dict[str, list[WarmSandbox]] = defaultdict(list)
         self._busy: set[WarmSandbox] = set()
         self._reaper: asyncio.Task[None] | None = None
+        self._closing = False
 
     @classmethod
     def from_settings(cls) -> LocalExecutor:
@@ -100,9 +101,11 @@ class LocalExecutor(Executor):
         return len(idle)
 
     async def close(self) -> None:
-        for task in [self._reaper, *self._refills.values()]:
-            if task is not None:
-                task.cancel()
+        self._closing = True
+        if self._reaper is not None:
+            self._reaper.cancel()
+        # Refills are let finish (a cancelled launch could leave a sandbox half made), then reaped.
+        await asyncio.gather(*self._refills.values(), return_exceptions=True)
         everything: list[WarmSandbox | Started] = [sandbox for pool in self._idle.values() for sandbox in pool]
         everything += list(self._busy) + [generic for pool in self._generic.values() for generic in pool]
         self._idle.clear()
@@ -141,13 +144,13 @@ class LocalExecutor(Executor):
     def _refill(self, interpreter: Interpreter) -> None:
         """Top up the generic sandboxes of ``interpreter`` in the background."""
         running = self._refills.get(interpreter.executable)
-        if self._generic_pool_size and (running is None or running.done()):
+        if self._generic_pool_size and not self._closing and (running is None or running.done()):
             self._refills[interpreter.executable] = asyncio.get_running_loop().create_task(
                 self._fill_generic(interpreter))
 
     async def _fill_generic(self, interpreter: Interpreter) -> None:
         pool = self._generic[interpreter.executable]
-        while len(pool) < self._generic_pool_size:
+        while len(pool) < self._generic_pool_size and not self._closing:
             try:
                 pool.append(await launch_agent(node=self._node, interpreter=interpreter, code_dir=None))
             except ExecutorPlatformError:

@@ -1,0 +1,154 @@
+"""The agent's command line, its listeners and its life.
+
+    python -I -S /var/runtime/agent/__main__.py --socket PATH --runtime-api HOST:PORT [--task-root DIR]
+
+The Unix socket at ``--socket`` appears once both listeners are up (it is bound under another name
+and renamed), so a platform that sees it may connect at once. The first connection is the
+platform's; any later one is closed unanswered.
+
+Exit status: 0 once the platform closed its connection, or on SIGTERM or SIGINT; 1 on a protocol
+error (the reason on stderr); 2 for a bad command line. The runtime and its process group are
+killed on the way out, and the socket file removed.
+"""
+
+import _socket
+import posix
+import sys
+
+from .loop import POLLIN, Loop, Stream
+from .protocol import ProtocolError
+from .supervisor import Supervisor
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import signal as _signal  # the stub of _signal, which has none of its own
+else:
+    import _signal
+
+USAGE = "usage: agent --socket PATH --runtime-api HOST:PORT [--task-root DIR]"
+_OPTIONS = ("--socket", "--runtime-api", "--task-root")
+
+
+def main(argv: list[str]) -> int:
+    try:
+        options = _options(argv)
+    except ValueError as error:
+        sys.stderr.write(f"agent: {error}\n{USAGE}\n")
+        return 2
+    loop = Loop()
+    socket_path = options["--socket"]
+    try:
+        api_listener, runtime_api = _listen_tcp(options["--runtime-api"])
+        supervisor = Supervisor(
+            loop=loop, listener=api_listener, runtime_api=runtime_api, task_root=options["--task-root"]
+        )
+        _watch_signals(loop, supervisor)
+        platform_listener = _listen_unix(socket_path)
+    except (OSError, ValueError) as error:
+        sys.stderr.write(f"agent: cannot listen: {error}\n")
+        return 1
+    try:
+        loop.watch(
+            platform_listener.fileno(),
+            POLLIN,
+            lambda events: _accept_platform(loop, platform_listener, supervisor),
+            close=platform_listener.close,
+        )
+        loop.run()
+        return 0
+    except ProtocolError as error:
+        sys.stderr.write(f"agent: protocol error: {error}\n")
+        return 1
+    finally:
+        supervisor.close()
+        loop.close_all()
+        try:
+            posix.unlink(socket_path)
+        except OSError:
+            pass
+
+
+def _options(argv: list[str]) -> dict[str, str]:
+    options = {"--task-root": "/var/task"}
+    arguments = iter(argv)
+    for argument in arguments:
+        name, equals, value = argument.partition("=")
+        if name not in _OPTIONS:
+            raise ValueError(f"unknown argument {argument!r}")
+        if not equals:
+            value = next(arguments, "")
+        if not value:
+            raise ValueError(f"{name} needs a value")
+        options[name] = value
+    missing = [name for name in _OPTIONS if name not in options]
+    if missing:
+        raise ValueError(f"{' and '.join(missing)} missing")
+    return options
+
+
+def _watch_signals(loop: Loop, supervisor: Supervisor) -> None:
+    """SIGCHLD, SIGTERM and SIGINT reach the loop through a pipe (``signal.set_wakeup_fd``), so they
+    are handled between callbacks, never in the middle of one."""
+    read_end, write_end = posix.pipe()
+    posix.set_blocking(read_end, False)
+    posix.set_blocking(write_end, False)
+    _signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    for signal in (_signal.SIGCHLD, _signal.SIGTERM, _signal.SIGINT):
+        _signal.signal(signal, _noted)
+
+    def on_wakeup(events: int) -> None:
+        try:
+            signals = posix.read(read_end, 64)
+        except BlockingIOError:
+            return
+        if _signal.SIGCHLD in signals:
+            supervisor.reap()
+        if _signal.SIGTERM in signals or _signal.SIGINT in signals:
+            loop.stop()
+
+    def close() -> None:
+        _signal.set_wakeup_fd(-1)
+        posix.close(read_end)
+        posix.close(write_end)
+
+    loop.watch(read_end, POLLIN, on_wakeup, close=close)
+
+
+def _noted(signal: int, frame: object) -> None:
+    """Nothing: the wakeup pipe carries the signal to the loop."""
+
+
+def _listen_tcp(address: str) -> "tuple[_socket.socket, str]":
+    """The Runtime API's listener, and its address as runtimes are told it (the port chosen, for port 0)."""
+    host, _, port = address.rpartition(":")
+    family = _socket.AF_INET6 if host.startswith("[") else _socket.AF_INET
+    listener = _socket.socket(family, _socket.SOCK_STREAM)
+    listener.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+    listener.bind((host.strip("[]"), int(port)))
+    listener.listen(16)
+    return listener, f"{host}:{listener.getsockname()[1]}"
+
+
+def _listen_unix(path: str) -> "_socket.socket":
+    staging = f"{path}~"
+    try:
+        posix.unlink(staging)
+    except FileNotFoundError:
+        pass
+    listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    listener.bind(staging)
+    listener.listen(4)
+    posix.rename(staging, path)
+    return listener
+
+
+def _accept_platform(loop: Loop, listener: "_socket.socket", supervisor: Supervisor) -> None:
+    try:
+        fd, _ = listener._accept()  # type: ignore[attr-defined]  # socket.socket's accept, unwrapped
+    except OSError:
+        return
+    if supervisor.platform_attached:
+        posix.close(fd)  # one platform per sandbox
+        return
+    stream = Stream(loop, _socket.socket(fileno=fd), on_data=supervisor.on_platform_data, on_close=loop.stop)
+    supervisor.attach(stream)

@@ -1,0 +1,291 @@
+"""The sandbox's state: the runtime's life, the invocation in flight, the result owed for it.
+
+The platform sends ``init`` once, then ``invoke`` frames, one at a time; each gets exactly one
+``result`` frame:
+
+    success      the runtime posted a response
+    error        it posted an error, or a response too large to return
+    init_error   init failed: the runtime posted /init/error, exited before asking for its first
+                 invocation, or could not be started; every later invocation gets the same
+    crashed      the runtime exited after init; every later invocation is answered so at once
+
+Init ends at the runtime's first ``GET /next``; its duration, from the runtime's start, goes with
+the first result. A result's ``log`` holds what the runtime wrote since the previous one.
+"""
+
+import posix
+import time
+
+from . import fastjson, launcher, protocol
+from .environment import runtime_environment
+from .frames import FrameReader
+from .invocation import RESPONSE_TOO_LARGE, Invocation, LogBuffer, error_document, posted_error_type
+from .loop import POLLIN, READ_BYTES, Loop, Stream
+from .protocol import ProtocolError
+from .runtime_api import ACCEPTED, UNKNOWN_REQUEST, WRONG_STATE, Connection, RuntimeApi
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import _socket
+    import signal as _signal  # the stub of _signal, which has none of its own
+else:
+    import _signal
+
+# Go's names, as Lambda (written in Go) reports signals: "signal: killed".
+_SIGNAL_NAMES: dict[int, str] = {
+    _signal.SIGHUP: "hangup",
+    _signal.SIGINT: "interrupt",
+    _signal.SIGQUIT: "quit",
+    _signal.SIGILL: "illegal instruction",
+    _signal.SIGABRT: "aborted",
+    _signal.SIGBUS: "bus error",
+    _signal.SIGFPE: "floating point exception",
+    _signal.SIGKILL: "killed",
+    _signal.SIGSEGV: "segmentation fault",
+    _signal.SIGPIPE: "broken pipe",
+    _signal.SIGTERM: "terminated",
+}
+_LOG_FIELD = ',"log":'
+
+
+class Supervisor:
+    """Drives one sandbox: frames from the platform in, results out; the Runtime API's calls; the runtime."""
+
+    def __init__(self, *, loop: Loop, listener: "_socket.socket", runtime_api: str, task_root: str) -> None:
+        self._loop = loop
+        self._runtime_api = runtime_api
+        self._task_root = task_root
+        self._api = RuntimeApi(loop=loop, listener=listener, supervisor=self)
+        self._platform: Stream | None = None
+        self._frames = FrameReader()
+        self._log = LogBuffer()
+        self._initialized = False
+        self._runtime: launcher.Runtime | None = None
+        self._log_fd: int | None = None  # the read end of the runtime's stdout and stderr, until every writer is gone
+        self._started_at = 0.0
+        self._ready = False  # the runtime asked for its first invocation: init is over
+        self._init_ms: float | None = None
+        self._init_reported = False
+        self._failure: tuple[str, bytes | None] | None = None  # init failed: the type, the body (None: exit)
+        self._exit: tuple[int | None, int | None] | None = None  # the runtime's exit code or signal
+        self._pending: Invocation | None = None  # received, not answered yet
+        self._answered: str | None = None  # the request id of the last invocation answered
+        self._parked: list[Connection] = []
+
+    # The platform's side.
+
+    @property
+    def platform_attached(self) -> bool:
+        return self._platform is not None
+
+    def attach(self, platform: Stream) -> None:
+        self._platform = platform
+
+    def on_platform_data(self, data: bytes) -> None:
+        self._frames.feed(data)
+        while (frame := self._frames.next_frame()) is not None:
+            header, body = frame
+            op = header.get("op")
+            if op == "invoke":
+                self._invoke(header, body)
+            elif op == "init":
+                self._init(header)
+            else:
+                raise ProtocolError(f"unknown op {op!r}")
+
+    def _init(self, header: dict) -> None:
+        if self._initialized:
+            raise ProtocolError("init: the sandbox is already initialized")
+        environment = runtime_environment(header, runtime_api=self._runtime_api, task_root=self._task_root)
+        self._initialized = True
+        self._started_at = time.perf_counter()
+        try:
+            self._runtime = launcher.start(
+                runtime=header["runtime"],
+                environment=environment,
+                task_root=self._task_root,
+                close_agent_files=self._loop.close_all,
+            )
+        except launcher.LaunchError as error:
+            return self._fail_init(error.error_type, error_document(error.error_type, str(error)))
+        self._log_fd = self._runtime.log_fd
+        self._loop.watch(self._log_fd, POLLIN, lambda events: self._read_log(), close=self._close_log)
+
+    def _invoke(self, header: dict, body: bytes) -> None:
+        if not self._initialized:
+            raise ProtocolError("invoke before init")
+        if self._pending is not None:
+            raise ProtocolError(f"invoke while {self._pending.request_id} is in flight")
+        self._pending = Invocation.from_frame(header, body)
+        if self._failure is not None or self._exit is not None:
+            self._answer_failed()
+        elif self._ready:
+            self._deliver()
+
+    # The runtime's side (the Runtime API calls these).
+
+    def on_next(self, connection: Connection) -> None:
+        if not self._ready and self._runtime is not None and self._failure is None:
+            self._ready = True
+            self._init_ms = self._since(self._started_at)
+        self._parked.append(connection)
+        if self._ready and self._failure is None:
+            self._deliver()
+
+    def on_response(self, request_id: str, body: bytes) -> str:
+        outcome = self._check(request_id)
+        if outcome == ACCEPTED:
+            self._answer("success", body)
+        return outcome
+
+    def on_error(self, request_id: str, error_type: "str | None", body: bytes) -> str:
+        outcome = self._check(request_id)
+        if outcome == ACCEPTED:
+            self._answer("error", body, error_type=posted_error_type(header=error_type, body=body, default="Unhandled"))
+        return outcome
+
+    def on_too_large(self, request_id: str) -> None:
+        if self._check(request_id) == ACCEPTED:
+            error_type = "Function.ResponseSizeTooLarge"
+            self._answer("error", error_document(error_type, RESPONSE_TOO_LARGE), error_type=error_type)
+
+    def on_init_error(self, error_type: "str | None", body: bytes) -> str:
+        if self._runtime is None or self._ready or self._failure is not None or self._exit is not None:
+            return WRONG_STATE
+        self._fail_init(posted_error_type(header=error_type, body=body, default="Unhandled"), body)
+        return ACCEPTED
+
+    def on_disconnect(self, connection: Connection) -> None:
+        if connection in self._parked:
+            self._parked.remove(connection)
+
+    # The runtime's life.
+
+    def reap(self) -> None:
+        """Note the runtime's exit (on SIGCHLD), which fails what is in flight.
+
+        The runtime is left a zombie until ``close()``: while it is, its pid, which is also its
+        process group's id, cannot be reused, so killing the group then never hits a stranger.
+        """
+        runtime = self._runtime
+        if runtime is None or self._exit is not None:
+            return
+        try:
+            exited = posix.waitid(posix.P_PID, runtime.pid, posix.WEXITED | posix.WNOHANG | posix.WNOWAIT)
+        except ChildProcessError:
+            return
+        if exited is not None:
+            if exited.si_code == posix.CLD_EXITED:
+                self._runtime_exited(exited.si_status, None)
+            else:  # killed, or dumped core
+                self._runtime_exited(None, exited.si_status)
+
+    def close(self) -> None:
+        """Kill the runtime with everything it started (its process group), and collect it."""
+        if self._runtime is None:
+            return
+        try:
+            posix.killpg(self._runtime.pid, _signal.SIGKILL)
+        except OSError:  # nothing left of the group
+            pass
+        try:
+            posix.waitpid(self._runtime.pid, 0)
+        except ChildProcessError:
+            pass
+
+    def _runtime_exited(self, code: "int | None", signal: "int | None") -> None:
+        self._exit = (code, signal)
+        self._api.drain()  # it may have answered just before it exited
+        if not self._ready and self._failure is None:
+            self._fail_init("Runtime.ExitError", None)
+        elif self._pending is not None:
+            self._answer_failed()
+
+    def _fail_init(self, error_type: str, body: "bytes | None") -> None:
+        self._failure = (error_type, body)
+        self._init_ms = self._since(self._started_at)
+        if self._pending is not None:
+            self._answer_failed()
+
+    def _read_log(self, *, all_of_it: bool = False) -> None:
+        turns = 0
+        while self._log_fd is not None and (all_of_it or turns < 16):
+            turns += 1
+            try:
+                data = posix.read(self._log_fd, READ_BYTES)
+            except BlockingIOError:
+                return
+            if not data:  # every writer is gone
+                return self._close_log()
+            self._log.append(data)
+
+    def _close_log(self) -> None:
+        if self._log_fd is not None:
+            self._loop.forget(self._log_fd)
+            posix.close(self._log_fd)
+            self._log_fd = None
+
+    # Invocations and their results.
+
+    def _deliver(self) -> None:
+        pending = self._pending
+        if pending is None or pending.delivered_at is not None or self._exit is not None:
+            return
+        while self._parked:
+            connection = self._parked.pop(0)
+            if not connection.stream.closed:
+                pending.delivered_at = time.perf_counter()
+                return connection.deliver(pending.next_response())
+
+    def _check(self, request_id: str) -> str:
+        pending = self._pending
+        if pending is not None and request_id == pending.request_id:
+            return ACCEPTED if pending.delivered_at is not None else WRONG_STATE
+        return WRONG_STATE if request_id == self._answered else UNKNOWN_REQUEST
+
+    def _answer_failed(self) -> None:
+        assert self._pending is not None
+        if self._failure is None:
+            return self._answer("crashed", self._exit_document(), error_type="Runtime.ExitError", exited=True)
+        error_type, body = self._failure
+        if body is None:
+            return self._answer("init_error", self._exit_document(), error_type=error_type, exited=True)
+        self._answer("init_error", body, error_type=error_type)
+
+    def _exit_document(self) -> bytes:
+        assert self._pending is not None and self._exit is not None
+        code, signal = self._exit
+        if signal is not None:
+            reason = f"Runtime exited with error: signal: {_SIGNAL_NAMES.get(signal, f'signal {signal}')}"
+        elif code:
+            reason = f"Runtime exited with error: exit status {code}"
+        else:
+            reason = "Runtime exited without providing a reason"
+        return error_document("Runtime.ExitError", f"RequestId: {self._pending.request_id} Error: {reason}")
+
+    def _answer(self, status: str, body: bytes, *, error_type: "str | None" = None, exited: bool = False) -> None:
+        pending = self._pending
+        assert pending is not None and self._platform is not None
+        self._pending, self._answered = None, pending.request_id
+        self._read_log(all_of_it=True)
+        init_ms = None
+        if not self._init_reported and self._init_ms is not None:
+            init_ms, self._init_reported = self._init_ms, True
+        code, signal = self._exit if exited and self._exit is not None else (None, None)
+        header = {
+            "op": "result",
+            "request_id": pending.request_id,
+            "status": status,
+            "error_type": error_type,
+            "init_duration_ms": init_ms,
+            "duration_ms": 0.0 if pending.delivered_at is None else self._since(pending.delivered_at),
+            "exit_code": code,
+            "exit_signal": signal,
+        }
+        room = protocol.MAX_HEADER_BYTES - len(fastjson.dumps(header)) - len(_LOG_FIELD)
+        header["log"] = self._log.take(max_json_bytes=room)
+        self._platform.write(protocol.encode(header, body))
+
+    @staticmethod
+    def _since(start: float) -> float:
+        return round((time.perf_counter() - start) * 1000, 3)
