@@ -227,7 +227,7 @@ def test_fork_bomb_is_contained(api, function):
 
 def test_a_daemon_is_gone_once_its_sandbox_is_reaped(api, function):
     assert json.loads(invoke(api, function("daemon")).content) == "started"
-    assert host_processes("31339.5"), "the daemon should run while its sandbox lives"
+    assert wait_until(lambda: host_processes("31339.5"), timeout=5), "the daemon should run while its sandbox lives"
     assert wait_until(lambda: not host_processes("31339.5"), timeout=20), "keep-alive 2 s: reaped by now"
 
 
