@@ -214,7 +214,10 @@ class RequestReader:
 
 
 def response(
-    status: int, body: bytes = b"", *, headers: "tuple[tuple[str, str], ...] | list[tuple[str, str]] | None" = None,
+    status: int,
+    body: bytes = b"",
+    *,
+    headers: "tuple[tuple[str, str], ...] | list[tuple[str, str]] | None" = None,
     close: bool = False,
 ) -> bytes:
     """A whole response; ``headers`` default to a JSON content type, ``Content-Length`` is added."""

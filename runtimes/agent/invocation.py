@@ -5,9 +5,7 @@ from _json import encode_basestring_ascii
 from . import fastjson, httpwire
 from .protocol import ProtocolError
 
-RESPONSE_TOO_LARGE = (
-    f"Response payload size exceeded maximum allowed payload size ({httpwire.MAX_BODY_BYTES} bytes)."
-)
+RESPONSE_TOO_LARGE = f"Response payload size exceeded maximum allowed payload size ({httpwire.MAX_BODY_BYTES} bytes)."
 #: The most of a runtime's output kept for one result: its last mebibyte.
 LOG_BYTES = 1 << 20
 _ID_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")

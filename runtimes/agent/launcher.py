@@ -62,7 +62,9 @@ def start(
 ) -> Runtime:
     """Start the runtime in ``task_root``; ``close_agent_files`` closes the agent's descriptors in a fork."""
     try:
-        posix.chdir(task_root)  # the agent's own working directory is of no use to it
+        # Only now: a generic sandbox, started ahead of demand, gets its code mounted at the task
+        # root when it is specialized, just before this init.
+        posix.chdir(task_root)
     except OSError as error:
         raise LaunchError("Runtime.InvalidEntrypoint", f"Couldn't enter {task_root}: {error.strerror}") from None
     log_read, log_write = posix.pipe()

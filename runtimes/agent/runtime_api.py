@@ -156,4 +156,3 @@ def _answer_route(path: str) -> "tuple[str, str] | None":
     if len(parts) == 3 and parts[0] == "invocation" and parts[1] and parts[2] in ("response", "error"):
         return parts[1], parts[2]
     return None
-

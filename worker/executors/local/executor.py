@@ -17,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import subprocess
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from django.conf import settings
@@ -43,6 +44,15 @@ logger = logging.getLogger(__name__)
 RUNTIMES_DIR = Path(__file__).resolve().parents[3] / "runtimes"
 
 
+def _precompile_runtimes(interpreters: Iterable[Interpreter]) -> None:
+    """Byte-compile ``runtimes/`` for each interpreter once: ``/var/runtime`` is read-only in a
+    sandbox, so an agent could never write its ``__pycache__`` and would recompile itself at
+    every start (57 ms instead of 22 ms measured here)."""
+    for interpreter in interpreters:
+        subprocess.run([str(interpreter.executable), "-I", "-S", "-m", "compileall", "-q", str(RUNTIMES_DIR)],
+                       check=False, capture_output=True, timeout=120)
+
+
 class LocalExecutor(Executor):
     def __init__(self, *, code_source: Callable[[str], bytes], state_dir: Path, keep_alive_s: float,
                  isolation: bool = True, interpreters: dict[str, str] | None = None, uid_base: int = 200000,
@@ -58,6 +68,7 @@ class LocalExecutor(Executor):
                 logger.warning("reaped %d sandboxes left by a previous executor", len(reaped))
         self._code = CodeCache(root=state_dir / "code", source=code_source)
         self._interpreters = find_interpreters(interpreters or {})
+        _precompile_runtimes(self._interpreters.values())
         self._keep_alive_s = keep_alive_s
         self._generic_pool_size = generic_pool_size if isolation else 0  # specializing needs bwrap's mounts
         self._generic: dict[Path, list[Started]] = defaultdict(list)

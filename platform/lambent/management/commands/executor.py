@@ -42,7 +42,12 @@ class Command(BaseCommand):
                 "(apt-get install bubblewrap; `make dev` does when run as root), or set LAMBENT_SANDBOX=none "
                 "to run functions without isolation."
             )
-        elif os.geteuid() == 0:
+        elif os.geteuid() != 0:
+            raise CommandError(
+                "sandboxes need root (cgroups, mounts, a uid of their own each); run the executor as root, "
+                "or set LAMBENT_SANDBOX=none to run functions without isolation."
+            )
+        else:
             isolate_mounts()  # before asyncio starts threads
         asyncio.run(self._serve())
 
