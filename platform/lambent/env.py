@@ -53,6 +53,19 @@ def env_int(name: str, *, default: int, minimum: int | None = None) -> int:
     return number
 
 
+def env_float(name: str, *, default: float, minimum: float | None = None) -> float:
+    value = _raw(name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
 def env_bool(name: str, *, default: bool) -> bool:
     value = _raw(name)
     if value is None:

@@ -20,6 +20,7 @@ from django.core.management.utils import get_random_secret_key
 from lambent.env import (
     env_bool,
     env_choice,
+    env_float,
     env_int,
     env_list,
     env_mapping,
@@ -125,6 +126,9 @@ SANDBOX = env_choice("LAMBENT_SANDBOX", choices=("bwrap", "none"), default="bwra
 KEEP_ALIVE_SECONDS = env_int("LAMBENT_KEEP_ALIVE_SECONDS", default=300, minimum=1)
 #: Interpreters for the Python runtimes, ``python3.12=/path/to/python3.12,...``; found on the node when unset.
 PYTHON_INTERPRETERS = env_mapping("LAMBENT_PYTHON_INTERPRETERS")
+#: Seconds the invoke path may reuse an access key and a qualifier's routing it looked up
+#: (see lambent.invocations.hot_cache); writes in this process clear them at once. 0: never.
+INVOKE_CACHE_SECONDS = env_float("LAMBENT_INVOKE_CACHE_SECONDS", default=1.0, minimum=0.0)
 #: Generic sandboxes (interpreter and agent started, no code) kept ready per interpreter, so
 #: a cold start only specializes one; 0 starts every sandbox on demand.
 GENERIC_POOL_SIZE = env_int("LAMBENT_GENERIC_POOL_SIZE", default=2, minimum=0)

@@ -194,3 +194,33 @@ def test_invoke_needs_credentials_and_post(api, function, client):
     assert anonymous["WWW-Authenticate"].startswith("Bearer")
     assert api.get(f"/api/v1/functions/{name}/invoke").status_code == 405
     assert not Invocation.objects.exists()
+
+
+def test_a_warm_invoke_skips_the_lookups(api, function, django_assert_max_num_queries):
+    name = function("echo")
+    invoke(api, name)
+    with django_assert_max_num_queries(3):  # the ledger row, and nothing to authenticate or resolve
+        assert invoke(api, name).status_code == 200
+
+
+def test_writes_take_effect_on_the_next_invoke(api, function, tenant):
+    from lambent.iam.models import AccessKey
+
+    name = function("count")
+    assert json.loads(invoke(api, name).content) == 1
+    api.patch(f"/api/v1/functions/{name}", {"description": "new configuration"}, format="json")
+    assert json.loads(invoke(api, name).content) == 1  # a new $LATEST: a fresh sandbox
+    key = AccessKey.objects.get(pk=tenant.credentials.access_key.pk)
+    key.is_active = False
+    key.save()
+    assert invoke(api, name).status_code == 403
+
+
+def test_another_secret_for_the_same_key_is_not_remembered(api, function, tenant):
+    from rest_framework.test import APIClient
+
+    name = function("echo")
+    assert invoke(api, name).status_code == 200
+    impostor = APIClient()
+    impostor.credentials(HTTP_AUTHORIZATION=f"Bearer {tenant.credentials.access_key_id}:guessed")
+    assert invoke(impostor, name).status_code == 401

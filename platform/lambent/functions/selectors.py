@@ -6,8 +6,6 @@ from one that does not exist (``NotFound``).
 
 from __future__ import annotations
 
-import random
-
 from django.db.models import Prefetch, QuerySet
 
 from lambent.errors import NotFound
@@ -83,15 +81,14 @@ def alias_get(*, tenant: Tenant, function_name: str, name: str) -> Alias:
         raise NotFound(f"Alias not found: {function_name}:{name}") from None
 
 
-def resolve_qualifier(*, tenant: Tenant, function_name: str, qualifier: str | None) -> Version:
-    """The version an invocation runs: ``$LATEST`` when unqualified, a version by number, or an
-    alias's version, picking its additional version with the alias's weight."""
+def qualifier_routing(*, tenant: Tenant, function_name: str, qualifier: str | None
+                      ) -> tuple[Version, Version | None, float]:
+    """Where invocations of ``qualifier`` go: ``$LATEST`` when unqualified, a version by number,
+    or an alias's version and its weighted additional version: (primary, additional, weight)."""
     if not qualifier or version_number(qualifier) is not None:
-        return version_get(tenant=tenant, function_name=function_name, version=qualifier or LATEST)
+        return version_get(tenant=tenant, function_name=function_name, version=qualifier or LATEST), None, 0.0
     alias = alias_get(tenant=tenant, function_name=function_name, name=qualifier)
-    if alias.additional_version is not None and random.random() < (alias.additional_weight or 0.0):
-        chosen = alias.additional_version
-    else:
-        chosen = alias.version
-    chosen.function = alias.function
-    return chosen
+    for version in (alias.version, alias.additional_version):
+        if version is not None:
+            version.function = alias.function
+    return alias.version, alias.additional_version, alias.additional_weight or 0.0

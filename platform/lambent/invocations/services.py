@@ -14,13 +14,13 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from django.db import transaction
 from django.utils import timezone
 
 from lambent.errors import InvalidParameter, RequestTooLarge, ServiceUnavailable
 from lambent.functions import selectors as function_selectors
 from lambent.functions.models import Version
 from lambent.iam.models import Tenant
+from lambent.invocations.hot_cache import Routing, Target
 from lambent.invocations.logs import lambda_log
 from lambent.invocations.models import Invocation, InvocationStatus, InvocationType
 from worker import executors
@@ -79,15 +79,24 @@ class Prepared:
     started_at: datetime
 
 
-def prepare_sync(*, tenant: Tenant, function_name: str, qualifier: str | None, payload: bytes,
+def routing(*, tenant: Tenant, function_name: str, qualifier: str | None) -> Routing:
+    """Where the qualifier sends invocations, with the executor's specs (from the database)."""
+    primary, additional, weight = function_selectors.qualifier_routing(
+        tenant=tenant, function_name=function_name, qualifier=qualifier)
+    return Routing(primary=Target(primary, function_spec(primary)),
+                   additional=Target(additional, function_spec(additional)) if additional else None, weight=weight)
+
+
+def prepare_sync(*, tenant: Tenant, routing: Routing, qualifier: str | None, payload: bytes,
                  client_context: str | None = None) -> Prepared:
-    """Everything an invocation needs from the database, checked, before any code runs."""
+    """A checked invocation of the version the routing picks, before any code runs."""
     event = check_payload(payload, limit=SYNC_PAYLOAD_MAX_BYTES)
-    version = function_selectors.resolve_qualifier(tenant=tenant, function_name=function_name, qualifier=qualifier)
-    invoked_arn = f"{version.function.arn}:{qualifier}" if qualifier else version.function.arn
+    target = routing.pick()
+    function = target.version.function
+    invoked_arn = f"{function.arn}:{qualifier}" if qualifier else function.arn
     request = executors.InvokeRequest(request_id=str(uuid.uuid4()), payload=event, invoked_function_arn=invoked_arn,
                                       client_context=client_context)
-    return Prepared(tenant=tenant, version=version, qualifier=qualifier or "", spec=function_spec(version),
+    return Prepared(tenant=tenant, version=target.version, qualifier=qualifier or "", spec=target.spec,
                     request=request, started_at=timezone.now())
 
 
@@ -131,14 +140,13 @@ def _record(*, tenant: Tenant, version: Version, qualifier: str, request: execut
                      duration_ms=result.duration_ms, billed_duration_ms=result.billed_duration_ms,
                      memory_size=version.memory_size, max_memory_used_mb=result.max_memory_used_mb,
                      init_duration_ms=result.init_duration_ms)
-    with transaction.atomic():
-        return Invocation.objects.create(
-            request_id=request.request_id, tenant=tenant, function=version.function,
-            function_name=version.function.name, qualifier=qualifier, executed_version=version.version,
-            invocation_type=invocation_type,
-            status=InvocationStatus.FAILED if result.function_error else InvocationStatus.SUCCEEDED,
-            started_at=started_at, finished_at=timezone.now(), duration_ms=result.duration_ms,
-            billed_duration_ms=result.billed_duration_ms, max_memory_used_mb=result.max_memory_used_mb,
-            init_duration_ms=result.init_duration_ms, error_type=result.error_type or "",
-            error_message=error_message, log_tail=log,
-        )
+    return Invocation.objects.create(
+        request_id=request.request_id, tenant=tenant, function=version.function,
+        function_name=version.function.name, qualifier=qualifier, executed_version=version.version,
+        invocation_type=invocation_type,
+        status=InvocationStatus.FAILED if result.function_error else InvocationStatus.SUCCEEDED,
+        started_at=started_at, finished_at=timezone.now(), duration_ms=result.duration_ms,
+        billed_duration_ms=result.billed_duration_ms, max_memory_used_mb=result.max_memory_used_mb,
+        init_duration_ms=result.init_duration_ms, error_type=result.error_type or "",
+        error_message=error_message, log_tail=log,
+    )
