@@ -1,0 +1,79 @@
+"""The local backend's pools: generic sandboxes ahead of demand, warm ones reaped when idle."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_zip
+from worker.executors import FunctionSpec, InvokeRequest
+from worker.executors.local import LocalExecutor
+from worker.executors.local.sandbox import remove_tree
+
+pytestmark = pytest.mark.sandbox
+
+CODE = make_zip({"app.py": "import os\ndef handler(event, context):\n    return os.getpid()\n"})
+SHA = hashlib.sha256(CODE).hexdigest()
+
+
+def spec(name: str) -> FunctionSpec:
+    return FunctionSpec(account_id="123456789012", function_name=name, version="$LATEST", function_arn="arn",
+                        runtime="python3.11", handler="app.handler", memory_size=128, timeout=5,
+                        ephemeral_storage=512, code_sha256=SHA, fingerprint=name)
+
+
+def request() -> InvokeRequest:
+    return InvokeRequest(request_id=str(uuid.uuid4()), payload=b"{}", invoked_function_arn="arn")
+
+
+async def until(condition, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
+def run(scenario, **options):
+    async def main():
+        folder = Path(tempfile.mkdtemp())
+        folder.chmod(0o711)
+        executor = LocalExecutor(code_source=lambda sha: CODE, state_dir=folder / "sandboxes", **options)
+        try:
+            await scenario(executor)
+        finally:
+            await executor.close()
+            remove_tree(folder)
+
+    asyncio.run(main())
+
+
+def test_cold_starts_take_generic_sandboxes_and_the_pool_refills():
+    async def scenario(executor: LocalExecutor) -> None:
+        first = await executor.invoke(spec("one"), request())
+        assert first.init_duration_ms is not None
+        assert await until(lambda: executor.generic_count("python3.11") == 2)
+        second = await executor.invoke(spec("two"), request())  # specializes a generic sandbox
+        assert second.init_duration_ms is not None
+        assert executor.generic_count("python3.11") < 2
+        assert await until(lambda: executor.generic_count("python3.11") == 2)
+
+    run(scenario, keep_alive_s=60, generic_pool_size=2)
+
+
+def test_idle_sandboxes_are_reaped_after_the_keep_alive():
+    async def scenario(executor: LocalExecutor) -> None:
+        function = spec("idle")
+        await executor.invoke(function, request())
+        assert executor.idle_count(function) == 1
+        assert await until(lambda: executor.idle_count(function) == 0, timeout=10)
+        assert (await executor.invoke(function, request())).init_duration_ms is not None  # cold again
+
+    run(scenario, keep_alive_s=0.5, generic_pool_size=0)
