@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.executors.local import running
 from worker.executors.local.cgroups import (
     CgroupDriver,
     CgroupUnavailable,
@@ -26,15 +27,6 @@ ROOT = Path("/sys/fs/cgroup")
 V1_HOST = os.geteuid() == 0 and (ROOT / "memory" / "cgroup.procs").exists()
 needs_v1_root = pytest.mark.skipif(not V1_HOST, reason="needs root and cgroup v1 memory, pids, cpu hierarchies")
 JOIN = 'while [ "$1" != -- ]; do echo $$ > "$1"; shift; done; shift; exec "$@"'
-
-
-def running(pid: int) -> bool:
-    """Whether ``pid`` is a live process: not gone, not a zombie its new parent has yet to reap."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def start_in(procs_files: list[Path], *command: str) -> subprocess.Popen[bytes]:

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.executors.local import running
 from worker.executors.local.cgroups import CgroupDriver, detect
 from worker.executors.local.interpreters import Interpreter, find_interpreters
 from worker.executors.local.sandbox import (
@@ -36,22 +37,10 @@ from worker.executors.local.sandbox import (
     remove_tree,
 )
 
-pytestmark = pytest.mark.skipif(
-    not os.access("/usr/bin/bwrap", os.X_OK) or os.geteuid() != 0,
-    reason="real sandboxes need /usr/bin/bwrap and root",
-)
+pytestmark = pytest.mark.sandbox  # skipped only where sandboxes cannot run; required in CI
 MARKER = "LAMBENT_TEST_HOST_MARKER"
 REPO = Path(__file__).resolve().parents[3]
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-
-
-def running(pid: int) -> bool:
-    """Whether ``pid`` is a live process: not gone, not a zombie its new parent has yet to reap."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def mounts() -> str:
