@@ -114,3 +114,18 @@ def real_executor(executor_process, settings):
     executors.executor.cache_clear()
     yield executor_process
     executors.executor.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def async_platform(executor_process, django_db_setup, django_db_blocker):
+    """A real ``lambent worker`` (two processes) and ``lambent beat`` on the session's database,
+    Redis and executor, with the asynchronous timings shrunk to seconds (``tests.processes``)."""
+    from tests import processes
+
+    with django_db_blocker.unblock():
+        env = processes.platform_env()
+    worker = processes.start_worker(env)
+    beat = processes.start_beat(env)
+    yield {"worker": worker, "beat": beat, "env": env}
+    beat.stop()
+    worker.stop()

@@ -60,11 +60,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     from django.conf import settings
+    from django.db import connections
 
     from lambent.embedded_redis import embedded_redis
 
     if settings.EMBEDDED_REDIS:
         _services.enter_context(embedded_redis(settings.EMBEDDED_REDIS_SOCKET))
+    database = connections["default"].settings_dict
+    if database["ENGINE"].endswith("sqlite3"):
+        # The test database is the file the platform's own processes (workers, the api) open
+        # in the data directory, so tests can run them against it.
+        database["TEST"]["NAME"] = database["NAME"]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -8,7 +8,8 @@ import pytest
 from django.urls import URLResolver, get_resolver
 
 from lambent.functions.models import Alias, Function, Version
-from lambent.invocations.models import Invocation
+from lambent.invocations.models import DeadLetterConfig, EventInvokeConfig, Invocation, OutboxMessage
+from lambent.queues.models import Message, Queue
 from tests.conftest import b64, client_for, function_body, make_zip
 
 OTHER_ZIP = b64(make_zip({"app.py": "def handler(e, c):\n    return 'other'\n"}))
@@ -30,6 +31,23 @@ ATTEMPTS = [
     ("post", "/api/v1/functions/hello/invoke", {"event": 1}, "invoke"),
     ("get", "/api/v1/functions/hello/invocations", None, "function-invocations"),
     ("get", "/api/v1/invocations/{request_id}", None, "invocation"),
+    ("get", "/api/v1/invocations?function=hello", None, "invocations"),
+    ("post", "/api/v1/invocations/{event_request_id}/cancel", None, "invocation-cancel"),
+    ("post", "/api/v1/invocations/{event_request_id}/redrive", {}, "invocation-redrive"),
+    ("get", "/api/v1/functions/hello/event-invoke-config", None, "event-invoke-config"),
+    ("put", "/api/v1/functions/hello/event-invoke-config", {"maximum_retry_attempts": 0}, "event-invoke-config"),
+    ("patch", "/api/v1/functions/hello/event-invoke-config", {"maximum_retry_attempts": 0}, "event-invoke-config"),
+    ("delete", "/api/v1/functions/hello/event-invoke-config", None, "event-invoke-config"),
+    ("get", "/api/v1/functions/hello/event-invoke-configs", None, "event-invoke-configs"),
+    ("get", "/api/v1/functions/hello/dead-letter-config", None, "dead-letter-config"),
+    ("put", "/api/v1/functions/hello/dead-letter-config", {"target": "https://example.com/"}, "dead-letter-config"),
+    ("delete", "/api/v1/functions/hello/dead-letter-config", None, "dead-letter-config"),
+    ("get", "/api/v1/queues/jobs", None, "queue"),
+    ("patch", "/api/v1/queues/jobs", {"visibility_timeout": 5}, "queue"),
+    ("delete", "/api/v1/queues/jobs", None, "queue"),
+    ("post", "/api/v1/queues/jobs/messages", {"body": "planted"}, "queue-messages"),
+    ("post", "/api/v1/queues/jobs/messages/receive", {"visibility_timeout": 0}, "queue-messages-receive"),
+    ("delete", "/api/v1/queues/jobs/messages/{receipt_handle}", None, "queue-message"),
 ]
 
 
@@ -43,7 +61,17 @@ def victim(make_tenant, fake_executor):
     api.post("/api/v1/functions/hello/versions", format="json")
     api.post("/api/v1/functions/hello/aliases", {"name": "live", "function_version": "1"}, format="json")
     request_id = api.post("/api/v1/functions/hello/invoke", {}, format="json")["X-Lambent-Request-Id"]
-    return owner, request_id
+    api.post("/api/v1/queues", {"name": "jobs"}, format="json")
+    api.post("/api/v1/queues/jobs/messages", {"body": "secret"}, format="json")
+    api.post("/api/v1/queues/jobs/messages", {"body": "secret too"}, format="json")
+    received = api.post("/api/v1/queues/jobs/messages/receive", {}, format="json").json()["messages"]
+    jobs = api.get("/api/v1/queues/jobs").json()["arn"]
+    api.put("/api/v1/functions/hello/event-invoke-config",
+            {"destination_config": {"on_failure": {"destination": jobs}}}, format="json")
+    api.put("/api/v1/functions/hello/dead-letter-config", {"target": jobs}, format="json")
+    event_request_id = api.post("/api/v1/functions/hello/invoke?type=event", {}, format="json").json()["request_id"]
+    return owner, {"request_id": request_id, "receipt_handle": received[0]["receipt_handle"],
+                   "event_request_id": event_request_id}
 
 
 def snapshot():
@@ -52,15 +80,20 @@ def snapshot():
         list(Version.objects.values()),
         list(Alias.objects.values()),
         list(Invocation.objects.values()),
+        list(Queue.objects.values()),
+        list(Message.objects.values()),
+        list(EventInvokeConfig.objects.values()),
+        list(DeadLetterConfig.objects.values()),
+        list(OutboxMessage.objects.values()),
     )
 
 
 @pytest.mark.parametrize(("method", "url", "body", "route"), ATTEMPTS, ids=[f"{a[0]} {a[1]}" for a in ATTEMPTS])
 def test_another_tenants_resource_answers_404_and_is_untouched(victim, make_tenant, method, url, body, route):
-    victim, request_id = victim
+    victim, ids = victim
     intruder = client_for(make_tenant("intruder"))
     before = snapshot()
-    response = getattr(intruder, method)(url.format(request_id=request_id), body, format="json")
+    response = getattr(intruder, method)(url.format(**ids), body, format="json")
     assert response.status_code == 404, response.content
     assert response.json()["type"] == "ResourceNotFoundException"
     assert b"victim" not in response.content and victim.tenant.account_id.encode() not in response.content
@@ -77,6 +110,16 @@ def test_lists_show_only_own_functions(victim, make_tenant):
     assert len(client_for(victim).get("/api/v1/functions").json()["results"]) == 1
 
 
+def test_lists_show_only_own_queues(victim, make_tenant):
+    victim, _ = victim
+    intruder = client_for(make_tenant("intruder"))
+    assert intruder.get("/api/v1/queues").json()["results"] == []
+    assert intruder.post("/api/v1/queues", {"name": "jobs"}, format="json").status_code == 201
+    (queue,) = intruder.get("/api/v1/queues").json()["results"]
+    assert victim.tenant.account_id not in queue["arn"] and queue["approximate_number_of_messages"] == 0
+    assert len(client_for(victim).get("/api/v1/queues").json()["results"]) == 1
+
+
 def _route_names(patterns):
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
@@ -88,4 +131,4 @@ def _route_names(patterns):
 def test_every_route_is_covered():
     api_v1 = next(p for p in get_resolver().url_patterns if str(p.pattern) == "api/v1/")
     tenant_routes = set(_route_names(api_v1.url_patterns)) - {"schema", "docs"}
-    assert tenant_routes == {"functions"} | {route for *_, route in ATTEMPTS}
+    assert tenant_routes == {"functions", "queues"} | {route for *_, route in ATTEMPTS}

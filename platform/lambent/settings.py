@@ -135,6 +135,28 @@ GENERIC_POOL_SIZE = env_int("LAMBENT_GENERIC_POOL_SIZE", default=2, minimum=0)
 #: First host uid (and gid) of the range sandboxes run as; never root.
 SANDBOX_UID_BASE = env_int("LAMBENT_SANDBOX_UID_BASE", default=200000, minimum=1000)
 
+# --- asynchronous invocations -------------------------------------------------------------
+
+#: Seconds before the first and the second retry of an asynchronous invocation whose function
+#: failed (Lambda waits about one and two minutes).
+ASYNC_RETRY_DELAYS = [float(delay) for delay in env_list("LAMBENT_ASYNC_RETRY_DELAYS", default=["60", "120"])]
+#: First wait after a platform error; it doubles on each one, up to the maximum.
+ASYNC_PLATFORM_BACKOFF_SECONDS = env_float("LAMBENT_ASYNC_PLATFORM_BACKOFF_SECONDS", default=1.0, minimum=0.0)
+ASYNC_PLATFORM_BACKOFF_MAX_SECONDS = env_float("LAMBENT_ASYNC_PLATFORM_BACKOFF_MAX_SECONDS", default=300.0,
+                                               minimum=0.0)
+#: An attempt's lease lasts the function's timeout plus this; then another worker may take over.
+ASYNC_LEASE_MARGIN_SECONDS = env_float("LAMBENT_ASYNC_LEASE_MARGIN_SECONDS", default=30.0, minimum=0.0)
+#: A queued invocation still not started this long after it was due is sent to the broker again
+#: (its message was lost, say by a Redis restart); duplicates are harmless, just wasted work.
+ASYNC_REDELIVERY_SECONDS = env_float("LAMBENT_ASYNC_REDELIVERY_SECONDS", default=300.0, minimum=0.0)
+#: How often ``lambent beat`` runs the sweeper: lost messages, expired events, abandoned leases.
+SWEEP_INTERVAL_SECONDS = env_float("LAMBENT_SWEEP_INTERVAL_SECONDS", default=10.0, minimum=0.1)
+#: Invocations one ``lambent worker`` runs at once (one process each).
+WORKER_CONCURRENCY = env_int("LAMBENT_WORKER_CONCURRENCY", default=2, minimum=1)
+#: Seconds a webhook destination has to answer, and how many times a delivery is tried.
+WEBHOOK_TIMEOUT_SECONDS = env_float("LAMBENT_WEBHOOK_TIMEOUT_SECONDS", default=10.0, minimum=0.1)
+WEBHOOK_MAX_ATTEMPTS = env_int("LAMBENT_WEBHOOK_MAX_ATTEMPTS", default=8, minimum=1)
+
 # --- Django -------------------------------------------------------------------------------
 
 INSTALLED_APPS = [
@@ -150,6 +172,7 @@ INSTALLED_APPS = [
     "lambent",
     "lambent.iam",
     "lambent.functions",
+    "lambent.queues",
     "lambent.invocations",
 ]
 
@@ -243,17 +266,30 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": env_int("LAMBENT_REDIS_SOCKET_TIMEOUT", default=2, minimum=1),
     "socket_connect_timeout": env_int("LAMBENT_REDIS_SOCKET_TIMEOUT", default=2, minimum=1),
+    # Longer than any wait a retry is scheduled with (ETA messages stay unacknowledged
+    # meanwhile): a shorter one makes Redis hand the same message to a second worker.
+    "visibility_timeout": 3600,
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_CONCURRENCY = WORKER_CONCURRENCY
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE = {
+    "sweep": {"task": "lambent.invocations.sweep", "schedule": SWEEP_INTERVAL_SECONDS},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "beat-schedule")
 
 # --- logging ------------------------------------------------------------------------------
+
+#: Level of every process's log (DEBUG, INFO, WARNING, ERROR).
+LOG_LEVEL = env_str("LAMBENT_LOG_LEVEL", default="INFO")
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LAMBENT_LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }

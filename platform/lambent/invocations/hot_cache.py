@@ -22,8 +22,9 @@ from django.contrib.auth import get_user_model
 from django.db.models import Model
 from django.db.models.signals import post_delete, post_save
 
-from lambent.functions.models import Alias, Function, Version
+from lambent.functions.models import LATEST, Alias, Function, Version
 from lambent.iam.models import AccessKey, Membership, Tenant
+from lambent.invocations.models import EventInvokeConfig
 from worker.executors import FunctionSpec
 
 Key = TypeVar("Key")
@@ -70,6 +71,18 @@ class Routing:
 
 keys: TimedCache[tuple[str, str], AccessKey] = TimedCache()
 routes: TimedCache[tuple[int, str, str], Routing] = TimedCache()
+event_invoke_configs: TimedCache[tuple[int, str], EventInvokeConfig] = TimedCache()
+
+
+def event_invoke_config(*, function: Function, qualifier: str | None) -> EventInvokeConfig:
+    """The event invoke config governing ``qualifier`` (Lambda's defaults when none is set)."""
+    key = (function.pk, qualifier or LATEST)
+    config = event_invoke_configs.get(key)
+    if config is None:
+        config = EventInvokeConfig.objects.filter(function=function, qualifier=key[1]).first() or \
+            EventInvokeConfig(function=function, qualifier=key[1])
+        event_invoke_configs.put(key, config)
+    return config
 
 
 def header_key(header: str) -> tuple[str, str]:
@@ -86,3 +99,4 @@ def _clear_on_writes(cache: TimedCache[Any, Any], models: tuple[type[Model], ...
 
 _clear_on_writes(keys, (AccessKey, Membership, Tenant, get_user_model()))
 _clear_on_writes(routes, (Function, Version, Alias, Tenant))
+_clear_on_writes(event_invoke_configs, (EventInvokeConfig, Function))

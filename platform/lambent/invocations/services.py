@@ -130,16 +130,7 @@ def _response_too_large(result: executors.InvokeResult) -> executors.InvokeResul
 
 def _record(*, tenant: Tenant, version: Version, qualifier: str, request: executors.InvokeRequest,
             result: executors.InvokeResult, started_at: datetime, invocation_type: str) -> Invocation:
-    error_message = ""
-    if result.function_error:
-        try:
-            error_message = str(json.loads(result.payload).get("errorMessage", ""))
-        except (ValueError, AttributeError):
-            error_message = result.payload[:1000].decode(errors="replace")
-    log = lambda_log(request_id=request.request_id, version=version.version, output=result.log,
-                     duration_ms=result.duration_ms, billed_duration_ms=result.billed_duration_ms,
-                     memory_size=version.memory_size, max_memory_used_mb=result.max_memory_used_mb,
-                     init_duration_ms=result.init_duration_ms)
+    log = result_log(request_id=request.request_id, version=version, result=result)
     return Invocation.objects.create(
         request_id=request.request_id, tenant=tenant, function=version.function,
         function_name=version.function.name, qualifier=qualifier, executed_version=version.version,
@@ -148,5 +139,23 @@ def _record(*, tenant: Tenant, version: Version, qualifier: str, request: execut
         started_at=started_at, finished_at=timezone.now(), duration_ms=result.duration_ms,
         billed_duration_ms=result.billed_duration_ms, max_memory_used_mb=result.max_memory_used_mb,
         init_duration_ms=result.init_duration_ms, error_type=result.error_type or "",
-        error_message=error_message, log_tail=log,
+        error_message=error_message(result), log_tail=log,
     )
+
+
+def error_message(result: executors.InvokeResult) -> str:
+    """The ``errorMessage`` of a failed invocation's payload ("" when it succeeded)."""
+    if not result.function_error:
+        return ""
+    try:
+        return str(json.loads(result.payload).get("errorMessage", ""))
+    except (ValueError, AttributeError):
+        return result.payload[:1000].decode(errors="replace")
+
+
+def result_log(*, request_id: str, version: Version, result: executors.InvokeResult) -> str:
+    """The function's output followed by Lambda's END and REPORT lines."""
+    return lambda_log(request_id=request_id, version=version.version, output=result.log,
+                      duration_ms=result.duration_ms, billed_duration_ms=result.billed_duration_ms,
+                      memory_size=version.memory_size, max_memory_used_mb=result.max_memory_used_mb,
+                      init_duration_ms=result.init_duration_ms)

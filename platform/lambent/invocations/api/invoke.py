@@ -1,10 +1,13 @@
 """``POST /api/v1/functions/{name}/invoke``: an asynchronous view on the hot path.
 
-Invocations wait on sandboxes, so this view awaits the executor on the event loop
-instead of holding a thread: many invocations run at once. The database steps go to
-Django's thread: authenticating and resolving the qualifier (skipped while
-``hot_cache`` remembers both), and recording the invocation in the ledger. It speaks
-the same errors as the REST views (``lambent.api.exceptions.error_body``).
+The invocation type comes from the ``X-Lambent-Invocation-Type`` header or the ``type``
+query parameter (``RequestResponse``, the default; ``Event``; ``DryRun``; any case).
+A synchronous invocation waits on a sandbox, so this view awaits the executor on the
+event loop instead of holding a thread: many invocations run at once. The database steps
+go to Django's thread: authenticating and resolving the qualifier (skipped while
+``hot_cache`` remembers both), recording the invocation in the ledger, and accepting an
+``Event`` (202 once its row and outbox message are committed and handed to the broker).
+It speaks the same errors as the REST views (``lambent.api.exceptions.error_body``).
 """
 
 from __future__ import annotations
@@ -14,33 +17,55 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from lambent.api.exceptions import error_body
-from lambent.errors import LambentError, Unauthenticated
+from lambent.errors import InvalidParameter, LambentError, Unauthenticated
 from lambent.iam.authentication import authenticate
-from lambent.invocations import hot_cache, services
+from lambent.iam.models import Tenant
+from lambent.invocations import asynchronous, hot_cache, services
+from lambent.invocations.hot_cache import Routing
 from lambent.invocations.logs import tail_base64
+from lambent.invocations.models import InvocationType
+
+_TYPES = {kind.value.lower(): kind.value for kind in InvocationType}
 
 
-def _prepare_from_cache(request: HttpRequest, name: str) -> services.Prepared | None:
-    """The invocation, if this process saw its key and its qualifier a moment ago (no database)."""
+def invocation_type(request: HttpRequest) -> str:
+    given = request.headers.get("X-Lambent-Invocation-Type") or request.GET.get("type") or "RequestResponse"
+    try:
+        return _TYPES[given.lower()]
+    except KeyError:
+        raise InvalidParameter.field(
+            "invocation_type", f"{given!r} is not an invocation type; use RequestResponse, Event or DryRun.") from None
+
+
+def _resolve_from_cache(request: HttpRequest, name: str) -> tuple[Tenant, Routing] | None:
+    """The tenant and routing, if this process saw the key and the qualifier a moment ago (no database)."""
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
     key = hot_cache.keys.get(hot_cache.header_key(credentials)) if scheme == "Bearer" else None
-    qualifier = request.GET.get("qualifier")
-    routing = hot_cache.routes.get((key.tenant_id, name, qualifier or "")) if key is not None else None
-    if key is None or routing is None:
-        return None
-    return services.prepare_sync(tenant=key.tenant, routing=routing, qualifier=qualifier, payload=request.body,
-                                 client_context=request.headers.get("X-Lambent-Client-Context"))
+    routing = hot_cache.routes.get((key.tenant_id, name, request.GET.get("qualifier") or "")) if key else None
+    return (key.tenant, routing) if key is not None and routing is not None else None
 
 
-def _prepare_from_database(request: HttpRequest, name: str) -> services.Prepared:
+def _resolve_from_database(request: HttpRequest, name: str) -> tuple[Tenant, Routing]:
     header = request.headers.get("Authorization", "")
     key = authenticate(header)
     hot_cache.keys.put(hot_cache.header_key(header.partition(" ")[2]), key)
     qualifier = request.GET.get("qualifier")
     routing = services.routing(tenant=key.tenant, function_name=name, qualifier=qualifier)
     hot_cache.routes.put((key.tenant_id, name, qualifier or ""), routing)
-    return services.prepare_sync(tenant=key.tenant, routing=routing, qualifier=qualifier, payload=request.body,
-                                 client_context=request.headers.get("X-Lambent-Client-Context"))
+    return key.tenant, routing
+
+
+def _accept(request: HttpRequest, tenant: Tenant, routing: Routing) -> HttpResponse:
+    invocation = asynchronous.accept(tenant=tenant, function=routing.primary.version.function,
+                                     qualifier=request.GET.get("qualifier"), payload=request.body)
+    request_id = str(invocation.request_id)
+    return JsonResponse({"request_id": request_id, "status": invocation.status}, status=202,
+                        headers={"X-Lambent-Request-Id": request_id})
+
+
+def _dry_run(request: HttpRequest) -> HttpResponse:
+    services.check_payload(request.body, limit=services.SYNC_PAYLOAD_MAX_BYTES)
+    return HttpResponse(status=204)
 
 
 @csrf_exempt
@@ -49,7 +74,16 @@ async def invoke(request: HttpRequest, name: str) -> HttpResponse:
         return JsonResponse({"type": "MethodNotAllowedException", "message": f'Method "{request.method}" not allowed.'},
                             status=405, headers={"Allow": "POST"})
     try:
-        prepared = _prepare_from_cache(request, name) or await sync_to_async(_prepare_from_database)(request, name)
+        kind = invocation_type(request)
+        tenant, routing = _resolve_from_cache(request, name) or await sync_to_async(_resolve_from_database)(
+            request, name)
+        if kind == InvocationType.EVENT:
+            return await sync_to_async(_accept)(request, tenant, routing)
+        if kind == InvocationType.DRY_RUN:
+            return _dry_run(request)
+        prepared = services.prepare_sync(tenant=tenant, routing=routing, qualifier=request.GET.get("qualifier"),
+                                         payload=request.body,
+                                         client_context=request.headers.get("X-Lambent-Client-Context"))
         result = await services.run(prepared)
         outcome = await sync_to_async(services.record_sync)(prepared, result)
     except LambentError as exc:

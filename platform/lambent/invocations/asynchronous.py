@@ -1,0 +1,123 @@
+"""Asynchronous invocations, the accepting side: accept, cancel and redrive.
+
+An accepted invocation is an ``Invocation`` row (status ``queued``, its event, its retry
+budget and expiry taken from the event invoke config) and its outbox message, committed
+together before the caller hears 202. The message is then published at once; when the
+broker does not answer, the invocation is withdrawn (unless a worker already took it)
+and the caller hears 503, so a 202 always means the event will run or land as a failure
+and a 503 means it never will. The running side is ``processing``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from lambent.errors import Conflict, ServiceUnavailable
+from lambent.functions import selectors as function_selectors
+from lambent.functions.models import Function
+from lambent.iam.models import Tenant
+from lambent.invocations import hot_cache, outbox
+from lambent.invocations.models import Invocation, InvocationStatus, InvocationType
+from lambent.invocations.selectors import invocation_get
+from lambent.invocations.services import check_payload
+
+#: Largest asynchronous event.
+ASYNC_PAYLOAD_MAX_BYTES = 1024 * 1024
+
+PENDING = (InvocationStatus.QUEUED, InvocationStatus.RETRYING)
+REDRIVABLE = (InvocationStatus.FAILED, InvocationStatus.EXPIRED)
+
+
+def accept(*, tenant: Tenant, function: Function, qualifier: str | None, payload: bytes) -> Invocation:
+    """Queue an invocation of ``function`` (whose ``qualifier`` the caller resolved) and hand it
+    to the broker: the 202 of an ``Event`` invoke."""
+    event = check_payload(payload, limit=ASYNC_PAYLOAD_MAX_BYTES)
+    try:
+        with transaction.atomic():
+            invocation = enqueue(tenant=tenant, function=function, qualifier=qualifier, payload=event,
+                                 publish_after_commit=False)
+    except DatabaseError as exc:
+        raise ServiceUnavailable(f"The invocation could not be stored: {exc}") from exc
+    try:
+        outbox.publish(task=outbox.RUN_INVOCATION, key=str(invocation.request_id))
+    except Exception as exc:
+        if _withdraw(invocation):
+            raise ServiceUnavailable(
+                f"The invocation could not be queued, the message broker did not answer ({exc}); "
+                "nothing will run, try again.") from exc
+    return invocation
+
+
+def enqueue(*, tenant: Tenant, function: Function, qualifier: str | None, payload: bytes,
+            publish_after_commit: bool = True) -> Invocation:
+    """Write a queued invocation and its outbox message (in the caller's transaction)."""
+    assert function.tenant_id == tenant.id
+    config = hot_cache.event_invoke_config(function=function, qualifier=qualifier)
+    now = timezone.now()
+    invocation = Invocation.objects.create(
+        request_id=uuid.uuid4(), tenant=tenant, function=function, function_name=function.name,
+        qualifier=qualifier or "", invocation_type=InvocationType.EVENT, status=InvocationStatus.QUEUED,
+        payload=payload, maximum_retry_attempts=config.maximum_retry_attempts, next_attempt_at=now,
+        expires_at=now + timedelta(seconds=config.maximum_event_age_seconds),
+    )
+    outbox.add(task=outbox.RUN_INVOCATION, key=str(invocation.request_id), due_at=now,
+               publish_after_commit=publish_after_commit)
+    return invocation
+
+
+def _withdraw(invocation: Invocation) -> bool:
+    """Take back an invocation no worker has taken yet; False when one already has."""
+    with transaction.atomic():
+        withdrawn, _ = Invocation.objects.filter(pk=invocation.pk, fence=0).delete()
+        if withdrawn:
+            outbox.done(task=outbox.RUN_INVOCATION, key=str(invocation.request_id))
+    return bool(withdrawn)
+
+
+def cancel(*, tenant: Tenant, request_id: str) -> Invocation:
+    """Stop a queued or retrying invocation before its next attempt; it never runs again."""
+    invocation = _pending_or_conflict(tenant=tenant, request_id=request_id, allowed=PENDING, action="cancelled")
+    with transaction.atomic():
+        changed = Invocation.objects.filter(pk=invocation.pk, fence=invocation.fence, status__in=PENDING).update(
+            status=InvocationStatus.CANCELLED, finished_at=timezone.now(), next_attempt_at=None)
+        if not changed:
+            raise Conflict(f"Invocation {request_id} has just started; it can no longer be cancelled.")
+        outbox.done(task=outbox.RUN_INVOCATION, key=str(invocation.request_id))
+    invocation.refresh_from_db()
+    return invocation
+
+
+def redrive(*, tenant: Tenant, request_id: str, qualifier: str | None = None) -> Invocation:
+    """Queue a failed or expired invocation again, with a fresh retry budget and event age,
+    to its own qualifier or to ``qualifier`` (another version or alias of the function)."""
+    invocation = _pending_or_conflict(tenant=tenant, request_id=request_id, allowed=REDRIVABLE, action="redriven")
+    target = invocation.qualifier if qualifier is None else qualifier
+    function = function_selectors.function_get(tenant=tenant, name=invocation.function_name)
+    function_selectors.qualifier_routing(tenant=tenant, function_name=function.name, qualifier=target or None)
+    config = hot_cache.event_invoke_config(function=function, qualifier=target or None)
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Invocation.objects.filter(pk=invocation.pk, status=invocation.status).update(
+            status=InvocationStatus.QUEUED, qualifier=target, function=function, next_attempt_at=now,
+            maximum_retry_attempts=config.maximum_retry_attempts, function_error_count=0,
+            expires_at=now + timedelta(seconds=config.maximum_event_age_seconds),
+            finished_at=None, redrive_count=invocation.redrive_count + 1)
+        if not changed:
+            raise Conflict(f"Invocation {request_id} changed meanwhile; look again.")
+        outbox.reschedule(task=outbox.RUN_INVOCATION, key=str(invocation.request_id), due_at=now)
+    invocation.refresh_from_db()
+    return invocation
+
+
+def _pending_or_conflict(*, tenant: Tenant, request_id: str, allowed: tuple[str, ...], action: str) -> Invocation:
+    invocation = invocation_get(tenant=tenant, request_id=request_id)
+    if invocation.invocation_type != InvocationType.EVENT:
+        raise Conflict(f"Invocation {request_id} was synchronous; only asynchronous ones can be {action}.")
+    if invocation.status not in allowed:
+        states = " or ".join(allowed)
+        raise Conflict(f"Invocation {request_id} is {invocation.status}; only {states} ones can be {action}.")
+    return invocation

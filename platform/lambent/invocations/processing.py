@@ -1,0 +1,312 @@
+"""Asynchronous invocations, the running side: what a worker does with a message, and the sweeper.
+
+The life of an invocation (``Invocation.status``)::
+
+    accepted ─► queued ─lease─► running ─success──────────────► succeeded ─► on-success destination
+                  ▲               │
+                  │   function error with a retry left (after ASYNC_RETRY_DELAYS),
+                  │   platform error, lost worker (after a doubling wait)
+                  └── retrying ◄──┘
+                                  └─function error, no retry left─► failed ─► on-failure destination,
+    queued or retrying past its expiry ─────────────────────────► expired     dead-letter target
+
+A message is only a hint that an invocation may be due. ``process`` reads the row and
+decides; it takes the lease with an update conditional on ``fence``, which every lease
+increments, and writes the outcome only while the fence is still its own. So a
+duplicated or redelivered message never runs an attempt twice, nor two attempts at once.
+A lease lasts the function's timeout plus ``ASYNC_LEASE_MARGIN_SECONDS``: a worker that
+dies mid-attempt leaves a lease that runs out, and the next message (the sweeper sends
+one) records that attempt as interrupted and starts the next. The outcome, the attempt's
+row and the records for destinations commit in one transaction: each lands once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from lambent.errors import NotFound, ServiceUnavailable
+from lambent.functions.models import Function
+from lambent.invocations import destinations, event_configs, hot_cache, outbox, services
+from lambent.invocations.hot_cache import Routing, Target
+from lambent.invocations.models import (
+    Attempt,
+    AttemptOutcome,
+    Invocation,
+    InvocationStatus,
+    bounded_log,
+)
+from worker import executors
+
+logger = logging.getLogger(__name__)
+
+PENDING = (InvocationStatus.QUEUED, InvocationStatus.RETRYING)
+TERMINAL = (InvocationStatus.SUCCEEDED, InvocationStatus.FAILED, InvocationStatus.EXPIRED,
+            InvocationStatus.CANCELLED)
+#: The part of a response kept for the ledger and destination records, as Lambda's 256 KB.
+RESPONSE_KEEP_BYTES = 256 * 1024
+
+RETRIES_EXHAUSTED = "RetriesExhausted"
+EVENT_AGE_EXCEEDED = "EventAgeExceeded"
+
+
+@dataclass(frozen=True)
+class Lease:
+    invocation: Invocation
+    target: Target
+    fence: int
+    number: int
+    started_at: datetime
+
+
+def process(*, request_id: str) -> None:
+    """Run the invocation's next attempt if it is due and nobody holds it; otherwise nothing."""
+    invocation = Invocation.objects.select_related("tenant").filter(request_id=request_id).first()
+    if invocation is None or invocation.status in TERMINAL:
+        outbox.done(task=outbox.RUN_INVOCATION, key=request_id)
+        return
+    now = timezone.now()
+    abandoned = invocation.status == InvocationStatus.RUNNING and _lease_over(invocation, now)
+    if invocation.status == InvocationStatus.RUNNING and not abandoned:
+        return
+    assert invocation.expires_at is not None
+    if invocation.expires_at <= now:
+        _expire(invocation, abandoned=abandoned)
+        return
+    if not abandoned and invocation.next_attempt_at and invocation.next_attempt_at > now:
+        outbox.publish_quietly(task=outbox.RUN_INVOCATION, key=request_id, due_at=invocation.next_attempt_at)
+        return
+    try:
+        target = _routing(invocation).pick()
+    except NotFound as exc:
+        _end(invocation, status=InvocationStatus.FAILED, fence=invocation.fence, error_type="ResourceNotFoundException",
+             error_message=str(exc))
+        return
+    lease = _lease(invocation, target=target, now=now, abandoned=abandoned)
+    if lease is not None:
+        _attempt(lease)
+
+
+def _lease_over(invocation: Invocation, now: datetime) -> bool:
+    return invocation.lease_expires_at is None or invocation.lease_expires_at <= now
+
+
+def _routing(invocation: Invocation) -> Routing:
+    key = (invocation.tenant_id, invocation.function_name, invocation.qualifier)
+    routing = hot_cache.routes.get(key)
+    if routing is None:
+        routing = services.routing(tenant=invocation.tenant, function_name=invocation.function_name,
+                                   qualifier=invocation.qualifier or None)
+        hot_cache.routes.put(key, routing)
+    return routing
+
+
+def _lease(invocation: Invocation, *, target: Target, now: datetime, abandoned: bool) -> Lease | None:
+    number = invocation.attempt_count + 1
+    lease = Lease(invocation=invocation, target=target, fence=invocation.fence + 1, number=number, started_at=now)
+    with transaction.atomic():
+        taken = Invocation.objects.filter(pk=invocation.pk, fence=invocation.fence, status=invocation.status).update(
+            status=InvocationStatus.RUNNING, fence=lease.fence, attempt_count=number, next_attempt_at=None,
+            lease_expires_at=now + timedelta(seconds=target.spec.timeout + settings.ASYNC_LEASE_MARGIN_SECONDS),
+            attempt_started_at=now, started_at=invocation.started_at or now)
+        if taken and abandoned:
+            _record_interrupted(invocation, now=now)
+    return lease if taken else None
+
+
+def _record_interrupted(invocation: Invocation, *, now: datetime) -> None:
+    Attempt.objects.create(
+        invocation=invocation, number=invocation.attempt_count, outcome=AttemptOutcome.INTERRUPTED,
+        started_at=invocation.attempt_started_at or now, finished_at=invocation.lease_expires_at or now,
+        error_type="Lambent.WorkerLost",
+        error_message="The worker running this attempt stopped before it ended; the attempt is run again.")
+
+
+def _attempt(lease: Lease) -> None:
+    invocation, target = lease.invocation, lease.target
+    function = target.version.function
+    qualifier = invocation.qualifier
+    request = executors.InvokeRequest(
+        request_id=str(invocation.request_id), payload=bytes(invocation.payload),
+        invoked_function_arn=f"{function.arn}:{qualifier}" if qualifier else function.arn)
+    prepared = services.Prepared(tenant=invocation.tenant, version=target.version, qualifier=qualifier,
+                                 spec=target.spec, request=request, started_at=lease.started_at)
+    try:
+        result = _run_to_completion(services.run(prepared))
+    except ServiceUnavailable as exc:
+        _finish_platform_error(lease, str(exc))
+        return
+    _finish(lease, result)
+
+
+_loops: dict[int, asyncio.AbstractEventLoop] = {}
+
+
+def _run_to_completion(coroutine: Any) -> executors.InvokeResult:
+    """Await on this process's own event loop, kept so the executor client's connections are reused."""
+    loop = _loops.get(os.getpid())
+    if loop is None:
+        loop = _loops[os.getpid()] = asyncio.new_event_loop()
+    result: executors.InvokeResult = loop.run_until_complete(coroutine)
+    return result
+
+
+def _finish(lease: Lease, result: executors.InvokeResult) -> None:
+    invocation, version = lease.invocation, lease.target.version
+    now = timezone.now()
+    log = services.result_log(request_id=str(invocation.request_id), version=version, result=result)
+    message = services.error_message(result)
+    outcome = dict(
+        executed_version=version.version, duration_ms=result.duration_ms,
+        billed_duration_ms=result.billed_duration_ms, max_memory_used_mb=result.max_memory_used_mb,
+        init_duration_ms=result.init_duration_ms, error_type=result.error_type or "", error_message=message,
+    )
+    errors = invocation.function_error_count + (1 if result.function_error else 0)
+    status, due = InvocationStatus.SUCCEEDED, None
+    if result.function_error and errors <= invocation.maximum_retry_attempts:
+        status, due = InvocationStatus.RETRYING, now + timedelta(seconds=_retry_delay(errors))
+    elif result.function_error:
+        status = InvocationStatus.FAILED
+    changes = dict(status=status, next_attempt_at=due, lease_expires_at=None, function_error_count=errors,
+                   finished_at=None if due else now, log_tail=bounded_log(log),
+                   function_error=result.function_error or "", response=result.payload[:RESPONSE_KEEP_BYTES], **outcome)
+    with transaction.atomic():
+        if not Invocation.objects.filter(pk=invocation.pk, fence=lease.fence).update(**changes):
+            return  # the lease ran out and another worker took over: its outcome stands
+        Attempt.objects.create(
+            invocation=invocation, number=lease.number, started_at=lease.started_at, finished_at=now, log_tail=log,
+            outcome=AttemptOutcome.FUNCTION_ERROR if result.function_error else AttemptOutcome.SUCCEEDED, **outcome)
+        for name, value in changes.items():
+            setattr(invocation, name, value)
+        invocation.attempt_count = lease.number
+        _after(invocation, function=version.function)
+
+
+def _finish_platform_error(lease: Lease, message: str) -> None:
+    invocation = lease.invocation
+    now = timezone.now()
+    wait = min(settings.ASYNC_PLATFORM_BACKOFF_SECONDS * 2 ** min(lease.number - 1, 20),
+               settings.ASYNC_PLATFORM_BACKOFF_MAX_SECONDS)
+    due = now + timedelta(seconds=wait)
+    with transaction.atomic():
+        changed = Invocation.objects.filter(pk=invocation.pk, fence=lease.fence).update(
+            status=InvocationStatus.RETRYING, next_attempt_at=due, lease_expires_at=None,
+            error_type="Lambent.PlatformError", error_message=message)
+        if not changed:
+            return
+        Attempt.objects.create(invocation=invocation, number=lease.number, outcome=AttemptOutcome.PLATFORM_ERROR,
+                               started_at=lease.started_at, finished_at=now,
+                               executed_version=lease.target.version.version, error_type="Lambent.PlatformError",
+                               error_message=message)
+        invocation.status, invocation.next_attempt_at = InvocationStatus.RETRYING, due
+        _after(invocation, function=None)
+    logger.warning("invocation %s: platform error, next attempt in %.1f s: %s", invocation.request_id, wait, message)
+
+
+def _retry_delay(function_errors: int) -> float:
+    delays = settings.ASYNC_RETRY_DELAYS
+    return delays[min(function_errors, len(delays)) - 1] if delays else 0.0
+
+
+def _expire(invocation: Invocation, *, abandoned: bool) -> None:
+    with transaction.atomic():
+        if abandoned and not Invocation.objects.filter(pk=invocation.pk, fence=invocation.fence).exists():
+            return
+        if abandoned:
+            _record_interrupted(invocation, now=timezone.now())
+        _end(invocation, status=InvocationStatus.EXPIRED, fence=invocation.fence, error_type=EVENT_AGE_EXCEEDED,
+             error_message="The event was older than the function's maximum event age before it could run.")
+
+
+def _end(invocation: Invocation, *, status: str, fence: int, error_type: str, error_message: str) -> None:
+    with transaction.atomic():
+        changes = dict(status=status, finished_at=timezone.now(), next_attempt_at=None, lease_expires_at=None,
+                       error_type=error_type, error_message=error_message)
+        if Invocation.objects.filter(pk=invocation.pk, fence=fence, status=invocation.status).update(**changes):
+            for name, value in changes.items():
+                setattr(invocation, name, value)
+            _after(invocation, function=None)
+
+
+def _after(invocation: Invocation, *, function: Function | None) -> None:
+    """Owe the next message of a retrying invocation, or send the records of an ended one
+    (``invocation`` holds its new state; ``function`` is its function when the caller has it)."""
+    key = str(invocation.request_id)
+    status = invocation.status
+    if status == InvocationStatus.RETRYING:
+        assert invocation.next_attempt_at is not None
+        outbox.reschedule(task=outbox.RUN_INVOCATION, key=key, due_at=invocation.next_attempt_at)
+        return
+    outbox.done(task=outbox.RUN_INVOCATION, key=key)
+    function = function or invocation.function
+    if function is None:
+        return
+    config = hot_cache.event_invoke_config(function=function, qualifier=invocation.qualifier or None)
+    if status == InvocationStatus.SUCCEEDED and config.on_success:
+        destinations.deliver(tenant=invocation.tenant, target=config.on_success,
+                             body=_destination_record(invocation, function=function, condition="Success"),
+                             attributes={})
+    elif status in (InvocationStatus.FAILED, InvocationStatus.EXPIRED):
+        condition = RETRIES_EXHAUSTED if status == InvocationStatus.FAILED else EVENT_AGE_EXCEEDED
+        if config.on_failure:
+            destinations.deliver(tenant=invocation.tenant, target=config.on_failure,
+                                 body=_destination_record(invocation, function=function, condition=condition),
+                                 attributes={})
+        dead_letter = event_configs.dead_letter_target(function=function)
+        if dead_letter:
+            destinations.deliver(tenant=invocation.tenant, target=dead_letter, body=bytes(invocation.payload),
+                                 attributes={"RequestID": key, "ErrorCode": "200",
+                                             "ErrorMessage": (invocation.error_message or condition)[:1024]
+                                             .replace("\x00", "")})
+
+
+def _destination_record(invocation: Invocation, *, function: Function, condition: str) -> bytes:
+    """The record Lambda sends to a destination, with its field names."""
+    version = invocation.executed_version or invocation.qualifier or "$LATEST"
+    record: dict[str, Any] = {
+        "version": "1.0",
+        "timestamp": timezone.now().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "requestContext": {"requestId": str(invocation.request_id), "functionArn": f"{function.arn}:{version}",
+                           "condition": condition, "approximateInvokeCount": invocation.attempt_count},
+        "requestPayload": _json_or_text(bytes(invocation.payload)),
+    }
+    if invocation.executed_version:
+        response_context: dict[str, Any] = {"statusCode": 200, "executedVersion": invocation.executed_version}
+        if invocation.function_error:
+            response_context["functionError"] = invocation.function_error
+        record["responseContext"] = response_context
+        record["responsePayload"] = _json_or_text(bytes(invocation.response))
+    return json.dumps(record, separators=(",", ":")).encode()
+
+
+def _json_or_text(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return data.decode(errors="replace")
+
+
+def sweep(*, limit: int = 500) -> dict[str, int]:
+    """Expire events past their age, revive attempts whose worker was lost, and publish again
+    the messages the broker lost. Runs every ``SWEEP_INTERVAL_SECONDS`` under ``lambent beat``."""
+    now = timezone.now()
+    expired = 0
+    for invocation in Invocation.objects.select_related("tenant").filter(
+            status__in=PENDING, expires_at__lte=now)[:limit]:
+        _expire(invocation, abandoned=False)
+        expired += 1
+    revived = 0
+    for invocation in Invocation.objects.select_related("tenant").filter(
+            status=InvocationStatus.RUNNING, lease_expires_at__lte=now)[:limit]:
+        outbox.publish_quietly(task=outbox.RUN_INVOCATION, key=str(invocation.request_id))
+        revived += 1
+    return {"expired": expired, "revived": revived, "redelivered": outbox.redeliver_overdue()}

@@ -1,0 +1,32 @@
+"""``lambent worker``: the Celery worker that runs asynchronous invocations and deliveries.
+
+One process per ``LAMBENT_WORKER_CONCURRENCY`` slot (prefork), each running one task at a
+time; tasks are acknowledged only when done, and a message whose process died goes back to
+the queue. Gossip, mingle and heartbeats are off: workers share nothing but the broker and
+the database, so they need not talk to each other.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from lambent.celery import app
+
+
+class Command(BaseCommand):
+    help = "Run a worker: asynchronous invocations, retries, destinations."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--concurrency", type=int, default=None,
+                            help="Tasks run at once (default: LAMBENT_WORKER_CONCURRENCY).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        concurrency = options["concurrency"] or settings.WORKER_CONCURRENCY
+        app.worker_main([
+            "worker", f"--loglevel={settings.LOG_LEVEL}", f"--concurrency={concurrency}",
+            f"--hostname=lambent-{os.getpid()}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
+        ])

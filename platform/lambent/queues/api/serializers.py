@@ -1,0 +1,73 @@
+"""Shapes of the queues API. They parse types only: every rule lives in the services."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from lambent.queues import limits
+from lambent.queues.models import Message, Queue
+
+_VISIBILITY_HELP = (f"Seconds a received message stays hidden, {limits.VISIBILITY_TIMEOUT_MIN_S}-"
+                    f"{limits.VISIBILITY_TIMEOUT_MAX_S}")
+_RETENTION_HELP = f"Seconds a message is kept, {limits.RETENTION_MIN_S}-{limits.RETENTION_MAX_S}"
+
+
+class QueueSerializer(serializers.ModelSerializer):
+    """A queue with its message counts (annotated by the selectors)."""
+
+    arn = serializers.CharField(read_only=True)
+    approximate_number_of_messages = serializers.IntegerField(read_only=True,
+                                                              help_text="Receivable now.")
+    approximate_number_of_messages_not_visible = serializers.IntegerField(
+        read_only=True, help_text="Received and hidden for their visibility timeout.")
+
+    class Meta:
+        model = Queue
+        fields = ["name", "arn", "visibility_timeout", "message_retention_seconds", "created_at",
+                  "approximate_number_of_messages", "approximate_number_of_messages_not_visible"]
+
+
+class QueueCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(trim_whitespace=False,
+                                 help_text=f"1-{limits.NAME_MAX} letters, digits, '-' or '_'; unique in the tenant.")
+    visibility_timeout = serializers.IntegerField(
+        required=False, help_text=f"{_VISIBILITY_HELP}, default {limits.VISIBILITY_TIMEOUT_DEFAULT_S}.")
+    message_retention_seconds = serializers.IntegerField(
+        required=False, help_text=f"{_RETENTION_HELP}, default {limits.RETENTION_DEFAULT_S} (4 days).")
+
+
+class QueueUpdateSerializer(serializers.Serializer):
+    visibility_timeout = serializers.IntegerField(required=False, help_text=f"{_VISIBILITY_HELP}.")
+    message_retention_seconds = serializers.IntegerField(required=False, help_text=f"{_RETENTION_HELP}.")
+
+
+class MessageSendSerializer(serializers.Serializer):
+    body = serializers.CharField(trim_whitespace=False, help_text=(
+        f"Any text; body and attributes together at most {limits.MESSAGE_MAX_BYTES} bytes of UTF-8."))
+    attributes = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False), required=False,
+        help_text=f"Up to {limits.ATTRIBUTES_MAX} names (letters, digits, '_', '-', '.') with string values.")
+
+
+class MessageSentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Message
+        fields = ["message_id"]
+
+
+class MessagesReceiveSerializer(serializers.Serializer):
+    max_messages = serializers.IntegerField(default=1, help_text=f"1-{limits.RECEIVE_MAX}, default 1.")
+    visibility_timeout = serializers.IntegerField(
+        required=False, help_text=f"{_VISIBILITY_HELP}; default the queue's.")
+
+
+class ReceivedMessageSerializer(serializers.ModelSerializer):
+    attributes = serializers.DictField(child=serializers.CharField())
+
+    class Meta:
+        model = Message
+        fields = ["message_id", "receipt_handle", "body", "attributes", "sent_at", "receive_count"]
+
+
+class ReceivedMessagesSerializer(serializers.Serializer):
+    messages = ReceivedMessageSerializer(many=True, help_text="Oldest first; empty when none is receivable.")
