@@ -12,8 +12,12 @@ def operator_client(client, django_user_model):
 
 
 def test_every_registered_model_has_working_pages(operator_client, tenant, create_function, api):
+    create_function()
     api.post("/api/v1/functions/hello/versions", format="json")
     api.post("/api/v1/functions/hello/aliases", {"name": "live", "function_version": "1"}, format="json")
+    api.put("/api/v1/functions/hello/event-invoke-config", {"maximum_retry_attempts": 1}, format="json")
+    api.put("/api/v1/functions/hello/dead-letter-config", {"target": "https://example.com/dead"}, format="json")
+    assert api.post("/api/v1/functions/hello/invoke?type=event", {}, format="json").status_code == 202
     for model in admin.site._registry:
         opts = model._meta
         changelist = operator_client.get(f"/admin/{opts.app_label}/{opts.model_name}/")

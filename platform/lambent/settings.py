@@ -145,7 +145,8 @@ ASYNC_PLATFORM_BACKOFF_SECONDS = env_float("LAMBENT_ASYNC_PLATFORM_BACKOFF_SECON
 ASYNC_PLATFORM_BACKOFF_MAX_SECONDS = env_float("LAMBENT_ASYNC_PLATFORM_BACKOFF_MAX_SECONDS", default=300.0,
                                                minimum=0.0)
 #: An attempt's lease lasts the function's timeout plus this; then another worker may take over.
-ASYNC_LEASE_MARGIN_SECONDS = env_float("LAMBENT_ASYNC_LEASE_MARGIN_SECONDS", default=30.0, minimum=0.0)
+#: Keep it at least the time the executor client waits beyond a timeout (cold start, hops: 60 s).
+ASYNC_LEASE_MARGIN_SECONDS = env_float("LAMBENT_ASYNC_LEASE_MARGIN_SECONDS", default=60.0, minimum=0.0)
 #: A queued invocation still not started this long after it was due is sent to the broker again
 #: (its message was lost, say by a Redis restart); duplicates are harmless, just wasted work.
 ASYNC_REDELIVERY_SECONDS = env_float("LAMBENT_ASYNC_REDELIVERY_SECONDS", default=300.0, minimum=0.0)
