@@ -2,6 +2,8 @@
 
 - ``BareServer``: an asyncio HTTP server that hands each request body over a Unix socket
   to a pre-forked worker process running the same handler, and answers in one write;
+- ``AcceptFloor``: the same server answering 202 once it has committed one row in the
+  platform's SQLite file and pushed one message to the platform's Redis;
 - ``cold_floor_ms``: starting ``python3 -I -S`` inside bubblewrap and importing the handler;
 - ``idle_python_private_mb``: the private memory of a fresh, idle ``python3``.
 """
@@ -12,6 +14,7 @@ import asyncio
 import json
 import os
 import socket
+import sqlite3
 import statistics
 import struct
 import subprocess
@@ -19,7 +22,11 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
+from typing import Self
+
+import redis
 
 _LENGTH = struct.Struct(">I")
 
@@ -38,40 +45,21 @@ def _worker(sock: socket.socket, handler_source: str) -> None:
         sock.sendall(_LENGTH.pack(len(result)) + result)
 
 
-class BareServer:
-    """Started in a thread with its own event loop; one pre-forked worker per connection slot."""
+class _HttpFloor:
+    """An asyncio HTTP/1.1 server in a thread with its own event loop: keep-alive, one write
+    per response, ``_answer`` deciding each response from the request's body."""
 
-    def __init__(self, handler_source: str, *, workers: int = 1) -> None:
-        self.handler_source = handler_source
-        self.workers = workers
+    def __init__(self) -> None:
         self.port = 0
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pids: list[int] = []
 
-    def __enter__(self) -> BareServer:
-        self._pool = []
-        for _ in range(self.workers):
-            parent, child = socket.socketpair()
-            pid = os.fork()
-            if pid == 0:
-                parent.close()
-                try:
-                    _worker(child, self.handler_source)
-                finally:
-                    os._exit(0)
-            child.close()
-            self._pids.append(pid)
-            self._pool.append(parent)
+    def __enter__(self) -> Self:
         threading.Thread(target=self._serve, daemon=True).start()
         self._ready.wait()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for sock in self._pool:
-            sock.close()
-        for pid in self._pids:
-            os.waitpid(pid, 0)
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
 
@@ -82,11 +70,15 @@ class BareServer:
         self._loop.run_forever()
 
     async def _start(self) -> None:
-        self._idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
-        for sock in self._pool:
-            self._idle.put_nowait(await asyncio.open_unix_connection(sock=sock))
+        await self._prepare()
         server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
         self.port = server.sockets[0].getsockname()[1]
+
+    async def _prepare(self) -> None:
+        """Whatever the loop must hold before the first request."""
+
+    async def _answer(self, body: bytes) -> bytes:
+        raise NotImplementedError
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -99,15 +91,95 @@ class BareServer:
             for line in head.split(b"\r\n"):
                 if line.lower().startswith(b"content-length:"):
                     length = int(line.split(b":", 1)[1])
-            body = await reader.readexactly(length)
-            worker_reader, worker_writer = await self._idle.get()
-            worker_writer.write(_LENGTH.pack(len(body)) + body)
-            size = _LENGTH.unpack(await worker_reader.readexactly(4))[0]
-            result = await worker_reader.readexactly(size)
-            self._idle.put_nowait((worker_reader, worker_writer))
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                         + str(len(result)).encode() + b"\r\n\r\n" + result)
+            writer.write(await self._answer(await reader.readexactly(length)))
         writer.close()
+
+
+def _response(status: bytes, body: bytes) -> bytes:
+    return (b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\nContent-Length: "
+            + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+class BareServer(_HttpFloor):
+    """One pre-forked worker per connection slot, each running the handler."""
+
+    def __init__(self, handler_source: str, *, workers: int = 1) -> None:
+        super().__init__()
+        self.handler_source = handler_source
+        self.workers = workers
+        self._pids: list[int] = []
+        self._pool: list[socket.socket] = []
+
+    def __enter__(self) -> Self:
+        for _ in range(self.workers):
+            parent, child = socket.socketpair()
+            pid = os.fork()
+            if pid == 0:
+                parent.close()
+                try:
+                    _worker(child, self.handler_source)
+                finally:
+                    os._exit(0)
+            child.close()
+            self._pids.append(pid)
+            self._pool.append(parent)
+        return super().__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        for sock in self._pool:
+            sock.close()
+        for pid in self._pids:
+            os.waitpid(pid, 0)
+        super().__exit__()
+
+    async def _prepare(self) -> None:
+        self._idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+        for sock in self._pool:
+            self._idle.put_nowait(await asyncio.open_unix_connection(sock=sock))
+
+    async def _answer(self, body: bytes) -> bytes:
+        worker_reader, worker_writer = await self._idle.get()
+        worker_writer.write(_LENGTH.pack(len(body)) + body)
+        size = _LENGTH.unpack(await worker_reader.readexactly(4))[0]
+        result = await worker_reader.readexactly(size)
+        self._idle.put_nowait((worker_reader, worker_writer))
+        return _response(b"200 OK", result)
+
+
+class AcceptFloor(_HttpFloor):
+    """For each request: insert and commit one row in ``database`` (a table of its own, the
+    platform's pragmas, an immediate transaction as the platform's), push one message to
+    the Redis on ``redis_socket``, then answer 202 with a request id. Both stores are
+    reached from the event loop, blocking: nothing else waits on it."""
+
+    TABLE = "bench_floor_event"
+    QUEUE = "bench-floor-accept"
+
+    def __init__(self, *, database: Path, redis_socket: Path) -> None:
+        super().__init__()
+        self.database = database
+        self.redis_socket = redis_socket
+
+    async def _prepare(self) -> None:
+        self._db = sqlite3.connect(self.database, isolation_level=None, timeout=20, check_same_thread=False)
+        self._db.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                               f"CREATE TABLE IF NOT EXISTS {self.TABLE} (id INTEGER PRIMARY KEY, body BLOB);")
+        self._redis = redis.Redis(unix_socket_path=str(self.redis_socket), socket_timeout=2)
+        self._redis.ping()
+
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__()
+        self._redis.delete(self.QUEUE)
+        self._redis.close()
+        self._db.close()
+
+    async def _answer(self, body: bytes) -> bytes:
+        request_id = str(uuid.uuid4())
+        self._db.execute("BEGIN IMMEDIATE")
+        self._db.execute(f"INSERT INTO {self.TABLE} (body) VALUES (?)", (body,))
+        self._db.execute("COMMIT")
+        self._redis.lpush(self.QUEUE, json.dumps({"request_id": request_id, "body": body.decode()}))
+        return _response(b"202 Accepted", json.dumps({"request_id": request_id, "status": "queued"}).encode())
 
 
 def bwrap_python_argv(python: str, prefix: str, task_dir: Path, code: str) -> list[str]:

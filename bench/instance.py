@@ -1,7 +1,9 @@
-"""A throwaway Lambent for one benchmark run: its own data dir, api and executor processes."""
+"""A throwaway Lambent for one benchmark run: its own data dir, embedded Redis, and the
+processes of the ``Procfile`` (executor, api, worker, beat)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -10,11 +12,21 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
+from celery import Celery
+
+from lambent.embedded_redis import embedded_redis
 from worker.executors.local.sandbox import remove_tree
 
 LAMBENT = str(Path(sys.executable).parent / "lambent")
+PROCESSES = ("executor", "api", "worker", "beat")
+#: Tasks the platform's worker runs at once; the Celery floor's worker gets the same.
+WORKER_CONCURRENCY = 2
+START_TIMEOUT_S = 60
+#: The Celery queue the platform's worker consumes (Celery's default).
+PLATFORM_QUEUE = "celery"
 
 
 def _free_port() -> int:
@@ -30,38 +42,84 @@ class Platform:
         self.port = _free_port()
         clean = {k: v for k, v in os.environ.items() if not k.startswith("LAMBENT_")}
         self.env = {**clean, "LAMBENT_DATA_DIR": str(self.data_dir), "LAMBENT_BIND": f"127.0.0.1:{self.port}",
-                    "LAMBENT_LOG_LEVEL": "WARNING"}
+                    "LAMBENT_LOG_LEVEL": "WARNING", "LAMBENT_WORKER_CONCURRENCY": str(WORKER_CONCURRENCY)}
         self.processes: list[subprocess.Popen[bytes]] = []
         self.key = ""
+        self._redis = contextlib.ExitStack()
+
+    @property
+    def redis_socket(self) -> Path:
+        """The embedded Redis every process of the platform derives from ``LAMBENT_DATA_DIR``."""
+        return self.data_dir / "redis.sock"
+
+    @property
+    def database(self) -> Path:
+        """The SQLite file of the embedded defaults."""
+        return self.data_dir / "lambent.sqlite3"
 
     def __enter__(self) -> Platform:
+        try:
+            self._start()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _start(self) -> None:
         subprocess.run([LAMBENT, "migrate", "-v0"], env=self.env, check=True)
         created = json.loads(subprocess.run([LAMBENT, "tenant", "create", "bench", "--json"], env=self.env,
                                             check=True, capture_output=True, text=True).stdout)
         self.key = f"{created['access_key_id']}:{created['secret_access_key']}"
-        for command in ("executor", "api"):
+        self._redis.enter_context(embedded_redis(self.redis_socket))
+        for command in PROCESSES:
+            # The worker logs at INFO for its " ready." line (the Celery floor's worker does too).
+            env = {**self.env, "LAMBENT_LOG_LEVEL": "INFO"} if command == "worker" else self.env
             log = open(self.data_dir / f"{command}.log", "wb")  # noqa: SIM115 - closed with the process
-            self.processes.append(subprocess.Popen([LAMBENT, command], env=self.env, stdout=log, stderr=log))
-        deadline = time.monotonic() + 60
-        while not self._healthy() or not (self.data_dir / "executor.sock").exists():
+            self.processes.append(subprocess.Popen([LAMBENT, command], env=env, stdout=log, stderr=log))
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self._ready():
             if time.monotonic() > deadline or any(process.poll() is not None for process in self.processes):
-                logs = "".join((self.data_dir / f"{name}.log").read_text(errors="replace")[-3000:]
-                               for name in ("executor", "api"))
+                logs = "".join(f"--- {name}.log\n" + self.log(name)[-3000:] for name in PROCESSES)
                 raise RuntimeError(f"the platform did not start:\n{logs}")
             time.sleep(0.1)
-        return self
 
     def __exit__(self, *exc: object) -> None:
         for process in self.processes:
             process.terminate()
         for process in self.processes:
             process.wait(timeout=30)
+        self._redis.close()
         remove_tree(self.data_dir)  # never through a mount a sandbox left behind
+
+    @contextlib.contextmanager
+    def worker_paused(self) -> Iterator[None]:
+        """The platform's worker takes no new message during the block (Celery's remote control
+        ``cancel_consumer``, then ``add_consumer``): what is sent meanwhile waits in Redis."""
+        node = [f"lambent-{self.processes[PROCESSES.index('worker')].pid}@{socket.gethostname()}"]
+        with Celery("bench-control", broker=f"redis+socket://{self.redis_socket}") as app:
+            self._expect_reply(app.control.cancel_consumer(PLATFORM_QUEUE, destination=node, reply=True, timeout=5))
+            try:
+                yield
+            finally:
+                self._expect_reply(app.control.add_consumer(PLATFORM_QUEUE, destination=node, reply=True, timeout=5))
+
+    @staticmethod
+    def _expect_reply(replies: list[dict[str, object]]) -> None:
+        if len(replies) != 1:
+            raise RuntimeError(f"the platform's worker did not answer a remote control command: {replies}")
+
+    def log(self, name: str) -> str:
+        path = self.data_dir / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def _ready(self) -> bool:
+        return (self._healthy() and (self.data_dir / "executor.sock").exists()
+                and " ready." in self.log("worker"))
 
     def _healthy(self) -> bool:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as response:
-                return response.status == 200
+                return bool(response.status == 200)
         except OSError:
             return False
 

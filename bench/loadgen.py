@@ -68,8 +68,9 @@ class Latencies:
 
 
 def run(host: str, port: int, path: str, body: bytes, *, requests: int, clients: int = 1,
-        headers: dict[str, str] | None = None, warmup: int = 50) -> Latencies:
-    """``requests`` in all, spread over ``clients`` concurrent keep-alive connections."""
+        headers: dict[str, str] | None = None, warmup: int = 50, expect: int = 200) -> Latencies:
+    """``requests`` in all, spread over ``clients`` concurrent keep-alive connections, each
+    first sending ``warmup`` requests of its own; any status but ``expect`` fails the run."""
     samples: list[float] = []
     failures: list[BaseException] = []
     lock = threading.Lock()
@@ -89,13 +90,14 @@ def run(host: str, port: int, path: str, body: bytes, *, requests: int, clients:
             started = time.perf_counter()
             status, _ = connection.request("POST", path, body, headers)
             local.append((time.perf_counter() - started) * 1000)
-            if status != 200:
+            if status != expect:
                 raise RuntimeError(f"{path} answered {status}: {_[:300]!r}")
         connection.close()
         with lock:
             samples.extend(local)
 
-    threads = [threading.Thread(target=client, args=(requests // clients,)) for _ in range(clients)]
+    shares = [requests // clients + (number < requests % clients) for number in range(clients)]
+    threads = [threading.Thread(target=client, args=(share,)) for share in shares]
     started = time.perf_counter()
     for thread in threads:
         thread.start()

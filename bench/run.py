@@ -1,8 +1,15 @@
 """``make bench``: the platform's figures beside floors measured in the same run.
 
 Prints a table and writes ``bench/results.json``: a list of
-``{"name", "value", "unit", "floor", "ratio", "target"}``, where ``ratio`` is value/floor
-and ``target`` the largest ratio the figure should reach (None where there is none).
+``{"name", "value", "unit", "floor", "ratio", "target", "target_min"}``, where ``ratio`` is
+value/floor, ``target`` the largest ratio the figure may reach (a cost: latency, memory)
+and ``target_min`` the smallest (a rate: throughput); None where there is no such bound.
+
+The asynchronous figures time an event from just before the client sends it to the
+moment the worker that ran it stamps its end (the ledger's ``finished_at``, taken as the
+function returns, before the outcome is written); the Celery floor is timed the same way,
+to the ``time.time()`` its no-op task returns (before its result is stored). Client,
+api, worker and floor share one machine and one clock.
 """
 
 from __future__ import annotations
@@ -14,13 +21,17 @@ import statistics
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from bench import floors, loadgen
-from bench.instance import Platform
+from bench.celery_floor import CeleryFloor
+from bench.instance import WORKER_CONCURRENCY, Platform
+from bench.ledger import Ledger
 
 HANDLER = "def handler(event, context):\n    return event\n"
 EVENT = json.dumps({"benchmark": True, "n": 1}).encode()
 RESULTS = Path(__file__).with_name("results.json")
+EVENT_TYPE = {"X-Lambent-Invocation-Type": "Event"}
 
 
 def zip_of(source: str) -> str:
@@ -86,6 +97,109 @@ def measure_idle_memory(platform: Platform, results: list[dict[str, object]]) ->
     results.append(row("idle_sandbox_private_mb", sandbox_mb, "MB", floor, target=2))
 
 
+def measure_async(platform: Platform, results: list[dict[str, object]]) -> None:
+    """The asynchronous figures, then their Celery floors (whose worker starts only once the
+    platform's figures are taken, and stops before anything else is measured)."""
+    accept = async_accept(platform, requests=1000)
+    e2e = async_e2e(platform, events=200)
+    rate = async_burst(platform, events=500, clients=8)
+    with CeleryFloor(redis_socket=platform.redis_socket, log=platform.data_dir / "celery-floor.log",
+                     concurrency=WORKER_CONCURRENCY) as celery:
+        trips = celery.round_trips(count=200)
+        floor_rate, sending = celery.burst(count=500)
+    floor_e2e = statistics.median(trips.done_ms)
+    print(f"async e2e, bare Celery: 200 no-op tasks one at a time, delay() to the task's end p50 {floor_e2e:.2f} ms "
+          f"(to get() returning: p50 {statistics.median(trips.heard_ms):.2f} ms)")
+    print(f"async throughput, bare Celery: 500 no-op tasks sent in {sending:.2f} s, {floor_rate:.0f}/s "
+          f"from the first send to the last task's end ({WORKER_CONCURRENCY} prefork processes)")
+    results.append(accept)
+    results.append(row("async_e2e_p50", e2e, "ms", floor_e2e, target=1.5))
+    results.append(row("async_throughput", rate, "inv/s", floor_rate, target=None, target_min=0.8))
+
+
+def async_accept(platform: Platform, *, requests: int) -> dict[str, object]:
+    """Sequential 202s of one client over keep-alive, beside the same from ``floors.AcceptFloor``.
+
+    The accept path alone, as its floor: the platform's worker takes none of these events
+    until the accepts are measured (nothing consumes the floor's messages either); it then
+    runs them all before anything else is measured.
+    """
+    create(platform, "event_accept")
+    with platform.worker_paused():
+        accepted = loadgen.run("127.0.0.1", platform.port, invoke_path("event_accept"), EVENT, requests=requests,
+                               headers={**platform.headers, **EVENT_TYPE}, expect=202)
+    started = time.time()
+    with Ledger(platform.database) as ledger:
+        succeeded, last = ledger.wait_finished("event_accept", count=requests + 50)
+    with floors.AcceptFloor(database=platform.database, redis_socket=platform.redis_socket) as bare:
+        floor = loadgen.run("127.0.0.1", bare.port, "/", EVENT, requests=requests, expect=202)
+    print(f"async accept: {requests} sequential Event invokes, 202 p50 {accepted.p50:.2f} ms "
+          f"(p99 {accepted.percentile(99):.2f}); floor (asyncio, one SQLite commit, one LPUSH) "
+          f"p50 {floor.p50:.2f} ms (p99 {floor.percentile(99):.2f})")
+    print(f"async accept: the worker then ran the {requests + 50} queued events in {last - started:.2f} s "
+          f"({(requests + 50) / (last - started):.0f}/s, nothing else running), {succeeded} succeeded")
+    return row("async_accept_p50", accepted.p50, "ms", floor.p50, target=3)
+
+
+def async_e2e(platform: Platform, *, events: int, warmup: int = 20) -> float:
+    """Median ms from just before the client sends an event to the ledger's ``finished_at``
+    of it, one event at a time (each waited for in the ledger before the next is sent)."""
+    create(platform, "event_e2e")
+    connection = loadgen.Connection("127.0.0.1", platform.port)
+    done, accept, ledgered = [], [], []
+    with Ledger(platform.database) as ledger:
+        for number in range(warmup + events):
+            started = time.time()
+            request_id, answered = _send_event(platform, connection, "event_e2e")
+            entry = ledger.wait_ended(request_id)
+            if entry.status != "succeeded" or entry.finished_at is None:
+                raise RuntimeError(f"event {request_id} ended {entry.status}")
+            if number >= warmup:
+                done.append((entry.finished_at - started) * 1000)
+                accept.append((answered - started) * 1000)
+                ledgered.append((entry.finished_at - entry.created_at) * 1000)
+    connection.close()
+    status, seen = platform.call("GET", f"/api/v1/invocations/{request_id}")
+    if status != 200 or seen["status"] != "succeeded":
+        raise RuntimeError(f"the API shows the last event as {status} {seen}")
+    print(f"async e2e: {events} events one at a time, send to the worker's finish p50 {statistics.median(done):.2f} ms "
+          f"(202 round trip p50 {statistics.median(accept):.2f} ms, ledger created_at to finished_at "
+          f"p50 {statistics.median(ledgered):.2f} ms)")
+    return statistics.median(done)
+
+
+def _send_event(platform: Platform, connection: loadgen.Connection, name: str) -> tuple[str, float]:
+    """Send one event: its request id, and when the 202 came back."""
+    status, body = connection.request("POST", invoke_path(name), EVENT, {**platform.headers, **EVENT_TYPE})
+    answered = time.time()
+    if status != 202:
+        raise RuntimeError(f"an Event invoke answered {status}: {body[:300]!r}")
+    return str(json.loads(body)["request_id"]), answered
+
+
+def async_burst(platform: Platform, *, events: int, clients: int) -> float:
+    """Invocations per second: ``events`` sent at once by ``clients`` keep-alive connections,
+    from the first send to the last end (after a warm-up that starts a sandbox per worker process)."""
+    create(platform, "event_burst")
+    path, headers = invoke_path("event_burst"), {**platform.headers, **EVENT_TYPE}
+    warmup = 4 * WORKER_CONCURRENCY
+    with Ledger(platform.database) as ledger:
+        loadgen.run("127.0.0.1", platform.port, path, EVENT, requests=warmup, clients=warmup, warmup=0, expect=202,
+                    headers=headers)
+        ledger.wait_finished("event_burst", count=warmup)
+        started = time.time()
+        sending = loadgen.run("127.0.0.1", platform.port, path, EVENT, requests=events, clients=clients, warmup=0,
+                              expect=202, headers=headers)
+        succeeded, last = ledger.wait_finished("event_burst", count=warmup + events)
+    if succeeded != warmup + events:
+        raise RuntimeError(f"only {succeeded - warmup} of {events} events succeeded")
+    rate = events / (last - started)
+    print(f"async throughput: {events} events from {clients} clients accepted in {sending.elapsed_s:.2f} s "
+          f"({sending.rps:.0f}/s, 202 p50 {sending.p50:.2f} ms), all succeeded after {last - started:.2f} s: "
+          f"{rate:.0f}/s")
+    return rate
+
+
 def _sandbox_cgroups() -> list[Path]:
     for root in (Path("/sys/fs/cgroup/memory/lambent"), Path("/sys/fs/cgroup/lambent")):
         if root.is_dir():
@@ -99,9 +213,20 @@ def _interpreter(runtime: str) -> Path:
     return find_interpreters()[runtime].executable
 
 
-def row(name: str, value: float, unit: str, floor: float, *, target: float | None) -> dict[str, object]:
+def row(name: str, value: float, unit: str, floor: float, *, target: float | None,
+        target_min: float | None = None) -> dict[str, object]:
     return {"name": name, "value": round(value, 3), "unit": unit, "floor": round(floor, 3),
-            "ratio": round(value / floor, 3) if floor else None, "target": target}
+            "ratio": round(value / floor, 3) if floor else None, "target": target, "target_min": target_min}
+
+
+def verdict(result: dict[str, Any]) -> tuple[str, str]:
+    """The bound of a row as printed, and whether its ratio is within it."""
+    ratio, target, target_min = result["ratio"], result["target"], result["target_min"]
+    bounds = ([f"<= {target}"] if target is not None else []) + ([f">= {target_min}"] if target_min is not None else [])
+    if not bounds:
+        return "", ""
+    met = ratio is not None and (target is None or ratio <= target) and (target_min is None or ratio >= target_min)
+    return " ".join(bounds), "ok" if met else "MISSED"
 
 
 def main() -> None:
@@ -110,13 +235,13 @@ def main() -> None:
         measure_warm(platform, results)
         measure_cold(platform, results)
         measure_idle_memory(platform, results)
+        measure_async(platform, results)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"{'name':<26}{'value':>12}{'floor':>12}  unit    {'ratio':>7}  target")
     for result in results:
-        target = result["target"]
-        met = "" if target is None else ("ok" if result["ratio"] <= target else "MISSED")  # type: ignore[operator]
+        bound, met = verdict(result)
         print(f"{result['name']:<26}{result['value']:>12}{result['floor']:>12}  {result['unit']:<7} "
-              f"{result['ratio']:>7}  {'' if target is None else f'<= {target}'} {met}")
+              f"{result['ratio']:>7}  {bound} {met}")
     print(f"written to {RESULTS}")
 
 
