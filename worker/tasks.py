@@ -7,8 +7,18 @@ with ``task_reject_on_worker_lost`` (settings) puts a message back when its work
 
 from __future__ import annotations
 
+from typing import Any
+
+from celery import signals
+from django.db import close_old_connections
+
 from lambent.celery import app
 from lambent.invocations import destinations, outbox, processing
+
+
+@signals.task_prerun.connect
+def _usable_connections(**_: Any) -> None:
+    close_old_connections()
 
 
 @app.task(name=outbox.RUN_INVOCATION, acks_late=True)

@@ -277,6 +277,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CONCURRENCY = WORKER_CONCURRENCY
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery closes Django's database connections around every task unless told to reuse them:
+# a reconnect costs more than running a warm function. worker.tasks still drops a connection
+# that broke or outlived CONN_MAX_AGE, as Django does between requests.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "lambent.invocations.sweep", "schedule": SWEEP_INTERVAL_SECONDS},
 }

@@ -23,8 +23,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class AttemptInline(admin.TabularInline):
     model = Attempt
     extra = 0
-    readonly_fields = ["number", "outcome", "executed_version", "started_at", "finished_at", "duration_ms",
-                       "error_type"]
+    readonly_fields = ("number", "outcome", "executed_version", "started_at", "finished_at", "duration_ms",
+                       "error_type")
     fields = readonly_fields
     can_delete = False
 

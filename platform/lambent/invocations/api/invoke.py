@@ -4,19 +4,20 @@ The invocation type comes from the ``X-Lambent-Invocation-Type`` header or the `
 query parameter (``RequestResponse``, the default; ``Event``; ``DryRun``; any case).
 A synchronous invocation waits on a sandbox, so this view awaits the executor on the
 event loop instead of holding a thread: many invocations run at once. The database steps
-go to Django's thread: authenticating and resolving the qualifier (skipped while
-``hot_cache`` remembers both), recording the invocation in the ledger, and accepting an
-``Event`` (202 once its row and outbox message are committed and handed to the broker).
+run on long-lived threads (``lambent.api.threads``): authenticating and resolving the
+qualifier (skipped while ``hot_cache`` remembers both), recording the invocation in the
+ledger, and accepting an ``Event`` (202 once its row and outbox message are committed and
+handed to the broker).
 It speaks the same errors as the REST views (``lambent.api.exceptions.error_body``).
 """
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from lambent.api.exceptions import error_body
+from lambent.api.threads import on_database_thread
 from lambent.errors import InvalidParameter, LambentError, Unauthenticated
 from lambent.iam.authentication import authenticate
 from lambent.iam.models import Tenant
@@ -45,6 +46,7 @@ def _resolve_from_cache(request: HttpRequest, name: str) -> tuple[Tenant, Routin
     return (key.tenant, routing) if key is not None and routing is not None else None
 
 
+@on_database_thread
 def _resolve_from_database(request: HttpRequest, name: str) -> tuple[Tenant, Routing]:
     header = request.headers.get("Authorization", "")
     key = authenticate(header)
@@ -55,12 +57,16 @@ def _resolve_from_database(request: HttpRequest, name: str) -> tuple[Tenant, Rou
     return key.tenant, routing
 
 
+@on_database_thread
 def _accept(request: HttpRequest, tenant: Tenant, routing: Routing) -> HttpResponse:
     invocation = asynchronous.accept(tenant=tenant, function=routing.primary.version.function,
                                      qualifier=request.GET.get("qualifier"), payload=request.body)
     request_id = str(invocation.request_id)
     return JsonResponse({"request_id": request_id, "status": invocation.status}, status=202,
                         headers={"X-Lambent-Request-Id": request_id})
+
+
+_record_sync = on_database_thread(services.record_sync)
 
 
 def _dry_run(request: HttpRequest) -> HttpResponse:
@@ -75,17 +81,16 @@ async def invoke(request: HttpRequest, name: str) -> HttpResponse:
                             status=405, headers={"Allow": "POST"})
     try:
         kind = invocation_type(request)
-        tenant, routing = _resolve_from_cache(request, name) or await sync_to_async(_resolve_from_database)(
-            request, name)
+        tenant, routing = _resolve_from_cache(request, name) or await _resolve_from_database(request, name)
         if kind == InvocationType.EVENT:
-            return await sync_to_async(_accept)(request, tenant, routing)
+            return await _accept(request, tenant, routing)
         if kind == InvocationType.DRY_RUN:
             return _dry_run(request)
         prepared = services.prepare_sync(tenant=tenant, routing=routing, qualifier=request.GET.get("qualifier"),
                                          payload=request.body,
                                          client_context=request.headers.get("X-Lambent-Client-Context"))
         result = await services.run(prepared)
-        outcome = await sync_to_async(services.record_sync)(prepared, result)
+        outcome = await _record_sync(prepared, result)
     except LambentError as exc:
         headers = {"WWW-Authenticate": 'Bearer realm="lambent"'} if isinstance(exc, Unauthenticated) else None
         return JsonResponse(error_body(exc), status=exc.status_code, headers=headers)
