@@ -23,6 +23,7 @@ row and the records for destinations commit in one transaction: each lands once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -113,7 +114,8 @@ def _routing(invocation: Invocation) -> Routing:
 def _lease(invocation: Invocation, *, target: Target, now: datetime, abandoned: bool) -> Lease | None:
     number = invocation.attempt_count + 1
     lease = Lease(invocation=invocation, target=target, fence=invocation.fence + 1, number=number, started_at=now)
-    with transaction.atomic():
+    # One statement on the common path; a lost worker's attempt is recorded with the takeover.
+    with transaction.atomic() if abandoned else contextlib.nullcontext():
         taken = Invocation.objects.filter(pk=invocation.pk, fence=invocation.fence, status=invocation.status).update(
             status=InvocationStatus.RUNNING, fence=lease.fence, attempt_count=number, next_attempt_at=None,
             lease_expires_at=now + timedelta(seconds=target.spec.timeout + settings.ASYNC_LEASE_MARGIN_SECONDS),
