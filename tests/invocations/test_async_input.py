@@ -149,3 +149,18 @@ def test_invocation_list_filters(api, fake_executor):
     assert api.get("/api/v1/invocations?status=sleeping").status_code == 400
     assert api.get("/api/v1/invocations?since=yesterday").status_code == 400
     assert api.get("/api/v1/invocations?function=nope").status_code == 404
+
+
+def test_a_database_that_fails_the_commit_answers_503_with_nothing_stored(api, monkeypatch):
+    from django.db import OperationalError
+
+    create(api, "echo")
+
+    def refuse(**_: object) -> None:
+        raise OperationalError("the database went away")
+    monkeypatch.setattr(OutboxMessage.objects, "create", refuse)
+    response = api.post("/api/v1/functions/echo/invoke?type=event", {}, format="json")
+
+    assert response.status_code == 503
+    assert "could not be stored" in response.json()["message"]
+    assert not Invocation.objects.exists()
