@@ -122,10 +122,11 @@ def async_platform(executor_process, django_db_setup, django_db_blocker):
     Redis and executor, with the asynchronous timings shrunk to seconds (``tests.processes``)."""
     from tests import processes
 
+    metrics_port = processes.free_port()
     with django_db_blocker.unblock():
-        env = processes.platform_env()
+        env = processes.platform_env(LAMBENT_WORKER_METRICS_BIND=f"127.0.0.1:{metrics_port}")
     worker = processes.start_worker(env)
     beat = processes.start_beat(env)
-    yield {"worker": worker, "beat": beat, "env": env}
+    yield {"worker": worker, "beat": beat, "env": env, "metrics": f"http://127.0.0.1:{metrics_port}/metrics"}
     beat.stop()
     worker.stop()

@@ -7,18 +7,43 @@ with ``task_reject_on_worker_lost`` (settings) puts a message back when its work
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any
 
 from celery import signals
+from django.conf import settings
 from django.db import close_old_connections
+from prometheus_client import multiprocess, start_http_server
 
+from lambent import metrics
 from lambent.celery import app
+from lambent.env import parse_bind
 from lambent.invocations import destinations, outbox, processing
+
+logger = logging.getLogger(__name__)
 
 
 @signals.task_prerun.connect
 def _usable_connections(**_: Any) -> None:
     close_old_connections()
+
+
+@signals.worker_ready.connect
+def _serve_metrics(**_: Any) -> None:
+    if settings.WORKER_METRICS_BIND == "none":
+        return
+    host, port = parse_bind(settings.WORKER_METRICS_BIND)
+    try:
+        start_http_server(port, addr=host, registry=metrics.registry())
+    except OSError as exc:
+        logger.warning("worker metrics not served on %s: %s", settings.WORKER_METRICS_BIND, exc)
+
+
+@signals.worker_process_shutdown.connect
+def _forget_process(pid: int | None = None, **_: Any) -> None:
+    if pid is not None and "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
 
 @app.task(name=outbox.RUN_INVOCATION, acks_late=True)

@@ -143,3 +143,11 @@ def local_secret(path: Path, *, generate: Callable[[], str]) -> str:
         finally:
             os.unlink(staged)
     return path.read_text().strip()
+
+
+def parse_bind(bind: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port`` (a ``*_BIND`` setting) as (host, port)."""
+    host, separator, port = bind.rpartition(":")
+    if not separator or not port.isdigit() or not host:
+        raise ImproperlyConfigured(f"expected host:port, got {bind!r}")
+    return host.strip("[]"), int(port)

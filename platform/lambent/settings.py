@@ -158,6 +158,13 @@ WORKER_CONCURRENCY = env_int("LAMBENT_WORKER_CONCURRENCY", default=2, minimum=1)
 WEBHOOK_TIMEOUT_SECONDS = env_float("LAMBENT_WEBHOOK_TIMEOUT_SECONDS", default=10.0, minimum=0.1)
 WEBHOOK_MAX_ATTEMPTS = env_int("LAMBENT_WEBHOOK_MAX_ATTEMPTS", default=8, minimum=1)
 
+# --- metrics ------------------------------------------------------------------------------
+
+#: A bearer token that lets any client read the api's /metrics; unset, only loopback clients may.
+METRICS_TOKEN = env_secret("LAMBENT_METRICS_TOKEN")
+#: ``host:port`` where ``lambent worker`` serves the metrics of all its processes; ``none``: nowhere.
+WORKER_METRICS_BIND = env_str("LAMBENT_WORKER_METRICS_BIND", default="127.0.0.1:9101")
+
 # --- Django -------------------------------------------------------------------------------
 
 INSTALLED_APPS = [

@@ -1,4 +1,4 @@
-"""The ASGI handler of ``/api/`` and ``/healthz``: Django without the browser middleware.
+"""The ASGI handler of ``/api/``, ``/healthz`` and ``/metrics``: Django without the browser middleware.
 
 Under ASGI, each of Django's classic middlewares (sessions, authentication, messages,
 CSRF, ...) runs its hooks in Django's sync thread: two thread hops per middleware per
@@ -21,7 +21,7 @@ from django.http import HttpRequest, HttpResponseBase, JsonResponse
 Handler = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 
 #: Paths this handler serves; everything else goes through Django's full middleware stack.
-PREFIXES = ("/api/", "/healthz")
+PREFIXES = ("/api/", "/healthz", "/metrics")
 
 
 def api_middleware(get_response: Handler) -> Handler:

@@ -35,6 +35,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from lambent import metrics
 from lambent.errors import NotFound, ServiceUnavailable
 from lambent.functions.models import Function
 from lambent.invocations import destinations, event_configs, hot_cache, outbox, services
@@ -44,6 +45,7 @@ from lambent.invocations.models import (
     AttemptOutcome,
     Invocation,
     InvocationStatus,
+    InvocationType,
     bounded_log,
 )
 from worker import executors
@@ -191,6 +193,10 @@ def _finish(lease: Lease, result: executors.InvokeResult) -> None:
             setattr(invocation, name, value)
         invocation.attempt_count = lease.number
         _after(invocation, function=version.function)
+    labels = (invocation.tenant.account_id, invocation.function_name)
+    metrics.invocation_ran(tenant=labels[0], function=labels[1], invocation_type=InvocationType.EVENT,
+                           failed=bool(result.function_error), init_duration_ms=result.init_duration_ms)
+    metrics.ASYNC_OUTCOMES.labels(*labels, "function_error" if result.function_error else "succeeded").inc()
 
 
 def _finish_platform_error(lease: Lease, message: str) -> None:
@@ -211,6 +217,7 @@ def _finish_platform_error(lease: Lease, message: str) -> None:
                                error_message=message)
         invocation.status, invocation.next_attempt_at = InvocationStatus.RETRYING, due
         _after(invocation, function=None)
+    metrics.ASYNC_OUTCOMES.labels(invocation.tenant.account_id, invocation.function_name, "platform_error").inc()
     logger.warning("invocation %s: platform error, next attempt in %.1f s: %s", invocation.request_id, wait, message)
 
 

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from lambent import metrics
 from lambent.errors import InvalidParameter, RequestTooLarge, ServiceUnavailable
 from lambent.functions import selectors as function_selectors
 from lambent.functions.models import Version
@@ -114,6 +115,9 @@ async def run(prepared: Prepared) -> executors.InvokeResult:
 
 
 def record_sync(prepared: Prepared, result: executors.InvokeResult) -> Outcome:
+    metrics.invocation_ran(tenant=prepared.tenant.account_id, function=prepared.version.function.name,
+                           invocation_type=InvocationType.REQUEST_RESPONSE, failed=bool(result.function_error),
+                           init_duration_ms=result.init_duration_ms)
     invocation = _record(tenant=prepared.tenant, version=prepared.version, qualifier=prepared.qualifier,
                          request=prepared.request, result=result, started_at=prepared.started_at,
                          invocation_type=InvocationType.REQUEST_RESPONSE)

@@ -6,15 +6,9 @@ from typing import Any
 
 import uvicorn
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-
-def parse_bind(bind: str) -> tuple[str, int]:
-    """``host:port`` or ``[v6]:port`` as (host, port)."""
-    host, separator, port = bind.rpartition(":")
-    if not separator or not port.isdigit() or not host:
-        raise CommandError(f"LAMBENT_BIND must be host:port, got {bind!r}")
-    return host.strip("[]"), int(port)
+from lambent.env import parse_bind
 
 
 class Command(BaseCommand):
