@@ -224,3 +224,54 @@ def idle_python_private_mb(python: str = sys.executable) -> float:
         return private_mb(process.pid)
     finally:
         process.communicate(b"")
+
+
+_ZYGOTE = """
+import os, sys
+sys.path.insert(0, sys.argv[1])
+import app
+requests, answers = int(sys.argv[2]), int(sys.argv[3])
+while os.read(requests, 1):
+    if os.fork() == 0:
+        os.write(answers, repr(app.handler({}, None)).encode() + b"\\n")
+        os._exit(0)
+    os.wait()
+"""
+
+
+def fork_floor_ms(python: str, handler_source: str, *, runs: int = 50) -> float:
+    """Median time for a zygote that has imported the handler to fork a child that runs it
+    once and answers: the floor of a cold start that forks from a per-version template."""
+    with tempfile.TemporaryDirectory() as task:
+        Path(task, "app.py").write_text(handler_source)
+        to_zygote, requests = os.pipe()
+        answers, from_zygote = os.pipe()
+        zygote = subprocess.Popen([python, "-I", "-S", "-c", _ZYGOTE, task, str(to_zygote), str(from_zygote)],
+                                  pass_fds=(to_zygote, from_zygote), env={})
+        os.close(to_zygote)
+        os.close(from_zygote)
+        timings = []
+        with os.fdopen(answers, "rb") as replies:
+            for _ in range(runs + 5):
+                started = time.perf_counter()
+                os.write(requests, b"x")
+                replies.readline()
+                timings.append((time.perf_counter() - started) * 1000)
+        os.close(requests)
+        zygote.wait(timeout=10)
+    return statistics.median(timings[5:])
+
+
+def parallel_cold_floor_s(python: str, handler_source: str, *, count: int) -> float:
+    """Seconds for ``count`` interpreters started at once in bubblewrap to import the handler."""
+    prefix = subprocess.run([python, "-I", "-S", "-c", "import sys; print(sys.base_prefix)"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    with tempfile.TemporaryDirectory() as task:
+        Path(task, "app.py").write_text(handler_source)
+        os.chmod(task, 0o755)
+        argv = bwrap_python_argv(python, prefix, Path(task), "import sys; sys.path.insert(0, '/var/task'); import app")
+        started = time.perf_counter()
+        processes = [subprocess.Popen(argv, env={}) for _ in range(count)]
+        for process in processes:
+            process.wait()
+        return time.perf_counter() - started
