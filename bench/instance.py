@@ -41,8 +41,11 @@ class Platform:
         self.data_dir.chmod(0o711)
         self.port = _free_port()
         clean = {k: v for k, v in os.environ.items() if not k.startswith("LAMBENT_")}
+        self.cgroup_parent = f"lambent-bench-{os.getpid()}"
         self.env = {**clean, "LAMBENT_DATA_DIR": str(self.data_dir), "LAMBENT_BIND": f"127.0.0.1:{self.port}",
-                    "LAMBENT_LOG_LEVEL": "WARNING", "LAMBENT_WORKER_CONCURRENCY": str(WORKER_CONCURRENCY)}
+                    "LAMBENT_LOG_LEVEL": "WARNING", "LAMBENT_WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
+                    "LAMBENT_CGROUP_PARENT": self.cgroup_parent, "LAMBENT_EXECUTOR_METRICS_BIND": "none",
+                    "LAMBENT_WORKER_METRICS_BIND": "none"}
         self.processes: list[subprocess.Popen[bytes]] = []
         self.key = ""
         self._redis = contextlib.ExitStack()

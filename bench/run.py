@@ -159,10 +159,10 @@ def measure_burst(platform: Platform, results: list[dict[str, object]], *, count
 
 def measure_idle_memory(platform: Platform, results: list[dict[str, object]]) -> None:
     create(platform, "idle")
-    before = set(_sandbox_cgroups())
+    before = set(_sandbox_cgroups(platform))
     platform.call("POST", invoke_path("idle"))
     time.sleep(1)
-    (cgroup,) = set(_sandbox_cgroups()) - before
+    (cgroup,) = set(_sandbox_cgroups(platform)) - before
     pids = [int(pid) for pid in (cgroup / "cgroup.procs").read_text().split()]
     sandbox_mb = sum(floors.private_mb(pid) for pid in pids)
     floor = floors.idle_python_private_mb(str(_interpreter("python3.11")))
@@ -272,8 +272,9 @@ def async_burst(platform: Platform, *, events: int, clients: int) -> float:
     return rate
 
 
-def _sandbox_cgroups() -> list[Path]:
-    for root in (Path("/sys/fs/cgroup/memory/lambent"), Path("/sys/fs/cgroup/lambent")):
+def _sandbox_cgroups(platform: Platform) -> list[Path]:
+    parent = platform.cgroup_parent
+    for root in (Path("/sys/fs/cgroup/memory") / parent, Path("/sys/fs/cgroup") / parent):
         if root.is_dir():
             return [entry for entry in root.iterdir() if entry.is_dir()]
     return []

@@ -22,6 +22,9 @@ DATA_DIR.chmod(0o711)  # sandboxes run as other uids and must traverse it
 for _name in [name for name in os.environ if name.startswith("LAMBENT_") and not name.startswith("LAMBENT_TEST_")]:
     del os.environ[_name]
 os.environ["LAMBENT_DATA_DIR"] = str(DATA_DIR)
+# Sandboxes of this session under a cgroup of its own: an executor reaps what it finds under its
+# parent, so a session must never share one with `make dev` or another session.
+os.environ["LAMBENT_CGROUP_PARENT"] = f"lambent-test-{os.getpid()}"
 for _test_name, _name in (("LAMBENT_TEST_DATABASE_URL", "LAMBENT_DATABASE_URL"),
                           ("LAMBENT_TEST_REDIS_URL", "LAMBENT_REDIS_URL")):
     if os.environ.get(_test_name):

@@ -7,9 +7,10 @@ fails ``test_every_route_is_covered``.
 import pytest
 from django.urls import URLResolver, get_resolver
 
-from lambent.functions.models import Alias, Function, Version
+from lambent.functions.models import Alias, Function, ProvisionedConcurrencyConfig, Version
 from lambent.invocations.models import DeadLetterConfig, EventInvokeConfig, Invocation, OutboxMessage
 from lambent.queues.models import Message, Queue
+from lambent.quotas.models import ReservedConcurrency, TenantQuota
 from tests.conftest import b64, client_for, function_body, make_zip
 
 OTHER_ZIP = b64(make_zip({"app.py": "def handler(e, c):\n    return 'other'\n"}))
@@ -42,6 +43,14 @@ ATTEMPTS = [
     ("get", "/api/v1/functions/hello/dead-letter-config", None, "dead-letter-config"),
     ("put", "/api/v1/functions/hello/dead-letter-config", {"target": "https://example.com/"}, "dead-letter-config"),
     ("delete", "/api/v1/functions/hello/dead-letter-config", None, "dead-letter-config"),
+    ("get", "/api/v1/functions/hello/provisioned-concurrency?qualifier=live", None, "provisioned-concurrency"),
+    ("put", "/api/v1/functions/hello/provisioned-concurrency?qualifier=live", {"provisioned_concurrent_executions": 1},
+     "provisioned-concurrency"),
+    ("delete", "/api/v1/functions/hello/provisioned-concurrency?qualifier=live", None, "provisioned-concurrency"),
+    ("get", "/api/v1/functions/hello/provisioned-concurrency-configs", None, "provisioned-concurrency-configs"),
+    ("get", "/api/v1/functions/hello/concurrency", None, "function-concurrency"),
+    ("put", "/api/v1/functions/hello/concurrency", {"reserved_concurrent_executions": 1}, "function-concurrency"),
+    ("delete", "/api/v1/functions/hello/concurrency", None, "function-concurrency"),
     ("get", "/api/v1/queues/jobs", None, "queue"),
     ("patch", "/api/v1/queues/jobs", {"visibility_timeout": 5}, "queue"),
     ("delete", "/api/v1/queues/jobs", None, "queue"),
@@ -69,6 +78,9 @@ def victim(make_tenant, fake_executor):
     api.put("/api/v1/functions/hello/event-invoke-config",
             {"destination_config": {"on_failure": {"destination": jobs}}}, format="json")
     api.put("/api/v1/functions/hello/dead-letter-config", {"target": jobs}, format="json")
+    api.put("/api/v1/functions/hello/provisioned-concurrency?qualifier=live", {"provisioned_concurrent_executions": 2},
+            format="json")
+    api.put("/api/v1/functions/hello/concurrency", {"reserved_concurrent_executions": 5}, format="json")
     event_request_id = api.post("/api/v1/functions/hello/invoke?type=event", {}, format="json").json()["request_id"]
     return owner, {"request_id": request_id, "receipt_handle": received[0]["receipt_handle"],
                    "event_request_id": event_request_id}
@@ -85,6 +97,9 @@ def snapshot():
         list(EventInvokeConfig.objects.values()),
         list(DeadLetterConfig.objects.values()),
         list(OutboxMessage.objects.values()),
+        list(ProvisionedConcurrencyConfig.objects.values()),
+        list(ReservedConcurrency.objects.values()),
+        list(TenantQuota.objects.values()),
     )
 
 
@@ -120,6 +135,15 @@ def test_lists_show_only_own_queues(victim, make_tenant):
     assert len(client_for(victim).get("/api/v1/queues").json()["results"]) == 1
 
 
+def test_the_account_shows_only_own_functions_and_reservations(victim, make_tenant):
+    intruder = client_for(make_tenant("intruder"))
+    account = intruder.get("/api/v1/account").json()
+    assert account["account_usage"] == {"total_code_size": 0, "function_count": 0}
+    assert account["account_limit"]["unreserved_concurrent_executions"] == account["account_limit"][
+        "concurrent_executions"]
+    assert account["concurrent_executions_in_use"] == 0
+
+
 def _route_names(patterns):
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
@@ -131,4 +155,4 @@ def _route_names(patterns):
 def test_every_route_is_covered():
     api_v1 = next(p for p in get_resolver().url_patterns if str(p.pattern) == "api/v1/")
     tenant_routes = set(_route_names(api_v1.url_patterns)) - {"schema", "docs"}
-    assert tenant_routes == {"functions", "queues"} | {route for *_, route in ATTEMPTS}
+    assert tenant_routes == {"functions", "queues", "account"} | {route for *_, route in ATTEMPTS}

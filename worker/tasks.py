@@ -19,7 +19,7 @@ from prometheus_client import multiprocess, start_http_server
 from lambent import metrics
 from lambent.celery import app
 from lambent.env import parse_bind
-from lambent.invocations import destinations, outbox, processing
+from lambent.invocations import destinations, outbox, processing, provisioning
 
 logger = logging.getLogger(__name__)
 
@@ -59,3 +59,8 @@ def deliver_webhook(delivery_id: str) -> None:
 @app.task(name=outbox.SWEEP)
 def sweep() -> dict[str, int]:
     return processing.sweep()
+
+
+@app.task(name=provisioning.RECONCILE)
+def reconcile_provisioned() -> dict[str, int]:
+    return provisioning.reconcile()

@@ -8,7 +8,8 @@
     │   ├── NotFound               404; also what another tenant's resource answers
     │   ├── Conflict               409, e.g. deleting a version an alias points to
     │   ├── PreconditionFailed     412, a stale RevisionId
-    │   └── RequestTooLarge        413
+    │   ├── RequestTooLarge        413
+    │   └── Throttled              429, over a concurrency limit; with a reason and Retry-After
     └── PlatformError              our fault; answered 5xx and logged
         └── ServiceUnavailable     503, a dependency is down
 
@@ -79,6 +80,20 @@ class PreconditionFailed(UserError):
 class RequestTooLarge(UserError):
     status_code = 413
     error_type = "RequestTooLargeException"
+
+
+class Throttled(UserError):
+    """Over a concurrency limit: the caller may try again after ``retry_after`` seconds.
+    ``reason`` is Lambda's (``ReservedFunctionConcurrentInvocationLimitExceeded`` or
+    ``ConcurrentInvocationLimitExceeded``), so a client can tell which limit it met."""
+
+    status_code = 429
+    error_type = "TooManyRequestsException"
+
+    def __init__(self, message: str, *, reason: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.retry_after = retry_after
 
 
 class PlatformError(LambentError):

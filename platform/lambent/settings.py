@@ -132,6 +132,9 @@ INVOKE_CACHE_SECONDS = env_float("LAMBENT_INVOKE_CACHE_SECONDS", default=1.0, mi
 #: Generic sandboxes (interpreter and agent started, no code) kept ready per interpreter, so
 #: a cold start only specializes one; 0 starts every sandbox on demand.
 GENERIC_POOL_SIZE = env_int("LAMBENT_GENERIC_POOL_SIZE", default=2, minimum=0)
+#: The cgroup (in each hierarchy) this installation's sandboxes live under. An executor reaps at
+#: start whatever it finds there, so two installations on one host need different ones.
+CGROUP_PARENT = env_str("LAMBENT_CGROUP_PARENT", default="lambent")
 #: First host uid (and gid) of the range sandboxes run as; never root.
 SANDBOX_UID_BASE = env_int("LAMBENT_SANDBOX_UID_BASE", default=200000, minimum=1000)
 
@@ -158,12 +161,40 @@ WORKER_CONCURRENCY = env_int("LAMBENT_WORKER_CONCURRENCY", default=2, minimum=1)
 WEBHOOK_TIMEOUT_SECONDS = env_float("LAMBENT_WEBHOOK_TIMEOUT_SECONDS", default=10.0, minimum=0.1)
 WEBHOOK_MAX_ATTEMPTS = env_int("LAMBENT_WEBHOOK_MAX_ATTEMPTS", default=8, minimum=1)
 
+# --- concurrency --------------------------------------------------------------------------
+
+#: Executions one tenant may run at once across all its functions, as Lambda's account limit;
+#: an operator overrides it per tenant (``lambent quota``, the admin).
+CONCURRENT_EXECUTIONS = env_int("LAMBENT_CONCURRENT_EXECUTIONS", default=1000, minimum=0)
+#: The part of a tenant's limit that reservations may never take: its functions without a
+#: reservation always share at least this many (per-tenant override as above).
+UNRESERVED_CONCURRENCY_MINIMUM = env_int("LAMBENT_UNRESERVED_CONCURRENCY_MINIMUM", default=100, minimum=0)
+#: A running execution holds its concurrency slot as a lease of the function's timeout plus
+#: this, so a process killed while holding one frees it then. Keep it at least the time the
+#: executor client may wait beyond a timeout (60 s), or a slow end lets one execution too many in.
+CONCURRENCY_LEASE_MARGIN_SECONDS = env_float("LAMBENT_CONCURRENCY_LEASE_MARGIN_SECONDS", default=60.0,
+                                             minimum=0.0)
+#: Seconds before a Redis command or connect fails: the concurrency counters' (and the broker's,
+#: below), so a hung Redis answers 503 instead of blocking invocations.
+REDIS_SOCKET_TIMEOUT = env_int("LAMBENT_REDIS_SOCKET_TIMEOUT", default=2, minimum=1)
+
 # --- metrics ------------------------------------------------------------------------------
 
 #: A bearer token that lets any client read the api's /metrics; unset, only loopback clients may.
 METRICS_TOKEN = env_secret("LAMBENT_METRICS_TOKEN")
 #: ``host:port`` where ``lambent worker`` serves the metrics of all its processes; ``none``: nowhere.
 WORKER_METRICS_BIND = env_str("LAMBENT_WORKER_METRICS_BIND", default="127.0.0.1:9101")
+#: ``host:port`` where ``lambent executor`` serves its ``lambent_executor_*`` metrics; ``none``: nowhere.
+EXECUTOR_METRICS_BIND = env_str("LAMBENT_EXECUTOR_METRICS_BIND", default="127.0.0.1:9102")
+
+# --- provisioned concurrency --------------------------------------------------------------
+
+#: How often ``lambent beat`` has the executor brought in line with the provisioned concurrency
+#: configs (a put or a delete also sends a reconcile at once).
+PROVISIONING_INTERVAL_SECONDS = env_float("LAMBENT_PROVISIONING_INTERVAL_SECONDS", default=5.0, minimum=0.1)
+#: Seconds a reconcile waits for new provisioned sandboxes to finish their init before it records
+#: how far they are (the next reconcile records the rest).
+PROVISIONING_WAIT_SECONDS = env_float("LAMBENT_PROVISIONING_WAIT_SECONDS", default=10.0, minimum=0.0)
 
 # --- Django -------------------------------------------------------------------------------
 
@@ -181,6 +212,7 @@ INSTALLED_APPS = [
     "lambent.iam",
     "lambent.functions",
     "lambent.queues",
+    "lambent.quotas",
     "lambent.invocations",
 ]
 
@@ -272,8 +304,8 @@ CELERY_BROKER_URL = REDIS_URL.replace("unix://", "redis+socket://", 1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A hung Redis must fail a send in seconds, not block the API (measured: 20 s+ without).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "socket_timeout": env_int("LAMBENT_REDIS_SOCKET_TIMEOUT", default=2, minimum=1),
-    "socket_connect_timeout": env_int("LAMBENT_REDIS_SOCKET_TIMEOUT", default=2, minimum=1),
+    "socket_timeout": REDIS_SOCKET_TIMEOUT,
+    "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
     # Longer than any wait a retry is scheduled with (ETA messages stay unacknowledged
     # meanwhile): a shorter one makes Redis hand the same message to a second worker.
     "visibility_timeout": 3600,
@@ -290,6 +322,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_DB_REUSE_MAX = 1000
 CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "lambent.invocations.sweep", "schedule": SWEEP_INTERVAL_SECONDS},
+    # A reconcile not started within two intervals is dropped: the next one does its work.
+    "reconcile-provisioned": {"task": "lambent.invocations.reconcile_provisioned",
+                              "schedule": PROVISIONING_INTERVAL_SECONDS,
+                              "options": {"expires": 2 * PROVISIONING_INTERVAL_SECONDS}},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "beat-schedule")
 

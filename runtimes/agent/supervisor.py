@@ -11,6 +11,16 @@ The platform sends ``init`` once, then ``invoke`` frames, one at a time; each ge
 
 Init ends at the runtime's first ``GET /next``; its duration, from the runtime's start, goes with
 the first result. A result's ``log`` holds what the runtime wrote since the previous one.
+
+Ahead of demand (provisioned concurrency: ``"ahead_of_demand": true`` in the init frame), the
+platform waits for init before it sends any invocation, and watches the sandbox while it is idle:
+
+    initialized  sent once init is over: ``status`` ``ready``, or ``init_error`` with the error
+                 document as body and the log; its ``init_duration_ms`` is then reported by no
+                 result. What init wrote to a log that succeeded goes with the first result.
+    (end)        a runtime that exits while no invocation is in flight ends the connection (the
+                 agent half-closes it once its writes are sent), so the platform replaces the
+                 sandbox instead of answering its next invocation with ``crashed``.
 """
 
 import posix
@@ -66,6 +76,7 @@ class Supervisor:
         self._ready = False  # the runtime asked for its first invocation: init is over
         self._init_ms: float | None = None
         self._init_reported = False
+        self._ahead = False  # initialized ahead of demand: announce init, end with an idle runtime
         self._failure: tuple[str, bytes | None] | None = None  # init failed: the type, the body (None: exit)
         self._exit: tuple[int | None, int | None] | None = None  # the runtime's exit code or signal
         self._pending: Invocation | None = None  # received, not answered yet
@@ -97,7 +108,10 @@ class Supervisor:
         if self._initialized:
             raise ProtocolError("init: the sandbox is already initialized")
         environment = runtime_environment(header, runtime_api=self._runtime_api, task_root=self._task_root)
-        self._initialized = True
+        ahead = header.get("ahead_of_demand", False)
+        if not isinstance(ahead, bool):
+            raise ProtocolError("init: ahead_of_demand must be a boolean")
+        self._initialized, self._ahead = True, ahead
         self._started_at = time.perf_counter()
         try:
             self._runtime = launcher.start(
@@ -128,6 +142,8 @@ class Supervisor:
         if not self._ready and self._runtime is not None and self._failure is None:
             self._ready = True
             self._init_ms = self._since(self._started_at)
+            if self._ahead:
+                self._announce_init()
         self._parked.append(connection)
         if self._ready and self._failure is None:
             self._deliver()
@@ -200,12 +216,30 @@ class Supervisor:
             self._fail_init("Runtime.ExitError", None)
         elif self._pending is not None:
             self._answer_failed()
+        elif self._ahead and self._platform is not None:
+            self._platform.close_when_written()
 
     def _fail_init(self, error_type: str, body: "bytes | None") -> None:
         self._failure = (error_type, body)
         self._init_ms = self._since(self._started_at)
+        if self._ahead:
+            self._announce_init()
         if self._pending is not None:
             self._answer_failed()
+
+    def _announce_init(self) -> None:
+        """Ahead of demand: tell the platform that init is over, and how it went."""
+        assert self._platform is not None
+        self._init_reported = True
+        header: dict = {"op": "initialized", "status": "ready", "error_type": None, "init_duration_ms": self._init_ms}
+        body = b""
+        if self._failure is not None:
+            error_type, document = self._failure
+            header.update(status="init_error", error_type=error_type)
+            body = document if document is not None else error_document(error_type, self._exit_reason())
+            self._read_log(all_of_it=True)
+            header["log"] = self._log.take(max_json_bytes=protocol.MAX_HEADER_BYTES - 1024)
+        self._platform.write(protocol.encode(header, body))
 
     def _read_log(self, *, all_of_it: bool = False) -> None:
         turns = 0
@@ -253,15 +287,17 @@ class Supervisor:
         self._answer("init_error", body, error_type=error_type)
 
     def _exit_document(self) -> bytes:
-        assert self._pending is not None and self._exit is not None
-        code, signal = self._exit
+        assert self._pending is not None
+        message = f"RequestId: {self._pending.request_id} Error: {self._exit_reason()}"
+        return error_document("Runtime.ExitError", message)
+
+    def _exit_reason(self) -> str:
+        code, signal = self._exit if self._exit is not None else (None, None)
         if signal is not None:
-            reason = f"Runtime exited with error: signal: {_SIGNAL_NAMES.get(signal, f'signal {signal}')}"
-        elif code:
-            reason = f"Runtime exited with error: exit status {code}"
-        else:
-            reason = "Runtime exited without providing a reason"
-        return error_document("Runtime.ExitError", f"RequestId: {self._pending.request_id} Error: {reason}")
+            return f"Runtime exited with error: signal: {_SIGNAL_NAMES.get(signal, f'signal {signal}')}"
+        if code:
+            return f"Runtime exited with error: exit status {code}"
+        return "Runtime exited without providing a reason"
 
     def _answer(self, status: str, body: bytes, *, error_type: "str | None" = None, exited: bool = False) -> None:
         pending = self._pending

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from tests.conftest import make_zip
 from worker.executors import (
@@ -26,6 +27,8 @@ from worker.executors import (
     FunctionSpec,
     FunctionTimeout,
     InvokeRequest,
+    Provision,
+    Provisioned,
 )
 from worker.executors.client import ExecutorClient
 from worker.executors.fake import FakeExecutor
@@ -96,7 +99,8 @@ async def local_backend(code_source: CodeSource) -> AsyncIterator[Executor]:
 
     folder = Path(tempfile.mkdtemp())
     folder.chmod(0o711)
-    backend = LocalExecutor(code_source=code_source, state_dir=folder / "sandboxes", keep_alive_s=60)
+    backend = LocalExecutor(code_source=code_source, state_dir=folder / "sandboxes", keep_alive_s=60,
+                            cgroup_parent=settings.CGROUP_PARENT)
     try:
         yield backend
     finally:
@@ -244,4 +248,45 @@ def test_prewarm_and_evict(backend_factory):
         assert warm.init_duration_ms is None
         assert await backend.evict(function) == 2
         assert (await backend.invoke(function, request())).init_duration_ms is not None
+    run(backend_factory, scenario)
+
+
+def test_provisioned_sandboxes_are_initialized_ahead_and_used_first(backend_factory):
+    async def scenario(backend, code):
+        function = spec(code.add({"app.py": HANDLERS}), "app.sleep")
+        assert await backend.provision([Provision(spec=function, count=2)], wait=30) == {
+            function.key: Provisioned(ready=2)}
+        results = await asyncio.gather(*(backend.invoke(function, request({"seconds": 0.5})) for _ in range(3)))
+        # two served by provisioned sandboxes, initialized already; the third had to start one
+        assert sorted(result.init_duration_ms is None for result in results) == [False, True, True]
+        assert "init output" in "".join(result.log for result in results if result.init_duration_ms is None)
+        assert await backend.provision([Provision(spec=function, count=2)]) == {function.key: Provisioned(ready=2)}
+        assert await backend.evict(function) == 1  # the on-demand one; provisioned sandboxes are no idle warm ones
+    run(backend_factory, scenario)
+
+
+def test_provision_replaces_the_whole_set_and_releases_to_the_warm_pool(backend_factory):
+    async def scenario(backend, code):
+        sha = code.add({"app.py": HANDLERS})
+        one, two = spec(sha, "app.count"), spec(sha, "app.echo")
+        assert await backend.provision([Provision(spec=one, count=2)], wait=30) == {one.key: Provisioned(ready=2)}
+        assert await backend.provision([Provision(spec=one, count=1)], wait=30) == {one.key: Provisioned(ready=1)}
+        desired = [Provision(spec=two, count=1), Provision(spec=two, count=1)]  # counts of one key add up
+        assert await backend.provision(desired, wait=30) == {two.key: Provisioned(ready=2)}
+        released = await backend.invoke(one, request())
+        assert released.init_duration_ms is None  # kept warm until the keep-alive, initialized already
+        assert await backend.evict(one) == 2
+        assert await backend.provision([]) == {}
+        assert await backend.evict(two) == 2
+    run(backend_factory, scenario)
+
+
+def test_a_provisioned_init_failure_is_reported(backend_factory):
+    async def scenario(backend, code):
+        broken = spec(code.add({"app.py": BROKEN}), "app.echo")
+        state = (await backend.provision([Provision(spec=broken, count=2)], wait=30))[broken.key]
+        assert state.ready == 0
+        assert state.failure.startswith("Runtime.ImportModuleError: Unable to import module 'app'")
+        assert (await backend.provision([]), await backend.provision([Provision(spec=broken, count=0)])) == (
+            {}, {broken.key: Provisioned(ready=0)})
     run(backend_factory, scenario)

@@ -29,12 +29,16 @@ from worker.executors.base import (
     FunctionTimeout,
     InvokeRequest,
     InvokeResult,
+    Provision,
+    Provisioned,
+    SandboxCount,
 )
 
 __all__ = [
     "HANDLED", "UNHANDLED", "Executor", "ExecutorError", "ExecutorPlatformError", "ExecutorUnavailable",
     "FunctionCrashed", "FunctionError", "FunctionHandledError", "FunctionInitError", "FunctionOutOfMemory",
-    "FunctionSpec", "FunctionTimeout", "InvokeRequest", "InvokeResult", "executor", "load_backend",
+    "FunctionSpec", "FunctionTimeout", "InvokeRequest", "InvokeResult", "Provision", "Provisioned", "SandboxCount",
+    "executor", "load_backend",
 ]
 
 

@@ -3,7 +3,7 @@
 Every backend (``local``: bubblewrap sandboxes on this host; ``kubernetes``: pods; the
 in-memory ``fake`` for tests of the layers above; the ``client`` that forwards to the
 executor process) implements ``Executor``, and the shared contract suite in
-``tests/executors/contract.py`` holds each of them to the same behaviour.
+``tests/executors/test_contract.py`` holds each of them to the same behaviour.
 
 A successful invocation returns an ``InvokeResult``. Everything else raises, from one of
 two trees, so callers can tell whose fault it is without parsing messages:
@@ -22,6 +22,12 @@ two trees, so callers can tell whose fault it is without parsing messages:
 ``Handled`` and ``Unhandled`` follow the Invoke API: an error the runtime caught and
 formatted is ``Handled``; one it could not report (a crash, timeout, out of memory, an
 init failure) is ``Unhandled``.
+
+Provisioned concurrency is declared, not commanded: ``provision`` takes the complete set of
+sandboxes an executor should keep initialized ahead of demand (a ``Provision`` per spec) and
+answers how far each spec is (``Provisioned``); the backend keeps that set, replacing
+sandboxes that die, until the next call replaces it. Whoever calls it (the control plane's
+reconciler) says everything it wants each time, so a lost or repeated call does no harm.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from __future__ import annotations
 import abc
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
@@ -110,8 +116,67 @@ class InvokeResult:
         return cls(payload=payload, **data)  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class Provision:
+    """``count`` sandboxes of ``spec`` to keep initialized ahead of demand."""
+
+    spec: FunctionSpec
+    count: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {"spec": self.spec.to_dict(), "count": self.count}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Provision:
+        spec, count = data["spec"], data["count"]
+        if not isinstance(spec, Mapping) or not isinstance(count, int) or isinstance(count, bool):
+            raise TypeError("a provision is a spec (an object) and a count (an integer)")
+        return cls(spec=FunctionSpec.from_dict(spec), count=count)
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    """How far the provisioned sandboxes of one spec are: ``ready`` of them are initialized now
+    (idle or serving an invocation); ``failure`` says why no more will be started (the
+    function's init failed), None while the backend keeps trying."""
+
+    ready: int
+    failure: str | None = None
+
+
+@dataclass(frozen=True)
+class SandboxCount:
+    """How many sandboxes of one kind (``generic``, ``warm``, ``provisioned``) are in one state
+    (``idle``, ``busy``, ``starting``) for one runtime: what the executor's metrics show."""
+
+    kind: str
+    state: str
+    runtime: str
+    count: int
+
+
 def error_payload(*, error_type: str, message: str) -> bytes:
     return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+
+def provision_targets(desired: Sequence[Provision]) -> dict[str, Provision]:
+    """``desired`` by spec key, the counts of one key added up; negative counts are refused."""
+    targets: dict[str, Provision] = {}
+    for wanted in desired:
+        if wanted.count < 0:
+            raise ValueError(f"cannot provision {wanted.count} sandboxes of {wanted.spec.key}")
+        before = targets.get(wanted.spec.key)
+        targets[wanted.spec.key] = replace(wanted, count=wanted.count + (before.count if before else 0))
+    return targets
+
+
+def failure_reason(result: InvokeResult) -> str:
+    """``errorType: errorMessage`` of a failed init, for a provisioned config's status reason."""
+    try:
+        document = json.loads(result.payload)
+        return f"{document['errorType']}: {document['errorMessage']}"[:1000]
+    except (ValueError, TypeError, KeyError):
+        return result.error_type or "the function's init failed"
 
 
 class ExecutorError(Exception):
@@ -183,6 +248,22 @@ class Executor(abc.ABC):
     @abc.abstractmethod
     async def evict(self, spec: FunctionSpec) -> int:
         """Destroy the idle sandboxes of ``spec``; how many were destroyed."""
+
+    @abc.abstractmethod
+    async def provision(self, desired: Sequence[Provision], *, wait: float = 0.0) -> dict[str, Provisioned]:
+        """Make ``desired`` the complete set of provisioned sandboxes, replacing the previous one.
+
+        Each spec's sandboxes are started and fully initialized (the function's init code run)
+        before any invocation, kept out of idle reaping, and replaced when they die; invocations
+        of the spec use them before any warm or new sandbox. Counts of one key add up. A spec no
+        longer desired, or desired fewer times, is released: its sandboxes stay warm and are
+        reaped after the keep-alive like any other. Waits up to ``wait`` seconds for every spec
+        to be ready or failed; answers, by ``FunctionSpec.key``, how far each desired spec is.
+        """
+
+    def census(self) -> list[SandboxCount]:
+        """The sandboxes this executor holds, by kind, state and runtime (none if it holds none)."""
+        return []
 
     @abc.abstractmethod
     async def close(self) -> None:

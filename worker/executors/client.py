@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from worker.executors.base import (
     FunctionSpec,
     InvokeRequest,
     InvokeResult,
+    Provision,
+    Provisioned,
 )
 
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
@@ -61,6 +64,12 @@ class ExecutorClient(Executor):
     async def evict(self, spec: FunctionSpec) -> int:
         reply, _ = await self._call({"op": "evict", "spec": spec.to_dict()}, timeout=DEADLINE_MARGIN_S)
         return int(self._checked(reply)["count"])
+
+    async def provision(self, desired: Sequence[Provision], *, wait: float = 0.0) -> dict[str, Provisioned]:
+        header = {"op": "provision", "desired": [wanted.to_dict() for wanted in desired], "wait": wait}
+        reply, _ = await self._call(header, timeout=wait + DEADLINE_MARGIN_S)
+        return {key: Provisioned(ready=int(state["ready"]), failure=state.get("failure"))
+                for key, state in self._checked(reply)["provisioned"].items()}
 
     async def close(self) -> None:
         for connections in list(self._idle.values()):

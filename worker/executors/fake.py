@@ -22,7 +22,7 @@ import time
 import traceback
 import zipfile
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, redirect_stderr, redirect_stdout, suppress
 from dataclasses import replace
 from pathlib import Path
@@ -37,7 +37,11 @@ from worker.executors.base import (
     FunctionTimeout,
     InvokeRequest,
     InvokeResult,
+    Provision,
+    Provisioned,
     error_payload,
+    failure_reason,
+    provision_targets,
 )
 
 _names = itertools.count()
@@ -68,6 +72,7 @@ class _Sandbox:
         self.init_error: bytes | None = None
         self.pending_init_ms: float | None = None
         self.pending_log = ""
+        self.provisioned = False
         started = time.perf_counter()
         output = io.StringIO()
         with redirect_stdout(output), redirect_stderr(output), _environment(spec.environment):
@@ -152,9 +157,16 @@ def _in_daemon_thread(
 
 
 class FakeExecutor(Executor):
+    """Provisioned sandboxes are started by ``provision`` itself, whatever ``wait`` says, and a
+    lost one (a timed-out invocation's) is replaced at the next call."""
+
     def __init__(self, *, code_source: Callable[[str], bytes]) -> None:
         self._code_source = code_source
         self._idle: dict[str, list[_Sandbox]] = defaultdict(list)
+        self._targets: dict[str, Provision] = {}
+        self._provisioned: dict[str, list[_Sandbox]] = defaultdict(list)  # idle ones
+        self._serving: dict[str, int] = defaultdict(int)  # provisioned ones busy
+        self._failures: dict[str, str] = {}
 
     @classmethod
     def from_settings(cls) -> FakeExecutor:
@@ -163,7 +175,34 @@ class FakeExecutor(Executor):
         return cls(code_source=read_code)
 
     async def invoke(self, spec: FunctionSpec, request: InvokeRequest) -> InvokeResult:
-        sandbox = self._idle[spec.key].pop() if self._idle[spec.key] else await self._start(spec)
+        sandbox = self._take(spec.key) or await self._start(spec)
+        try:
+            return await self._run(sandbox, request)
+        except FunctionTimeout:
+            self._lose(sandbox)
+            raise
+
+    def _take(self, key: str) -> _Sandbox | None:
+        if self._provisioned[key]:
+            self._serving[key] += 1
+            return self._provisioned[key].pop()
+        return self._idle[key].pop() if self._idle[key] else None
+
+    def _lose(self, sandbox: _Sandbox) -> None:
+        if sandbox.provisioned:
+            self._serving[sandbox.spec.key] -= 1
+
+    def _put_back(self, sandbox: _Sandbox) -> None:
+        key = sandbox.spec.key
+        self._lose(sandbox)
+        if sandbox.provisioned and self._provisioned_count(key) < self._target(key):
+            self._provisioned[key].append(sandbox)
+            return
+        sandbox.provisioned = False
+        self._idle[key].append(sandbox)
+
+    async def _run(self, sandbox: _Sandbox, request: InvokeRequest) -> InvokeResult:
+        spec = sandbox.spec
         init_ms, log = sandbox.pending_init_ms, sandbox.pending_log
         sandbox.pending_init_ms, sandbox.pending_log = None, ""
         if sandbox.init_error is not None:
@@ -181,7 +220,7 @@ class FakeExecutor(Executor):
                 error_type="Sandbox.Timedout")) from None
         result = InvokeResult(payload=body, duration_ms=(time.perf_counter() - started) * 1000, max_memory_used_mb=0,
                               log=log + output, init_duration_ms=init_ms)
-        self._idle[spec.key].append(sandbox)
+        self._put_back(sandbox)
         if not ok:
             raise FunctionHandledError(replace(result, error_type=json.loads(body).get("errorType")))
         return result
@@ -200,6 +239,40 @@ class FakeExecutor(Executor):
     async def evict(self, spec: FunctionSpec) -> int:
         return len(self._idle.pop(spec.key, []))
 
+    async def provision(self, desired: Sequence[Provision], *, wait: float = 0.0) -> dict[str, Provisioned]:
+        self._targets = provision_targets(desired)
+        self._failures = {key: reason for key, reason in self._failures.items() if key in self._targets}
+        for key in list(self._provisioned):
+            self._release_excess(key)
+        for key, wanted in self._targets.items():
+            await self._fill(key, wanted.spec)
+        return {key: Provisioned(ready=self._provisioned_count(key), failure=self._failures.get(key))
+                for key in self._targets}
+
+    def _target(self, key: str) -> int:
+        wanted = self._targets.get(key)
+        return wanted.count if wanted else 0
+
+    def _provisioned_count(self, key: str) -> int:
+        return len(self._provisioned[key]) + self._serving[key]
+
+    def _release_excess(self, key: str) -> None:
+        while self._provisioned[key] and self._provisioned_count(key) > self._target(key):
+            sandbox = self._provisioned[key].pop()
+            sandbox.provisioned = False
+            self._idle[key].append(sandbox)
+
+    async def _fill(self, key: str, spec: FunctionSpec) -> None:
+        while key not in self._failures and self._provisioned_count(key) < self._target(key):
+            sandbox = await self._start(spec)
+            if sandbox.init_error is not None:
+                self._failures[key] = failure_reason(InvokeResult(payload=sandbox.init_error, duration_ms=0,
+                                                                  max_memory_used_mb=0))
+                return
+            sandbox.pending_init_ms, sandbox.provisioned = None, True  # initialized ahead: no cold start
+            self._provisioned[key].append(sandbox)
+
     async def close(self) -> None:
         self._idle.clear()
+        self._provisioned.clear()
 

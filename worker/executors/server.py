@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from runtimes.agent import protocol
-from worker.executors.base import Executor, ExecutorPlatformError, FunctionError, FunctionSpec, InvokeRequest
+from worker.executors.base import (
+    Executor,
+    ExecutorPlatformError,
+    FunctionError,
+    FunctionSpec,
+    InvokeRequest,
+    Provision,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +56,8 @@ async def _serve_connection(backend: Executor, reader: asyncio.StreamReader, wri
 async def dispatch(backend: Executor, header: dict[str, Any], body: bytes) -> tuple[dict[str, Any], bytes]:
     try:
         op = header["op"]
+        if op == "provision":
+            return await _provision(backend, header), b""
         spec = FunctionSpec.from_dict(header["spec"])
         if op == "invoke":
             result = await backend.invoke(spec, InvokeRequest(payload=body, **header["request"]))
@@ -65,3 +74,10 @@ async def dispatch(backend: Executor, header: dict[str, Any], body: bytes) -> tu
         return {"ok": False, "message": str(exc)}, b""
     except (KeyError, TypeError, ValueError) as exc:
         return {"ok": False, "message": f"malformed request: {exc}"}, b""
+
+
+async def _provision(backend: Executor, header: dict[str, Any]) -> dict[str, Any]:
+    desired = [Provision.from_dict(wanted) for wanted in header["desired"]]
+    provisioned = await backend.provision(desired, wait=float(header.get("wait", 0.0)))
+    return {"ok": True, "provisioned": {key: {"ready": state.ready, "failure": state.failure}
+                                        for key, state in provisioned.items()}}

@@ -4,10 +4,11 @@
      "message": "memory_size: Ensure this value is at least 128.",
      "fields": {"memory_size": ["Ensure this value is at least 128."]}}
 
-``fields`` is present on validation errors only. Service errors (``lambent.errors``)
-carry their own status; DRF's own exceptions (parsing, authentication, permissions)
-are given the matching type. Anything else is a platform fault: logged with its
-traceback and answered 500 without internals.
+``fields`` is present on validation errors only; a throttle (429) adds ``reason`` and a
+``Retry-After`` header. Service errors (``lambent.errors``) carry their own status; DRF's
+own exceptions (parsing, authentication, permissions) are given the matching type.
+Anything else is a platform fault: logged with its traceback and answered 500 without
+internals.
 """
 
 from __future__ import annotations
@@ -54,15 +55,25 @@ def error_body(exc: errors.LambentError) -> dict[str, Any]:
     body: dict[str, Any] = {"type": exc.error_type, "message": exc.message}
     if isinstance(exc, errors.InvalidParameter) and exc.fields:
         body["fields"] = exc.fields
+    if isinstance(exc, errors.Throttled):
+        body["reason"] = exc.reason
     return body
+
+
+def error_headers(exc: errors.LambentError) -> dict[str, str] | None:
+    """The headers a service error is answered with: how to authenticate, when to retry."""
+    if isinstance(exc, errors.Unauthenticated):
+        return {"WWW-Authenticate": 'Bearer realm="lambent"'}
+    if isinstance(exc, errors.Throttled):
+        return {"Retry-After": str(exc.retry_after)}
+    return None
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, RequestDataTooBig):
         exc = errors.RequestTooLarge(f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
     if isinstance(exc, errors.LambentError):
-        headers = {"WWW-Authenticate": 'Bearer realm="lambent"'} if isinstance(exc, errors.Unauthenticated) else None
-        return Response(error_body(exc), status=exc.status_code, headers=headers)
+        return Response(error_body(exc), status=exc.status_code, headers=error_headers(exc))
     if isinstance(exc, Http404):
         return error_response(status_code=404, error_type="ResourceNotFoundException", message="Not found.")
     if isinstance(exc, exceptions.APIException):

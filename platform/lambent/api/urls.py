@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 urlpatterns = [
     path("", include("lambent.functions.api.urls")),
     path("", include("lambent.queues.api.urls")),
+    path("", include("lambent.quotas.api.urls")),
     path("", include("lambent.invocations.api.urls")),
     path("schema", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[],

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from lambent.functions.models import Alias, CodeArtifact, Function, Version
+from lambent.functions.models import Alias, CodeArtifact, Function, ProvisionedConcurrencyConfig, Version
 
 
 class VersionInline(admin.TabularInline):
@@ -60,4 +60,17 @@ class CodeArtifactAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(ProvisionedConcurrencyConfig)
+class ProvisionedConcurrencyConfigAdmin(admin.ModelAdmin):
+    """Kept in line with the executors by the reconciler; tenants change them through the APIs."""
+
+    list_display = ["function", "qualifier", "requested", "allocated", "status", "last_modified"]
+    list_filter = ["status"]
+    search_fields = ["function__name", "function__tenant__name"]
+    readonly_fields = ["allocated", "status", "status_reason", "last_modified"]
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False

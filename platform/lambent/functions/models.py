@@ -150,3 +150,39 @@ class Alias(models.Model):
         if self.additional_version is None or self.additional_weight is None:
             return {}
         return {self.additional_version.version: self.additional_weight}
+
+
+class ProvisionedConcurrencyConfig(models.Model):
+    """Sandboxes kept initialized ahead of demand for a published version or an alias of a function.
+
+    ``requested`` is what the tenant asked for; ``allocated`` how many are initialized now, as the
+    last reconcile (``lambent.invocations.provisioning``) found the executor. ``status`` is
+    ``IN_PROGRESS`` while fewer are ready, ``READY`` once all are, ``FAILED`` when the function's
+    init fails or the qualifier no longer resolves (``status_reason`` says which); a failed config
+    is left alone until it is put again. ``last_modified`` changes with the tenant's writes only.
+    """
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "IN_PROGRESS"
+        READY = "READY"
+        FAILED = "FAILED"
+
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="provisioned_concurrency_configs")
+    qualifier = models.CharField(max_length=128, help_text="A published version number or an alias name.")
+    requested = models.PositiveIntegerField()
+    allocated = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.IN_PROGRESS)
+    status_reason = models.CharField(max_length=1024, blank=True)
+    last_modified = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["function", "qualifier"],
+                                               name="functions_provisioned_unique_qualifier")]
+        ordering = ["function", "qualifier"]
+
+    def __str__(self) -> str:
+        return f"{self.function}:{self.qualifier}"
+
+    @property
+    def arn(self) -> str:
+        return f"{self.function.arn}:{self.qualifier}"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
-from lambent.errors import NotFound
-from lambent.functions.models import LATEST, LATEST_NUMBER, Alias, Function, Version
+from lambent.errors import InvalidParameter, NotFound
+from lambent.functions.models import LATEST, LATEST_NUMBER, Alias, Function, ProvisionedConcurrencyConfig, Version
 from lambent.iam.models import Tenant
 
 
@@ -92,3 +92,20 @@ def qualifier_routing(*, tenant: Tenant, function_name: str, qualifier: str | No
         if version is not None:
             version.function = alias.function
     return alias.version, alias.additional_version, alias.additional_weight or 0.0
+
+
+def provisioned_config_list(*, tenant: Tenant, function_name: str) -> QuerySet[ProvisionedConcurrencyConfig]:
+    function = function_get(tenant=tenant, name=function_name)
+    return function.provisioned_concurrency_configs.select_related("function__tenant").order_by("qualifier")
+
+
+def provisioned_config_get(*, tenant: Tenant, function_name: str, qualifier: str | None
+                           ) -> ProvisionedConcurrencyConfig:
+    function = function_get(tenant=tenant, name=function_name)
+    if not qualifier:
+        raise InvalidParameter.field("qualifier", "A version number or an alias name is required.")
+    config = function.provisioned_concurrency_configs.select_related("function__tenant").filter(
+        qualifier=qualifier).first()
+    if config is None:
+        raise NotFound(f"No Provisioned Concurrency Config found for this function: {function_name}:{qualifier}")
+    return config

@@ -8,6 +8,7 @@ atomic, and version numbers are handed out under a lock on the function.
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Mapping
@@ -16,14 +17,24 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils import timezone
 
+from lambent.celery import app
 from lambent.errors import Conflict, InvalidParameter, NotFound, PreconditionFailed
 from lambent.functions import limits, selectors
 from lambent.functions.code_packages import code_files, code_store, inspect_zip
 from lambent.functions.configuration import FIELDS, FunctionConfiguration, description_problems, problems
-from lambent.functions.models import LATEST, LATEST_NUMBER, Alias, Function, Version
+from lambent.functions.models import LATEST, LATEST_NUMBER, Alias, Function, ProvisionedConcurrencyConfig, Version
 from lambent.functions.runtimes import runtime_get
 from lambent.iam.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+#: The most sandboxes one provisioned concurrency config may ask for (Lambda's default account limit).
+PROVISIONED_CONCURRENCY_MAX = 1000
+#: The task (``worker.tasks``) that brings the executors in line with the configs, sent by name.
+RECONCILE_PROVISIONED = "lambent.invocations.reconcile_provisioned"
+UNPUBLISHED = "Provisioned Concurrency Configs cannot be applied to unpublished function versions."
 
 
 def function_create(
@@ -178,6 +189,45 @@ def alias_delete(*, tenant: Tenant, function_name: str, name: str) -> None:
     selectors.alias_get(tenant=tenant, function_name=function_name, name=name).delete()
 
 
+def provisioned_config_put(*, tenant: Tenant, function_name: str, qualifier: str | None,
+                           requested: int) -> ProvisionedConcurrencyConfig:
+    """Keep ``requested`` sandboxes of a published version or an alias initialized ahead of demand.
+
+    The config (created or replaced) is ``IN_PROGRESS`` until a reconcile, sent once this commits,
+    finds them ready. A version and an alias pointing to it (or routing part of its traffic
+    to it) cannot both have a config.
+    """
+    _check_requested(requested)
+    with transaction.atomic():
+        function = _lock_function(tenant=tenant, name=function_name)
+        qualifier = _qualifier(qualifier)
+        versions = _provisioned_versions(function, qualifier=qualifier)
+        _check_overlap(function, qualifier=qualifier, versions=versions)
+        _check_allowance(function=function, qualifier=qualifier, requested=requested)
+        config, _ = ProvisionedConcurrencyConfig.objects.update_or_create(
+            function=function, qualifier=qualifier,
+            defaults={"requested": requested, "status": ProvisionedConcurrencyConfig.Status.IN_PROGRESS,
+                      "status_reason": "", "last_modified": timezone.now()},
+        )
+        transaction.on_commit(reconcile_provisioned_soon)
+        return config
+
+
+def provisioned_config_delete(*, tenant: Tenant, function_name: str, qualifier: str | None) -> None:
+    """Release the sandboxes (at the reconcile sent once this commits) and forget the config."""
+    with transaction.atomic():
+        selectors.provisioned_config_get(tenant=tenant, function_name=function_name, qualifier=qualifier).delete()
+        transaction.on_commit(reconcile_provisioned_soon)
+
+
+def reconcile_provisioned_soon() -> None:
+    """Send a reconcile now instead of waiting for beat's next one (which does it if the broker is away)."""
+    try:
+        app.send_task(RECONCILE_PROVISIONED, retry=False)
+    except Exception as exc:  # noqa: BLE001 - any broker failure; beat sends the next one anyway
+        logger.warning("could not send %s, beat will: %s", RECONCILE_PROVISIONED, exc)
+
+
 # --- helpers ------------------------------------------------------------------------------
 
 
@@ -273,3 +323,64 @@ def _route(alias: Alias, *, function_version: str, weights: Mapping[str, float])
     except NotFound:
         raise InvalidParameter.field(field, f"Version {extra} does not exist.") from None
     alias.additional_weight = float(weight)
+
+
+def _qualifier(qualifier: str | None) -> str:
+    if not qualifier:
+        raise InvalidParameter.field("qualifier", "A version number or an alias name is required.")
+    return qualifier
+
+
+def _check_requested(requested: int) -> None:
+    if isinstance(requested, bool) or not isinstance(requested, int) or not 1 <= requested:
+        raise InvalidParameter.field("provisioned_concurrent_executions", "Must be a whole number of at least 1.")
+
+
+def _check_allowance(*, function: Function, qualifier: str, requested: int) -> None:
+    """What ``function`` may ask for: at most ``PROVISIONED_CONCURRENCY_MAX`` per config. Limits of the
+    tenant's whole concurrency belong here too, checked under the function's lock."""
+    if requested > PROVISIONED_CONCURRENCY_MAX:
+        raise InvalidParameter.field("provisioned_concurrent_executions",
+                                     f"Must be at most {PROVISIONED_CONCURRENCY_MAX}, got {requested}.")
+
+
+def _lock_function(*, tenant: Tenant, name: str) -> Function:
+    function = Function.objects.select_for_update().select_related("tenant").filter(tenant=tenant, name=name).first()
+    if function is None:
+        raise NotFound(f"Function not found: {name}")
+    return function
+
+
+def _provisioned_versions(function: Function, *, qualifier: str) -> set[int]:
+    """The published version numbers ``qualifier`` sends invocations to; 400 for ``$LATEST``."""
+    if qualifier == LATEST:
+        raise InvalidParameter(UNPUBLISHED, fields={"qualifier": [UNPUBLISHED]})
+    if selectors.version_number(qualifier) is not None:
+        version = selectors.version_get(tenant=function.tenant, function_name=function.name, version=qualifier)
+        return {version.number}
+    alias = selectors.alias_get(tenant=function.tenant, function_name=function.name, name=qualifier)
+    if alias.version.is_latest:
+        raise InvalidParameter(UNPUBLISHED, fields={"qualifier": [UNPUBLISHED]})
+    return {version.number for version in (alias.version, alias.additional_version) if version is not None}
+
+
+def _check_overlap(function: Function, *, qualifier: str, versions: set[int]) -> None:
+    """A version and an alias routing to it cannot both have a config (two aliases may share a version)."""
+    is_version = selectors.version_number(qualifier) is not None
+    for other in function.provisioned_concurrency_configs.exclude(qualifier=qualifier):
+        other_is_version = selectors.version_number(other.qualifier) is not None
+        if other_is_version == is_version:
+            continue
+        covered = {int(other.qualifier)} if other_is_version else _alias_versions(function, name=other.qualifier)
+        shared = versions & covered
+        if shared:
+            alias = qualifier if other_is_version else other.qualifier
+            raise Conflict(f"Alias {alias} routes to version {min(shared)}, which cannot have provisioned "
+                           "concurrency both through the alias and as a version: delete one of the two configs.")
+
+
+def _alias_versions(function: Function, *, name: str) -> set[int]:
+    alias = function.aliases.select_related("version", "additional_version").filter(name=name).first()
+    if alias is None:
+        return set()
+    return {version.number for version in (alias.version, alias.additional_version) if version is not None}

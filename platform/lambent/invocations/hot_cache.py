@@ -6,7 +6,9 @@ running a warm function; so the invoke view keeps the answers for a moment. Any 
 keys, memberships, users, tenants, functions, versions or aliases empties the cache of
 this process at once; other api processes see the change when their entries expire, as
 Lambda's own updates take a moment to reach every invocation. Weighted aliases are
-remembered as their routing, never as one pick.
+remembered as their routing, never as one pick. The concurrency pool of each function
+(its reservation, or its tenant's unreserved pool) is remembered the same way, and
+forgotten on any write to reservations or tenants' quotas.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from django.db.models.signals import post_delete, post_save
 from lambent.functions.models import LATEST, Alias, Function, Version
 from lambent.iam.models import AccessKey, Membership, Tenant
 from lambent.invocations.models import EventInvokeConfig
+from lambent.quotas import selectors as quota_selectors
+from lambent.quotas.admission import Pool
+from lambent.quotas.models import ReservedConcurrency, TenantQuota
 from worker.executors import FunctionSpec
 
 Key = TypeVar("Key")
@@ -72,6 +77,16 @@ class Routing:
 keys: TimedCache[tuple[str, str], AccessKey] = TimedCache()
 routes: TimedCache[tuple[int, str, str], Routing] = TimedCache()
 event_invoke_configs: TimedCache[tuple[int, str], EventInvokeConfig] = TimedCache()
+pools: TimedCache[int, Pool] = TimedCache()
+
+
+def pool(*, function: Function) -> Pool:
+    """The concurrency pool invocations of ``function`` draw from."""
+    found = pools.get(function.pk)
+    if found is None:
+        found = quota_selectors.pool_for(function=function)
+        pools.put(function.pk, found)
+    return found
 
 
 def event_invoke_config(*, function: Function, qualifier: str | None) -> EventInvokeConfig:
@@ -100,3 +115,4 @@ def _clear_on_writes(cache: TimedCache[Any, Any], models: tuple[type[Model], ...
 _clear_on_writes(keys, (AccessKey, Membership, Tenant, get_user_model()))
 _clear_on_writes(routes, (Function, Version, Alias, Tenant))
 _clear_on_writes(event_invoke_configs, (EventInvokeConfig, Function))
+_clear_on_writes(pools, (ReservedConcurrency, TenantQuota, Function, Tenant))

@@ -18,6 +18,12 @@ A lease lasts the function's timeout plus ``ASYNC_LEASE_MARGIN_SECONDS``: a work
 dies mid-attempt leaves a lease that runs out, and the next message (the sweeper sends
 one) records that attempt as interrupted and starts the next. The outcome, the attempt's
 row and the records for destinations commit in one transaction: each lands once.
+
+An attempt also holds a concurrency slot (``lambent.quotas.admission``), taken before the
+lease. A throttled invocation is no attempt, as in Lambda: it waits (``retrying``, its
+retry budget untouched) about as long as it has waited already, until it is admitted or
+its event age runs out; a function whose reservation is 0 can never be admitted, so its
+invocations fail at once, to the on-failure destination and the dead-letter target.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from lambent import metrics
-from lambent.errors import NotFound, ServiceUnavailable
+from lambent.errors import NotFound, ServiceUnavailable, Throttled
 from lambent.functions.models import Function
 from lambent.invocations import destinations, event_configs, hot_cache, outbox, services
 from lambent.invocations.hot_cache import Routing, Target
@@ -48,6 +54,7 @@ from lambent.invocations.models import (
     InvocationType,
     bounded_log,
 )
+from lambent.quotas import admission
 from worker import executors
 
 logger = logging.getLogger(__name__)
@@ -60,6 +67,7 @@ RESPONSE_KEEP_BYTES = 256 * 1024
 
 RETRIES_EXHAUSTED = "RetriesExhausted"
 EVENT_AGE_EXCEEDED = "EventAgeExceeded"
+PLATFORM_ERROR = "Lambent.PlatformError"
 
 
 @dataclass(frozen=True)
@@ -94,9 +102,31 @@ def process(*, request_id: str) -> None:
         _end(invocation, status=InvocationStatus.FAILED, fence=invocation.fence, error_type="ResourceNotFoundException",
              error_message=str(exc))
         return
-    lease = _lease(invocation, target=target, now=now, abandoned=abandoned)
-    if lease is not None:
-        _attempt(lease)
+    _admitted_attempt(invocation, target=target, abandoned=abandoned)
+
+
+def _admitted_attempt(invocation: Invocation, *, target: Target, abandoned: bool) -> None:
+    """Take a concurrency slot, then the lease, and run the attempt; the slot is given back however it ends.
+    The attempt starts once admitted, so attempts that shared a slot never overlap in the ledger."""
+    pool = hot_cache.pool(function=target.version.function)
+    try:
+        slot = admission.acquire(pool=pool, lease_seconds=admission.lease_seconds(timeout=target.spec.timeout))
+    except Throttled as exc:
+        if pool.never_admits:
+            _end_unrun(invocation, abandoned=abandoned, status=InvocationStatus.FAILED, error_type=exc.reason,
+                       error_message=exc.message)
+        else:
+            _postpone(invocation, abandoned=abandoned, error_type=exc.reason, error_message=exc.message)
+        return
+    except ServiceUnavailable as exc:
+        _postpone(invocation, abandoned=abandoned, error_type=PLATFORM_ERROR, error_message=exc.message)
+        return
+    try:
+        lease = _lease(invocation, target=target, now=timezone.now(), abandoned=abandoned)
+        if lease is not None:
+            _attempt(lease)
+    finally:
+        admission.release(slot)
 
 
 def _lease_over(invocation: Invocation, now: datetime) -> bool:
@@ -208,12 +238,12 @@ def _finish_platform_error(lease: Lease, message: str) -> None:
     with transaction.atomic():
         changed = Invocation.objects.filter(pk=invocation.pk, fence=lease.fence).update(
             status=InvocationStatus.RETRYING, next_attempt_at=due, lease_expires_at=None,
-            error_type="Lambent.PlatformError", error_message=message)
+            error_type=PLATFORM_ERROR, error_message=message)
         if not changed:
             return
         Attempt.objects.create(invocation=invocation, number=lease.number, outcome=AttemptOutcome.PLATFORM_ERROR,
                                started_at=lease.started_at, finished_at=now,
-                               executed_version=lease.target.version.version, error_type="Lambent.PlatformError",
+                               executed_version=lease.target.version.version, error_type=PLATFORM_ERROR,
                                error_message=message)
         invocation.status, invocation.next_attempt_at = InvocationStatus.RETRYING, due
         _after(invocation, function=None)
@@ -227,13 +257,41 @@ def _retry_delay(function_errors: int) -> float:
 
 
 def _expire(invocation: Invocation, *, abandoned: bool) -> None:
+    _end_unrun(invocation, abandoned=abandoned, status=InvocationStatus.EXPIRED, error_type=EVENT_AGE_EXCEEDED,
+               error_message="The event was older than the function's maximum event age before it could run.")
+
+
+def _end_unrun(invocation: Invocation, *, abandoned: bool, status: str, error_type: str, error_message: str) -> None:
+    """End an invocation without another attempt (recording a lost worker's attempt first)."""
     with transaction.atomic():
         if abandoned and not Invocation.objects.filter(pk=invocation.pk, fence=invocation.fence).exists():
             return
         if abandoned:
             _record_interrupted(invocation, now=timezone.now())
-        _end(invocation, status=InvocationStatus.EXPIRED, fence=invocation.fence, error_type=EVENT_AGE_EXCEEDED,
-             error_message="The event was older than the function's maximum event age before it could run.")
+        _end(invocation, status=status, fence=invocation.fence, error_type=error_type, error_message=error_message)
+
+
+def _postpone(invocation: Invocation, *, abandoned: bool, error_type: str, error_message: str) -> None:
+    """Try again later without counting an attempt: the invocation was not admitted (throttled,
+    or the counters were out of reach). It waits about as long as it has waited since it was
+    accepted or last ran, within the platform backoff's bounds: the waits double while it stays
+    refused, with no counter in the ledger. Never past its expiry, where it ends instead."""
+    now = timezone.now()
+    assert invocation.expires_at is not None
+    waited = (now - (invocation.attempt_started_at or invocation.created_at)).total_seconds()
+    wait = min(max(waited, settings.ASYNC_PLATFORM_BACKOFF_SECONDS), settings.ASYNC_PLATFORM_BACKOFF_MAX_SECONDS)
+    due = min(now + timedelta(seconds=wait), invocation.expires_at)
+    with transaction.atomic():
+        if not Invocation.objects.filter(pk=invocation.pk, fence=invocation.fence, status=invocation.status).update(
+                status=InvocationStatus.RETRYING, next_attempt_at=due, lease_expires_at=None, error_type=error_type,
+                error_message=error_message):
+            return
+        if abandoned:
+            _record_interrupted(invocation, now=now)
+        invocation.status, invocation.next_attempt_at = InvocationStatus.RETRYING, due
+        _after(invocation, function=None)
+    logger.info("invocation %s not admitted (%s), next try in %.1f s", invocation.request_id, error_type,
+                (due - now).total_seconds())
 
 
 def _end(invocation: Invocation, *, status: str, fence: int, error_type: str, error_message: str) -> None:

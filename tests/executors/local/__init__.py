@@ -2,6 +2,10 @@
 
 from pathlib import Path
 
+from django.conf import settings
+
+from worker.executors.local.cgroups import DEFAULT_ROOT
+
 
 def running(pid: int) -> bool:
     """Whether ``pid`` is a live process: not gone, not a zombie its new parent has yet to reap."""
@@ -10,3 +14,21 @@ def running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def sandbox_pids(*, memory_mb: int) -> list[list[int]]:
+    """The host pids of each live sandbox whose memory limit is ``memory_mb`` (pick a size no other
+    test uses to find a function's sandboxes from outside the executor), by their cgroups."""
+    v2 = (DEFAULT_ROOT / "cgroup.controllers").exists()
+    parent = DEFAULT_ROOT / settings.CGROUP_PARENT if v2 else DEFAULT_ROOT / "memory" / settings.CGROUP_PARENT
+    limit_file = "memory.max" if v2 else "memory.limit_in_bytes"
+    found = []
+    for directory in sorted(parent.iterdir()) if parent.is_dir() else []:
+        try:
+            limit = int((directory / limit_file).read_text())
+            pids = [int(pid) for pid in (directory / "cgroup.procs").read_text().split()]
+        except (FileNotFoundError, NotADirectoryError, ValueError):
+            continue
+        if limit == memory_mb * 1024 * 1024 and pids:
+            found.append(pids)
+    return found

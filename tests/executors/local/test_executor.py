@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from tests.conftest import make_zip
 from worker.executors import FunctionSpec, InvokeRequest
@@ -45,7 +46,8 @@ def run(scenario, **options):
     async def main():
         folder = Path(tempfile.mkdtemp())
         folder.chmod(0o711)
-        executor = LocalExecutor(code_source=lambda sha: CODE, state_dir=folder / "sandboxes", **options)
+        executor = LocalExecutor(code_source=lambda sha: CODE, state_dir=folder / "sandboxes",
+                                 cgroup_parent=settings.CGROUP_PARENT, **options)
         try:
             await scenario(executor)
         finally:

@@ -184,6 +184,14 @@ class CgroupDriver(abc.ABC):
     def _configure(self, cgroup: Cgroup, *, memory_mb: int, pids_max: int) -> None:
         """Write the limits into a freshly created cgroup."""
 
+    def remove_parents(self) -> None:
+        """Remove the parent in each hierarchy once no sandbox is left under it (best effort)."""
+        for parent in reversed(self._parents()):
+            try:
+                parent.rmdir()
+            except OSError:
+                pass
+
     def _prepare_parents(self) -> None:
         for parent in self._parents():
             if not parent.is_dir():

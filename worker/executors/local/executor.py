@@ -10,6 +10,11 @@ ever; the pool of generic ones (``generic_pool_size`` per interpreter) refills i
 background. Concurrent cold starts of one version share the code extraction.
 Idle sandboxes are reaped after the keep-alive; at start the backend reaps what a
 previous executor process left behind (sandboxes, cgroups, mounts).
+
+Provisioned sandboxes (``provision``, kept by ``provisioned.Provisioner``) are started and
+initialized ahead of demand and never reaped for idleness; an invocation takes one of them
+before a warm one, and starts a new sandbox only when neither is idle. Everything is
+counted in ``worker.executors.metrics``.
 """
 
 from __future__ import annotations
@@ -19,8 +24,8 @@ import contextlib
 import logging
 import subprocess
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from django.conf import settings
@@ -28,16 +33,23 @@ from django.conf import settings
 from worker.executors.base import (
     Executor,
     ExecutorPlatformError,
+    FunctionError,
     FunctionHandledError,
     FunctionSpec,
     InvokeRequest,
     InvokeResult,
+    Provision,
+    Provisioned,
+    SandboxCount,
+    provision_targets,
 )
 from worker.executors.local import cgroups
 from worker.executors.local.code_cache import CodeCache
 from worker.executors.local.interpreters import Interpreter, find_interpreters
+from worker.executors.local.provisioned import Provisioner
 from worker.executors.local.sandbox import UidPool, reap_orphans
 from worker.executors.local.warm import Node, Started, WarmSandbox, launch_agent
+from worker.executors.metrics import INIT_DURATION, INVOCATIONS, REAPED, STARTED
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +68,11 @@ def _precompile_runtimes(interpreters: Iterable[Interpreter]) -> None:
 class LocalExecutor(Executor):
     def __init__(self, *, code_source: Callable[[str], bytes], state_dir: Path, keep_alive_s: float,
                  isolation: bool = True, interpreters: dict[str, str] | None = None, uid_base: int = 200000,
-                 region: str = "us-east-1", generic_pool_size: int = 2) -> None:
+                 region: str = "us-east-1", generic_pool_size: int = 2,
+                 cgroup_parent: str = cgroups.DEFAULT_PARENT) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
         state_dir.chmod(0o711)  # bwrap runs as the sandbox uids: they must traverse, never list
-        driver = cgroups.detect() if isolation else None
+        driver = cgroups.detect(parent=cgroup_parent) if isolation else None
         self._node = Node(runtime_dir=RUNTIMES_DIR, state_dir=state_dir, region=region, cgroups=driver,
                           uids=UidPool(base=uid_base) if isolation else None, isolation=isolation)
         if driver is not None:
@@ -76,7 +89,10 @@ class LocalExecutor(Executor):
         self._idle: dict[str, list[WarmSandbox]] = defaultdict(list)
         self._busy: set[WarmSandbox] = set()
         self._reaper: asyncio.Task[None] | None = None
+        self._ending: set[asyncio.Future[None]] = set()  # destroys under way
         self._closing = False
+        self._provisioner = Provisioner(start=lambda spec: self._start(spec, provisioned=True),
+                                        release=self._make_warm, destroy=self._reap)
 
     @classmethod
     def from_settings(cls) -> LocalExecutor:
@@ -85,18 +101,24 @@ class LocalExecutor(Executor):
         return cls(code_source=read_code, state_dir=settings.DATA_DIR / "sandboxes",
                    keep_alive_s=settings.KEEP_ALIVE_SECONDS, isolation=settings.SANDBOX == "bwrap",
                    interpreters=settings.PYTHON_INTERPRETERS, uid_base=settings.SANDBOX_UID_BASE,
-                   region=settings.REGION, generic_pool_size=settings.GENERIC_POOL_SIZE)
+                   region=settings.REGION, generic_pool_size=settings.GENERIC_POOL_SIZE,
+                   cgroup_parent=settings.CGROUP_PARENT)
 
     async def invoke(self, spec: FunctionSpec, request: InvokeRequest) -> InvokeResult:
         sandbox = await self._acquire(spec)
         try:
             result = await sandbox.invoke(request)
-        except FunctionHandledError:
+        except FunctionError as exc:
+            _observe_init(exc.result)
+            if not isinstance(exc, FunctionHandledError):  # the runtime is in doubt
+                await self._discard(sandbox)
+                raise
             self._release(sandbox)  # the runtime reported the error and serves on
             raise
-        except BaseException:  # anything else leaves the runtime in doubt
+        except BaseException:
             await self._discard(sandbox)
             raise
+        _observe_init(result)
         self._release(sandbox)
         return result
 
@@ -104,53 +126,111 @@ class LocalExecutor(Executor):
         missing = count - len(self._idle[spec.key])
         started = await asyncio.gather(*(self._start(spec, prewarmed=True) for _ in range(max(0, missing))))
         self._idle[spec.key].extend(started)
+        self._ensure_reaper()
         return len(self._idle[spec.key])
 
     async def evict(self, spec: FunctionSpec) -> int:
         idle = self._idle.pop(spec.key, [])
-        await asyncio.gather(*(sandbox.destroy() for sandbox in idle))
+        await asyncio.gather(*(self._reap(sandbox, "evicted") for sandbox in idle))
         return len(idle)
+
+    async def provision(self, desired: Sequence[Provision], *, wait: float = 0.0) -> dict[str, Provisioned]:
+        targets = provision_targets(desired)
+        problems = {key: problem for key, wanted in targets.items()
+                    if (problem := self._interpreter_problem(wanted.spec.runtime)) is not None}
+        self._provisioner.replace(targets, problems=problems)
+        await self._provisioner.settle(timeout=wait)
+        return self._provisioner.status()
+
+    def census(self) -> list[SandboxCount]:
+        runtimes = {interpreter.executable: interpreter.runtime for interpreter in self._interpreters.values()}
+        counts = [SandboxCount("generic", "idle", runtimes.get(executable, str(executable)), len(pool))
+                  for executable, pool in list(self._generic.items())]
+        idle = Counter(sandbox.spec.runtime for pool in list(self._idle.values()) for sandbox in list(pool))
+        busy = Counter(sandbox.spec.runtime for sandbox in list(self._busy) if not self._provisioner.owns(sandbox))
+        counts += [SandboxCount("warm", "idle", runtime, count) for runtime, count in sorted(idle.items())]
+        counts += [SandboxCount("warm", "busy", runtime, count) for runtime, count in sorted(busy.items())]
+        return counts + self._provisioner.census()
 
     async def close(self) -> None:
         self._closing = True
         if self._reaper is not None:
             self._reaper.cancel()
-        # Refills are let finish (a cancelled launch could leave a sandbox half made), then reaped.
-        await asyncio.gather(*self._refills.values(), return_exceptions=True)
+        # Starts, refills and destroys are let finish (a cancelled one could leave a sandbox half made).
+        provisioned = await self._provisioner.close()
+        await asyncio.gather(*self._refills.values(), *self._ending, return_exceptions=True)
         everything: list[WarmSandbox | Started] = [sandbox for pool in self._idle.values() for sandbox in pool]
+        everything += provisioned
         everything += list(self._busy) + [generic for pool in self._generic.values() for generic in pool]
         self._idle.clear()
         self._busy.clear()
         self._generic.clear()
         await asyncio.gather(*(sandbox.destroy() for sandbox in everything), return_exceptions=True)
+        if self._node.cgroups is not None:
+            self._node.cgroups.remove_parents()
 
     def idle_count(self, spec: FunctionSpec) -> int:
         return len(self._idle.get(spec.key, []))
 
     async def _acquire(self, spec: FunctionSpec) -> WarmSandbox:
+        """A provisioned sandbox, else a warm one, else a new one (a cold start)."""
         self._ensure_reaper()
-        pool = self._idle.get(spec.key)
-        sandbox = pool.pop() if pool else await self._start(spec)
+        sandbox, start = self._provisioner.take(spec.key), "provisioned"
+        if sandbox is None:
+            sandbox, start = await self._take_warm(spec.key), "warm"
+        if sandbox is None:
+            sandbox, start = await self._start(spec), "cold"
+        INVOCATIONS.labels(start).inc()
         self._busy.add(sandbox)
         return sandbox
 
+    async def _take_warm(self, key: str) -> WarmSandbox | None:
+        pool = self._idle.get(key)
+        while pool:
+            sandbox = pool.pop()
+            if sandbox.alive:
+                return sandbox
+            await self._reap(sandbox, "dead")
+        return None
+
     def _release(self, sandbox: WarmSandbox) -> None:
         self._busy.discard(sandbox)
+        if not self._provisioner.give_back(sandbox):
+            self._make_warm(sandbox)
+
+    def _make_warm(self, sandbox: WarmSandbox) -> None:
+        """Into the warm pool, reaped after the keep-alive."""
+        self._ensure_reaper()
         sandbox.last_used = time.monotonic()
         self._idle[sandbox.spec.key].append(sandbox)
 
     async def _discard(self, sandbox: WarmSandbox) -> None:
         self._busy.discard(sandbox)
-        await sandbox.destroy()
+        self._provisioner.lost(sandbox)
+        await self._reap(sandbox, "failed")
 
-    async def _start(self, spec: FunctionSpec, *, prewarmed: bool = False) -> WarmSandbox:
+    async def _reap(self, sandbox: WarmSandbox, reason: str) -> None:
+        """Destroy ``sandbox``; shielded, so a cancelled caller (the reaper, at close) never leaves it half done."""
+        REAPED.labels(reason).inc()
+        ending = asyncio.ensure_future(sandbox.destroy())
+        self._ending.add(ending)
+        ending.add_done_callback(self._ending.discard)
+        with contextlib.suppress(Exception):
+            await asyncio.shield(ending)
+
+    async def _start(self, spec: FunctionSpec, *, prewarmed: bool = False, provisioned: bool = False) -> WarmSandbox:
         interpreter = self._interpreter(spec.runtime)
         code_dir = await self._code.path(spec.code_sha256)
         pool = self._generic[interpreter.executable]
         generic = pool.pop() if pool else None
         self._refill(interpreter)
-        return await WarmSandbox.start(spec, node=self._node, interpreter=interpreter, code_dir=code_dir,
-                                       generic=generic, prewarmed=prewarmed)
+        sandbox = await WarmSandbox.start(spec, node=self._node, interpreter=interpreter, code_dir=code_dir,
+                                          generic=generic, prewarmed=prewarmed, provisioned=provisioned)
+        kind = "provisioned" if provisioned else "on_demand"
+        STARTED.labels(kind).inc()
+        if sandbox.init_duration_ms is not None:
+            INIT_DURATION.labels(kind).observe(sandbox.init_duration_ms / 1000)
+        return sandbox
 
     def _refill(self, interpreter: Interpreter) -> None:
         """Top up the generic sandboxes of ``interpreter`` in the background."""
@@ -164,12 +244,20 @@ class LocalExecutor(Executor):
         while len(pool) < self._generic_pool_size and not self._closing:
             try:
                 pool.append(await launch_agent(node=self._node, interpreter=interpreter, code_dir=None))
+                STARTED.labels("generic").inc()
             except ExecutorPlatformError:
                 logger.exception("a generic sandbox for %s would not start", interpreter.runtime)
                 return
 
     def generic_count(self, runtime: str) -> int:
         return len(self._generic.get(self._interpreter(runtime).executable, []))
+
+    def _interpreter_problem(self, runtime: str) -> str | None:
+        try:
+            self._interpreter(runtime)
+        except ExecutorPlatformError as exc:
+            return str(exc)
+        return None
 
     def _interpreter(self, runtime: str) -> Interpreter:
         """The runtime's own interpreter; a custom runtime's agent runs on any of them."""
@@ -182,7 +270,7 @@ class LocalExecutor(Executor):
         return found
 
     def _ensure_reaper(self) -> None:
-        if self._reaper is None or self._reaper.done():
+        if not self._closing and (self._reaper is None or self._reaper.done()):
             self._reaper = asyncio.get_running_loop().create_task(self._reap_idle_forever())
 
     async def _reap_idle_forever(self) -> None:
@@ -201,7 +289,11 @@ class LocalExecutor(Executor):
             if not pool:
                 del self._idle[key]
         for sandbox in expired:
-            with contextlib.suppress(Exception):
-                await sandbox.destroy()
+            await self._reap(sandbox, "idle")
         return len(expired)
+
+
+def _observe_init(result: InvokeResult) -> None:
+    if result.init_duration_ms is not None:
+        INIT_DURATION.labels("on_demand").observe(result.init_duration_ms / 1000)
 

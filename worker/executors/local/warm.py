@@ -4,6 +4,11 @@ A ``WarmSandbox`` pairs a running bubblewrap sandbox with the connection to its 
 It serves one ``FunctionSpec`` for its whole life and one invocation at a time; any
 failure that leaves its runtime in doubt (timeout, crash, out of memory, init error,
 a broken connection) ends it.
+
+A provisioned sandbox is initialized ahead of demand: its agent is told so in the init
+frame, ``start`` waits for the agent's ``initialized`` frame (the handler imported, the
+function's init code run), and the agent ends the connection if the runtime dies while
+the sandbox is idle, so ``alive`` turns false and the executor replaces it.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ RUNTIME_API = "127.0.0.1:9001"
 #: Processes and threads one sandbox may hold, as Lambda's limit.
 PIDS_MAX = 1024
 START_TIMEOUT_S = 10.0
+#: The least time a provisioned sandbox's init may take (Lambda's init limit); a longer function timeout extends it.
+INIT_TIMEOUT_S = 10.0
 #: A generic sandbox's limits until it is specialized: enough for the idle agent.
 GENERIC_MEMORY_MB = 128
 GENERIC_TMP_MB = 512
@@ -110,12 +117,20 @@ class WarmSandbox:
         self._writer = writer
         self._prewarmed = prewarmed
         self.last_used = time.monotonic()
+        self.init_duration_ms: float | None = None  # known at start for a provisioned sandbox
+
+    @property
+    def alive(self) -> bool:
+        """False once the sandbox exited or its agent ended the connection."""
+        return self.sandbox.returncode is None and not self._reader.at_eof()
 
     @classmethod
     async def start(cls, spec: FunctionSpec, *, node: Node, interpreter: Interpreter, code_dir: Path,
-                    generic: Started | None = None, prewarmed: bool = False) -> WarmSandbox:
+                    generic: Started | None = None, prewarmed: bool = False,
+                    provisioned: bool = False) -> WarmSandbox:
         """A sandbox for ``spec``: ``generic`` specialized when given (a cold start then pays only
-        for init), else one started now with the code in place."""
+        for init), else one started now with the code in place. A ``provisioned`` one is returned
+        initialized, or destroyed and ``FunctionInitError`` (or ``ExecutorPlatformError``) raised."""
         if generic is None:
             generic = await launch_agent(node=node, interpreter=interpreter, code_dir=code_dir,
                                          memory_mb=spec.memory_size, tmp_mb=spec.ephemeral_storage)
@@ -126,13 +141,41 @@ class WarmSandbox:
                 await generic.destroy()
                 raise ExecutorPlatformError(f"a sandbox for {spec.function_name} would not specialize: {exc}") from exc
         try:
-            generic.writer.write(protocol.encode(_init_frame(spec, region=node.region)))
+            generic.writer.write(protocol.encode(_init_frame(spec, region=node.region, ahead=provisioned)))
             await generic.writer.drain()
         except BaseException:
             await generic.destroy()
             raise
-        return cls(spec=spec, sandbox=generic.sandbox, reader=generic.reader, writer=generic.writer,
-                   prewarmed=prewarmed)
+        sandbox = cls(spec=spec, sandbox=generic.sandbox, reader=generic.reader, writer=generic.writer,
+                      prewarmed=prewarmed)
+        if provisioned:
+            try:
+                await sandbox._initialized()
+            except BaseException:
+                await sandbox.destroy()
+                raise
+        return sandbox
+
+    async def _initialized(self) -> None:
+        """Wait for the agent's ``initialized`` frame; raise if init failed or never ended."""
+        timeout = max(INIT_TIMEOUT_S, float(self.spec.timeout))
+        try:
+            header, body = await asyncio.wait_for(protocol.receive_from(self._reader), timeout)
+        except TimeoutError:
+            message = f"Init did not finish within {timeout:.2f} seconds"
+            raise FunctionInitError(InvokeResult(
+                payload=error_payload(error_type="Sandbox.Timedout", message=message), duration_ms=0.0,
+                max_memory_used_mb=self._peak_mb(), error_type="Sandbox.Timedout")) from None
+        except (protocol.ProtocolError, ConnectionError) as exc:
+            raise ExecutorPlatformError(f"a sandbox of {self.spec.function_name} ended in its init: {exc}") from None
+        if header.get("op") != "initialized":
+            raise ExecutorPlatformError(f"the agent answered init with {header.get('op')!r}")
+        init_ms = header.get("init_duration_ms")
+        self.init_duration_ms = float(init_ms) if isinstance(init_ms, (int, float)) else None
+        if header.get("status") != "ready":
+            raise FunctionInitError(InvokeResult(
+                payload=body, duration_ms=0.0, max_memory_used_mb=self._peak_mb(), log=str(header.get("log") or ""),
+                init_duration_ms=self.init_duration_ms, error_type=header.get("error_type")))
 
     async def invoke(self, request: InvokeRequest) -> InvokeResult:
         """Run one invocation; raises ``FunctionError`` (after which this sandbox is dead unless the
@@ -205,13 +248,14 @@ def _with_error(result: InvokeResult, error_type: str, message: str) -> InvokeRe
     return replace(result, payload=error_payload(error_type=error_type, message=message), error_type=error_type)
 
 
-def _init_frame(spec: FunctionSpec, *, region: str) -> dict[str, object]:
+def _init_frame(spec: FunctionSpec, *, region: str, ahead: bool) -> dict[str, object]:
     return {
         "op": "init", "runtime": spec.runtime, "handler": spec.handler, "function_name": spec.function_name,
         "function_version": spec.version, "memory_size": spec.memory_size,
         "environment": dict(spec.environment), "log_group_name": f"/aws/lambda/{spec.function_name}",
         "log_stream_name": f"{time.strftime('%Y/%m/%d')}/[{spec.version}]{spec.fingerprint[:32]}",
-        "region": region, "initialization_type": "on-demand",
+        "region": region, "initialization_type": "provisioned-concurrency" if ahead else "on-demand",
+        "ahead_of_demand": ahead,
     }
 
 

@@ -8,6 +8,10 @@ run on long-lived threads (``lambent.api.threads``): authenticating and resolvin
 qualifier (skipped while ``hot_cache`` remembers both), recording the invocation in the
 ledger, and accepting an ``Event`` (202 once its row and outbox message are committed and
 handed to the broker).
+A synchronous invocation runs holding a concurrency slot (``lambent.quotas.admission``),
+taken right before the executor is called and given back right after, whatever happens;
+over the function's reservation or the tenant's unreserved pool it answers 429 with a
+``reason`` and ``Retry-After``, without running anything.
 It speaks the same errors as the REST views (``lambent.api.exceptions.error_body``).
 """
 
@@ -16,15 +20,18 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from lambent.api.exceptions import error_body
+from lambent.api.exceptions import error_body, error_headers
 from lambent.api.threads import on_database_thread
-from lambent.errors import InvalidParameter, LambentError, Unauthenticated
+from lambent.errors import InvalidParameter, LambentError
 from lambent.iam.authentication import authenticate
 from lambent.iam.models import Tenant
 from lambent.invocations import asynchronous, hot_cache, services
 from lambent.invocations.hot_cache import Routing
 from lambent.invocations.logs import tail_base64
 from lambent.invocations.models import InvocationType
+from lambent.quotas import admission
+from lambent.quotas.admission import Pool
+from worker import executors
 
 _TYPES = {kind.value.lower(): kind.value for kind in InvocationType}
 
@@ -67,6 +74,19 @@ def _accept(request: HttpRequest, tenant: Tenant, routing: Routing) -> HttpRespo
 
 
 _record_sync = on_database_thread(services.record_sync)
+_pool_from_database = on_database_thread(hot_cache.pool)
+
+
+async def _run_admitted(prepared: services.Prepared) -> executors.InvokeResult:
+    """Run holding a slot of the function's concurrency pool, given back on every path."""
+    function = prepared.version.function
+    pool: Pool = hot_cache.pools.get(function.pk) or await _pool_from_database(function=function)
+    lease = admission.lease_seconds(timeout=prepared.spec.timeout)
+    slot = await admission.acquire_async(pool=pool, lease_seconds=lease)
+    try:
+        return await services.run(prepared)
+    finally:
+        await admission.release_async(slot)
 
 
 def _dry_run(request: HttpRequest) -> HttpResponse:
@@ -89,11 +109,10 @@ async def invoke(request: HttpRequest, name: str) -> HttpResponse:
         prepared = services.prepare_sync(tenant=tenant, routing=routing, qualifier=request.GET.get("qualifier"),
                                          payload=request.body,
                                          client_context=request.headers.get("X-Lambent-Client-Context"))
-        result = await services.run(prepared)
+        result = await _run_admitted(prepared)
         outcome = await _record_sync(prepared, result)
     except LambentError as exc:
-        headers = {"WWW-Authenticate": 'Bearer realm="lambent"'} if isinstance(exc, Unauthenticated) else None
-        return JsonResponse(error_body(exc), status=exc.status_code, headers=headers)
+        return JsonResponse(error_body(exc), status=exc.status_code, headers=error_headers(exc))
     response = HttpResponse(outcome.payload, content_type="application/json")
     response["X-Lambent-Request-Id"] = str(outcome.invocation.request_id)
     response["X-Lambent-Executed-Version"] = outcome.invocation.executed_version

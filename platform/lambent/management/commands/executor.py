@@ -1,7 +1,8 @@
 """``lambent executor``: the process that owns the sandboxes of this node.
 
 It serves the api and worker processes on ``LAMBENT_EXECUTOR_SOCKET`` and runs
-``LAMBENT_EXECUTOR_BACKEND``. With bubblewrap missing it refuses to start, unless the
+``LAMBENT_EXECUTOR_BACKEND``, and its Prometheus metrics (``worker.executors.metrics``) on
+``LAMBENT_EXECUTOR_METRICS_BIND``. With bubblewrap missing it refuses to start, unless the
 operator set ``LAMBENT_SANDBOX=none``, which runs functions without isolation.
 """
 
@@ -13,11 +14,13 @@ import os
 import shutil
 import signal
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from worker.executors import load_backend
+from lambent.env import parse_bind
+from worker.executors import Executor, load_backend, metrics
 from worker.executors.local.sandbox import isolate_mounts
 from worker.executors.server import serve
 
@@ -53,6 +56,7 @@ class Command(BaseCommand):
 
     async def _serve(self) -> None:
         backend = load_backend(str(settings.EXECUTOR_BACKEND))
+        metrics_server = _serve_metrics(backend)
         task = asyncio.create_task(serve(backend, settings.EXECUTOR_SOCKET))
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -62,3 +66,20 @@ class Command(BaseCommand):
             await task
         except asyncio.CancelledError:
             logger.info("executor stopped; its sandboxes are destroyed")
+        finally:
+            if metrics_server is not None:
+                metrics_server.shutdown()
+
+
+def _serve_metrics(backend: Executor) -> WSGIServer | None:
+    """Metrics on their own thread (started after ``isolate_mounts``, which needs a single thread)."""
+    if settings.EXECUTOR_METRICS_BIND == "none":
+        return None
+    host, port = parse_bind(settings.EXECUTOR_METRICS_BIND)
+    try:
+        server, _ = metrics.serve(backend, host=host, port=port)
+    except OSError as exc:  # the port is taken: sandboxes matter more than their metrics
+        logger.warning("executor metrics not served on %s: %s", settings.EXECUTOR_METRICS_BIND, exc)
+        return None
+    logger.info("executor metrics on http://%s/metrics", settings.EXECUTOR_METRICS_BIND)
+    return server

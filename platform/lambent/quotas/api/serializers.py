@@ -1,0 +1,51 @@
+"""Shapes of the quotas API. They parse types only: every rule lives in the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from lambent.functions import limits as function_limits
+from lambent.quotas import limits
+from lambent.quotas.selectors import Account
+
+
+class ReservedConcurrencySerializer(serializers.Serializer):
+    reserved_concurrent_executions = serializers.IntegerField(
+        help_text="Executions set aside for the function, and the most it runs at once (all versions); 0 stops it.")
+
+
+class AccountLimitSerializer(serializers.Serializer):
+    total_code_size = serializers.IntegerField(help_text="Bytes of code the account may store.")
+    code_size_unzipped = serializers.IntegerField(help_text="Bytes of one function's code, unpacked.")
+    code_size_zipped = serializers.IntegerField(help_text="Bytes of one function's code as uploaded.")
+    concurrent_executions = serializers.IntegerField(help_text="Executions at once, all functions together.")
+    unreserved_concurrent_executions = serializers.IntegerField(
+        help_text="The limit less every function's reservation: what functions without one share.")
+
+
+class AccountUsageSerializer(serializers.Serializer):
+    total_code_size = serializers.IntegerField(help_text="Bytes of the distinct code packages the versions use.")
+    function_count = serializers.IntegerField()
+
+
+class AccountSerializer(serializers.Serializer):
+    """Lambda's GetAccountSettings, in snake case, with the executions running now."""
+
+    account_limit = AccountLimitSerializer()
+    account_usage = AccountUsageSerializer()
+    concurrent_executions_in_use = serializers.IntegerField(help_text="Executions running now, all functions.")
+
+    def to_representation(self, instance: Account) -> dict[str, Any]:
+        return {
+            "account_limit": {
+                "total_code_size": limits.TOTAL_CODE_SIZE_BYTES,
+                "code_size_unzipped": function_limits.CODE_UNZIPPED_MAX_BYTES,
+                "code_size_zipped": function_limits.CODE_ZIPPED_MAX_BYTES,
+                "concurrent_executions": instance.limits.concurrent_executions,
+                "unreserved_concurrent_executions": instance.unreserved,
+            },
+            "account_usage": {"total_code_size": instance.total_code_size, "function_count": instance.function_count},
+            "concurrent_executions_in_use": instance.in_use,
+        }

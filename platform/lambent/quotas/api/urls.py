@@ -1,0 +1,8 @@
+from django.urls import path
+
+from lambent.quotas.api import views
+
+urlpatterns = [
+    path("account", views.AccountView.as_view(), name="account"),
+    path("functions/<str:name>/concurrency", views.FunctionConcurrencyView.as_view(), name="function-concurrency"),
+]
