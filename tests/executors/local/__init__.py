@@ -1,5 +1,7 @@
 """Helpers shared by the local backend's tests."""
 
+import asyncio
+import tempfile
 from pathlib import Path
 
 from django.conf import settings
@@ -32,3 +34,23 @@ def sandbox_pids(*, memory_mb: int) -> list[list[int]]:
         if limit == memory_mb * 1024 * 1024 and pids:
             found.append(pids)
     return found
+
+
+def run_with_executor(scenario, *, code: bytes, **options) -> None:
+    """Await ``scenario(executor)`` with a LocalExecutor of a fresh state folder serving ``code``,
+    closed and its folder removed afterwards."""
+    from worker.executors.local import LocalExecutor
+    from worker.executors.local.sandbox import remove_tree
+
+    async def main():
+        folder = Path(tempfile.mkdtemp())
+        folder.chmod(0o711)
+        executor = LocalExecutor(code_source=lambda sha: code, state_dir=folder / "sandboxes",
+                                 cgroup_parent=settings.CGROUP_PARENT, **options)
+        try:
+            await scenario(executor)
+        finally:
+            await executor.close()
+            remove_tree(folder)
+
+    asyncio.run(main())

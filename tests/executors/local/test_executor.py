@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from tests.conftest import make_zip
+from tests.executors.local import run_with_executor
 from worker.executors import FunctionSpec, InvokeRequest
 from worker.executors.local import LocalExecutor
-from worker.executors.local.sandbox import remove_tree
 
 pytestmark = pytest.mark.sandbox
 
@@ -43,18 +40,7 @@ async def until(condition, timeout: float = 20.0) -> bool:
 
 
 def run(scenario, **options):
-    async def main():
-        folder = Path(tempfile.mkdtemp())
-        folder.chmod(0o711)
-        executor = LocalExecutor(code_source=lambda sha: CODE, state_dir=folder / "sandboxes",
-                                 cgroup_parent=settings.CGROUP_PARENT, **options)
-        try:
-            await scenario(executor)
-        finally:
-            await executor.close()
-            remove_tree(folder)
-
-    asyncio.run(main())
+    run_with_executor(scenario, code=CODE, **options)
 
 
 def test_cold_starts_take_generic_sandboxes_and_the_pool_refills():

@@ -7,19 +7,16 @@ import contextlib
 import hashlib
 import os
 import signal
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from tests.conftest import make_zip
-from tests.executors.local import running, sandbox_pids
+from tests.executors.local import run_with_executor, running, sandbox_pids
 from worker.executors import FunctionSpec, FunctionTimeout, InvokeRequest, Provision, Provisioned, SandboxCount
 from worker.executors.local import LocalExecutor
-from worker.executors.local.sandbox import remove_tree
 from worker.executors.metrics import REGISTRY
 
 pytestmark = pytest.mark.sandbox
@@ -53,18 +50,7 @@ async def until(condition, timeout: float = 20.0) -> bool:
 
 
 def run(scenario, **options):
-    async def main():
-        folder = Path(tempfile.mkdtemp())
-        folder.chmod(0o711)
-        executor = LocalExecutor(code_source=lambda sha: CODE, state_dir=folder / "sandboxes",
-                                 cgroup_parent=settings.CGROUP_PARENT, **options)
-        try:
-            await scenario(executor)
-        finally:
-            await executor.close()
-            remove_tree(folder)
-
-    asyncio.run(main())
+    run_with_executor(scenario, code=CODE, **options)
 
 
 def runtime_pid(pids: list[int]) -> int:
