@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -25,6 +26,10 @@ os.environ["LAMBENT_DATA_DIR"] = str(DATA_DIR)
 # Sandboxes of this session under a cgroup of its own: an executor reaps what it finds under its
 # parent, so a session must never share one with `make dev` or another session.
 os.environ["LAMBENT_CGROUP_PARENT"] = f"lambent-test-{os.getpid()}"
+# The session executor's metrics on a port of its own, not the one `make dev` uses.
+with socket.socket() as _probe:
+    _probe.bind(("127.0.0.1", 0))
+    os.environ["LAMBENT_EXECUTOR_METRICS_BIND"] = f"127.0.0.1:{_probe.getsockname()[1]}"
 for _test_name, _name in (("LAMBENT_TEST_DATABASE_URL", "LAMBENT_DATABASE_URL"),
                           ("LAMBENT_TEST_REDIS_URL", "LAMBENT_REDIS_URL")):
     if os.environ.get(_test_name):

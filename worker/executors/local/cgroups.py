@@ -184,13 +184,18 @@ class CgroupDriver(abc.ABC):
     def _configure(self, cgroup: Cgroup, *, memory_mb: int, pids_max: int) -> None:
         """Write the limits into a freshly created cgroup."""
 
-    def remove_parents(self) -> None:
-        """Remove the parent in each hierarchy once no sandbox is left under it (best effort)."""
+    def remove_parents(self, *, attempts: int = 20) -> None:
+        """Remove the parent in each hierarchy once no sandbox is left under it (best effort: a
+        cgroup whose processes just died can stay busy for a moment, so a few tries)."""
         for parent in reversed(self._parents()):
-            try:
-                parent.rmdir()
-            except OSError:
-                pass
+            for _ in range(attempts):
+                try:
+                    parent.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.05)
 
     def _prepare_parents(self) -> None:
         for parent in self._parents():
