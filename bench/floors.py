@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import json
 import os
@@ -45,7 +46,7 @@ def _worker(sock: socket.socket, handler_source: str) -> None:
         sock.sendall(_LENGTH.pack(len(result)) + result)
 
 
-class _HttpFloor:
+class _HttpFloor(abc.ABC):
     """An asyncio HTTP/1.1 server in a thread with its own event loop: keep-alive, one write
     per response, ``_answer`` deciding each response from the request's body."""
 
@@ -74,11 +75,12 @@ class _HttpFloor:
         server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
         self.port = server.sockets[0].getsockname()[1]
 
-    async def _prepare(self) -> None:
+    async def _prepare(self) -> None:  # noqa: B027 - an optional hook
         """Whatever the loop must hold before the first request."""
 
+    @abc.abstractmethod
     async def _answer(self, body: bytes) -> bytes:
-        raise NotImplementedError
+        """The whole response to a request with this body."""
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

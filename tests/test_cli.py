@@ -7,7 +7,6 @@ database the rest of the suite uses, because the command owns its whole environm
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import b64, make_zip
+from tests.processes import free_port
 
 LAMBENT = str(Path(sys.executable).parent / "lambent")
 
@@ -33,10 +33,6 @@ def lambent(*args, env, check=True):
     return subprocess.run([LAMBENT, *args], env=env, capture_output=True, text=True, check=check, timeout=120)
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def request(port, path, *, key=None, body=None, method=None):

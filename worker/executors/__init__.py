@@ -8,7 +8,11 @@ runs ``settings.EXECUTOR_BACKEND`` (``lambent executor``).
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import os
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -51,3 +55,16 @@ def load_backend(dotted_path: str) -> Executor:
 @functools.cache
 def executor() -> Executor:
     return load_backend(str(settings.EXECUTOR))
+
+
+T = TypeVar("T")
+_loops: dict[int, asyncio.AbstractEventLoop] = {}
+
+
+def run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Await ``coroutine`` from synchronous code (a worker's task) on this process's own event
+    loop, one per process and kept, so the executor client's pooled connections are reused."""
+    loop = _loops.get(os.getpid())
+    if loop is None:
+        loop = _loops[os.getpid()] = asyncio.new_event_loop()
+    return loop.run_until_complete(coroutine)

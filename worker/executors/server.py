@@ -28,7 +28,9 @@ logger = logging.getLogger(__name__)
 async def serve(backend: Executor, socket_path: Path, *, ready: asyncio.Event | None = None) -> None:
     """Serve until cancelled; the backend is closed (every sandbox destroyed) on the way out."""
     socket_path.unlink(missing_ok=True)
-    server = await asyncio.start_unix_server(lambda r, w: _serve_connection(backend, r, w), path=str(socket_path))
+    clients: set[asyncio.StreamWriter] = set()
+    server = await asyncio.start_unix_server(lambda r, w: _serve_connection(backend, r, w, clients=clients),
+                                             path=str(socket_path))
     os.chmod(socket_path, 0o600)
     try:
         async with server:
@@ -36,11 +38,15 @@ async def serve(backend: Executor, socket_path: Path, *, ready: asyncio.Event | 
                 ready.set()
             await server.serve_forever()
     finally:
+        for writer in clients:  # their handlers end on the EOF instead of being cancelled mid-read
+            writer.close()
         await backend.close()
         socket_path.unlink(missing_ok=True)
 
 
-async def _serve_connection(backend: Executor, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _serve_connection(backend: Executor, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
+                            clients: set[asyncio.StreamWriter]) -> None:
+    clients.add(writer)
     try:
         while True:
             header, body = await protocol.receive_from(reader)
@@ -50,6 +56,7 @@ async def _serve_connection(backend: Executor, reader: asyncio.StreamReader, wri
     except (protocol.ProtocolError, ConnectionError):
         pass
     finally:
+        clients.discard(writer)
         writer.close()
 
 

@@ -28,11 +28,9 @@ invocations fail at once, to the on-failure destination and the dead-letter targ
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -175,23 +173,11 @@ def _attempt(lease: Lease) -> None:
     prepared = services.Prepared(tenant=invocation.tenant, version=target.version, qualifier=qualifier,
                                  spec=target.spec, request=request, started_at=lease.started_at)
     try:
-        result = _run_to_completion(services.run(prepared))
+        result = executors.run_blocking(services.run(prepared))
     except ServiceUnavailable as exc:
         _finish_platform_error(lease, str(exc))
         return
     _finish(lease, result)
-
-
-_loops: dict[int, asyncio.AbstractEventLoop] = {}
-
-
-def _run_to_completion(coroutine: Any) -> executors.InvokeResult:
-    """Await on this process's own event loop, kept so the executor client's connections are reused."""
-    loop = _loops.get(os.getpid())
-    if loop is None:
-        loop = _loops[os.getpid()] = asyncio.new_event_loop()
-    result: executors.InvokeResult = loop.run_until_complete(coroutine)
-    return result
 
 
 def _finish(lease: Lease, result: executors.InvokeResult) -> None:

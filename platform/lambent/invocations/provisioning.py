@@ -24,13 +24,10 @@ owner keeps its new state until the next reconcile.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
 from collections import Counter
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from django.conf import settings
 
@@ -70,7 +67,8 @@ def reconcile() -> dict[str, int]:
              .select_related("function__tenant").order_by("pk")]
     desired = [executors.Provision(spec=share.spec, count=share.count) for each in plans for share in each.shares]
     try:
-        reported = _run(executors.executor().provision(desired, wait=settings.PROVISIONING_WAIT_SECONDS))
+        reported = executors.run_blocking(
+            executors.executor().provision(desired, wait=settings.PROVISIONING_WAIT_SECONDS))
     except executors.ExecutorPlatformError as exc:
         logger.warning("provisioned concurrency not reconciled: %s", exc)
         return {"unreachable": len(plans)}
@@ -119,12 +117,3 @@ def _save(config: ProvisionedConcurrencyConfig, *, allocated: int, status: str, 
         allocated=allocated, status=status, status_reason=reason[:1024])
 
 
-_loops: dict[int, asyncio.AbstractEventLoop] = {}
-
-
-def _run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Await on this process's own event loop, kept so the executor client's connections are reused."""
-    loop = _loops.get(os.getpid())
-    if loop is None:
-        loop = _loops[os.getpid()] = asyncio.new_event_loop()
-    return loop.run_until_complete(coroutine)
