@@ -21,7 +21,10 @@ def make_zip(files: dict[str, str | bytes] | None = None, *, compression: int = 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression) as archive:
         for name, content in (files or {"app.py": HANDLER_SOURCE}).items():
-            archive.writestr(name, content)
+            # A fixed timestamp keeps the same files the same archive, whenever the test builds it.
+            entry = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            entry.external_attr = 0o644 << 16
+            archive.writestr(entry, content, compression)
     return buffer.getvalue()
 
 
