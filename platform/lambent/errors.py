@@ -3,6 +3,7 @@
     LambentError
     ├── UserError                  the caller can fix it; answered 4xx
     │   ├── InvalidParameter       400, with the offending fields
+    │   ├── CodeStorageExceeded    400, an upload over the tenant's code storage limit
     │   ├── Unauthenticated        401, no valid credentials
     │   ├── AccessDenied           403, valid credentials that may not act
     │   ├── NotFound               404; also what another tenant's resource answers
@@ -50,6 +51,13 @@ class InvalidParameter(UserError):
     @classmethod
     def field(cls, name: str, message: str) -> InvalidParameter:
         return cls(fields={name: [message]})
+
+
+class CodeStorageExceeded(UserError):
+    """An upload would take the tenant's stored code over its limit."""
+
+    status_code = 400
+    error_type = "CodeStorageExceededException"
 
 
 class Unauthenticated(UserError):

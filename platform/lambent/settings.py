@@ -161,6 +161,10 @@ WORKER_CONCURRENCY = env_int("LAMBENT_WORKER_CONCURRENCY", default=2, minimum=1)
 WEBHOOK_TIMEOUT_SECONDS = env_float("LAMBENT_WEBHOOK_TIMEOUT_SECONDS", default=10.0, minimum=0.1)
 WEBHOOK_MAX_ATTEMPTS = env_int("LAMBENT_WEBHOOK_MAX_ATTEMPTS", default=8, minimum=1)
 
+#: Bytes of code one tenant may store: the distinct zips its versions use, as Lambda's 75 GB
+#: account limit. An upload that would go over it is refused.
+CODE_STORAGE_LIMIT_BYTES = env_int("LAMBENT_CODE_STORAGE_LIMIT_BYTES", default=75 * 1024**3, minimum=0)
+
 # --- concurrency --------------------------------------------------------------------------
 
 #: Executions one tenant may run at once across all its functions, as Lambda's account limit;

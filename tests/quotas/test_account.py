@@ -3,9 +3,10 @@ and the concurrency gauges of /metrics."""
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from lambent.functions import limits as function_limits
 from lambent.functions.models import CodeArtifact
-from lambent.quotas import limits
 from tests.conftest import b64, make_zip
 from tests.quotas.conftest import reserve
 from tests.test_metrics import count
@@ -13,7 +14,7 @@ from tests.test_metrics import count
 
 def test_a_new_tenant_has_the_default_limits_and_nothing_used(api):
     assert api.get("/api/v1/account").json() == {
-        "account_limit": {"total_code_size": limits.TOTAL_CODE_SIZE_BYTES,
+        "account_limit": {"total_code_size": settings.CODE_STORAGE_LIMIT_BYTES,
                           "code_size_unzipped": function_limits.CODE_UNZIPPED_MAX_BYTES,
                           "code_size_zipped": function_limits.CODE_ZIPPED_MAX_BYTES,
                           "concurrent_executions": 1000, "unreserved_concurrent_executions": 1000},
@@ -85,3 +86,23 @@ def test_metrics_show_executions_per_reserved_function_and_unreserved_pool(api, 
     account_id = tenant.tenant.account_id
     assert count(text, "lambent_concurrent_executions", tenant=account_id, function="reserved") == 2
     assert count(text, "lambent_unreserved_concurrent_executions", tenant=account_id) == 1
+
+
+def test_code_over_the_storage_limit_is_refused_and_changes_nothing(api, create_function, settings):
+    first = make_zip()
+    create_function("one", zip_file=b64(first))
+    bigger = make_zip({"app.py": "def handler(event, context):\n    return 2\n", "data.bin": bytes(range(256)) * 16})
+    settings.CODE_STORAGE_LIMIT_BYTES = len(first) + len(bigger) - 1
+
+    created = api.post("/api/v1/functions", {"name": "two", "runtime": "python3.11", "handler": "app.handler",
+                                             "zip_file": b64(bigger)}, format="json")
+    updated = api.put("/api/v1/functions/one/code", {"zip_file": b64(bigger)}, format="json")
+
+    for response in (created, updated):
+        assert response.status_code == 400, response.content
+        assert response.json()["type"] == "CodeStorageExceededException"
+        assert "Code storage limit exceeded" in response.json()["message"]
+    assert api.get("/api/v1/functions/two").status_code == 404
+    assert api.get("/api/v1/account").json()["account_usage"] == {"total_code_size": len(first), "function_count": 1}
+    # Code the tenant already stores costs nothing more.
+    create_function("three", zip_file=b64(first))

@@ -123,7 +123,7 @@ def test_the_quota_command_shows_and_overrides_a_tenants_limits(api, tenant, cre
 def test_the_quota_command_refuses_limits_the_reservations_break(api, create_function):
     create_function("hello")
     reserve(api, "hello", 500)
-    with pytest.raises(CommandError, match="lower those reservations first"):
+    with pytest.raises(CommandError, match="reserve or provision; lower those first"):
         call_command("quota", "acme", "--concurrent-executions", "550")
     assert not TenantQuota.objects.exists()
     with pytest.raises(CommandError, match="not found"):
@@ -142,7 +142,7 @@ def test_the_admin_overrides_a_quota_with_the_same_rule(client, django_user_mode
 
     refused = client.post("/admin/quotas/tenantquota/add/", form)
 
-    assert refused.status_code == 200 and "lower those reservations first" in refused.content.decode()
+    assert refused.status_code == 200 and "reserve or provision; lower those first" in refused.content.decode()
     assert not TenantQuota.objects.exists()
     accepted = client.post("/admin/quotas/tenantquota/add/", {**form, "concurrent_executions": "600"})
     assert accepted.status_code == 302

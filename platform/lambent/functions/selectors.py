@@ -6,10 +6,18 @@ from one that does not exist (``NotFound``).
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, Sum
 
 from lambent.errors import InvalidParameter, NotFound
-from lambent.functions.models import LATEST, LATEST_NUMBER, Alias, Function, ProvisionedConcurrencyConfig, Version
+from lambent.functions.models import (
+    LATEST,
+    LATEST_NUMBER,
+    Alias,
+    CodeArtifact,
+    Function,
+    ProvisionedConcurrencyConfig,
+    Version,
+)
 from lambent.iam.models import Tenant
 
 
@@ -109,3 +117,23 @@ def provisioned_config_get(*, tenant: Tenant, function_name: str, qualifier: str
     if config is None:
         raise NotFound(f"No Provisioned Concurrency Config found for this function: {function_name}:{qualifier}")
     return config
+
+
+def code_storage_used(*, tenant: Tenant) -> int:
+    """Bytes of code the tenant stores: each distinct zip its versions use, counted once however
+    many versions or functions share it."""
+    code_ids = Version.objects.filter(function__tenant=tenant).values("code_id")
+    return CodeArtifact.objects.filter(pk__in=code_ids).aggregate(total=Sum("size"))["total"] or 0
+
+
+def uses_code(*, tenant: Tenant, sha256: str) -> bool:
+    return Version.objects.filter(function__tenant=tenant, code__sha256=sha256).exists()
+
+
+def provisioned_totals(*, tenant: Tenant) -> dict[int, int]:
+    """Sandboxes requested ahead of demand, per function (by primary key), all its configs together."""
+    totals: dict[int, int] = {}
+    for function_id, requested in ProvisionedConcurrencyConfig.objects.filter(
+            function__tenant=tenant).values_list("function_id", "requested"):
+        totals[function_id] = totals.get(function_id, 0) + requested
+    return totals

@@ -15,14 +15,15 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from lambent.celery import app
-from lambent.errors import Conflict, InvalidParameter, NotFound, PreconditionFailed
+from lambent.errors import CodeStorageExceeded, Conflict, InvalidParameter, NotFound, PreconditionFailed
 from lambent.functions import limits, selectors
-from lambent.functions.code_packages import code_files, code_store, inspect_zip
+from lambent.functions.code_packages import CodePackage, code_files, code_store, inspect_zip
 from lambent.functions.configuration import FIELDS, FunctionConfiguration, description_problems, problems
 from lambent.functions.models import LATEST, LATEST_NUMBER, Alias, Function, ProvisionedConcurrencyConfig, Version
 from lambent.functions.runtimes import runtime_get
@@ -52,6 +53,7 @@ def function_create(
         with transaction.atomic():
             if Function.objects.filter(tenant=tenant, name=name).exists():
                 raise Conflict(f"Function already exists: {name}")
+            _check_code_storage(tenant, package)
             function = Function.objects.create(tenant=tenant, name=name)
             latest = Version(function=function, number=LATEST_NUMBER)
             latest.apply(configuration, code_store(package))
@@ -72,6 +74,7 @@ def function_update_code(
         latest = _lock_latest(tenant=tenant, name=name)
         _check_revision(latest.revision_id, revision_id, of=f"function {name}")
         _check_handler(latest.configuration, package.files, field="zip_file")
+        _check_code_storage(tenant, package)
         latest.apply(latest.configuration, code_store(package))
         latest.save()
         if publish:
@@ -263,6 +266,19 @@ def _check_revision(current: uuid.UUID, given: uuid.UUID | None, *, of: str) -> 
         )
 
 
+def _check_code_storage(tenant: Tenant, package: CodePackage) -> None:
+    """Refuse code that would take the tenant over its code storage limit. The tenant's row is
+    locked first, so two uploads at once cannot together go over it."""
+    Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+    if selectors.uses_code(tenant=tenant, sha256=package.sha256):
+        return  # already counted
+    used = selectors.code_storage_used(tenant=tenant)
+    if used + package.size > settings.CODE_STORAGE_LIMIT_BYTES:
+        raise CodeStorageExceeded(
+            f"Code storage limit exceeded: {used} bytes stored and {package.size} uploaded, "
+            f"over the limit of {settings.CODE_STORAGE_LIMIT_BYTES} bytes. Delete unused versions first.")
+
+
 def _check_description(description: str) -> None:
     found = description_problems(description)
     if found:
@@ -337,8 +353,9 @@ def _check_requested(requested: int) -> None:
 
 
 def _check_allowance(*, function: Function, qualifier: str, requested: int) -> None:
-    """What ``function`` may ask for: at most ``PROVISIONED_CONCURRENCY_MAX`` per config. Limits of the
-    tenant's whole concurrency belong here too, checked under the function's lock."""
+    """What ``function`` may ask for: at most ``PROVISIONED_CONCURRENCY_MAX`` per config. What the
+    function's reservation or the tenant's limit can hold, ``lambent.quotas.services.provisioned_put``
+    checks before it calls this."""
     if requested > PROVISIONED_CONCURRENCY_MAX:
         raise InvalidParameter.field("provisioned_concurrent_executions",
                                      f"Must be at most {PROVISIONED_CONCURRENCY_MAX}, got {requested}.")

@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Sum
 
 from lambent.functions import selectors as function_selectors
-from lambent.functions.models import CodeArtifact, Function, Version
+from lambent.functions.models import Function
 from lambent.iam.models import Tenant
 from lambent.quotas import admission
 from lambent.quotas.models import ReservedConcurrency, TenantQuota
@@ -87,11 +86,9 @@ def pool_for(*, function: Function) -> admission.Pool:
 
 
 def account(*, tenant: Tenant) -> Account:
-    """The tenant's limits and usage. Code storage counts each distinct code artifact its
-    versions use once, however many versions or functions share it."""
+    """The tenant's limits and usage."""
     reserved = reservations(tenant=tenant)
-    code_ids = Version.objects.filter(function__tenant=tenant).values("code_id")
-    code_size = CodeArtifact.objects.filter(pk__in=code_ids).aggregate(total=Sum("size"))["total"] or 0
+    code_size = function_selectors.code_storage_used(tenant=tenant)
     keys = [admission.unreserved_key(account_id=tenant.account_id)]
     keys += [admission.function_key(account_id=tenant.account_id, function_id=pk) for pk in reserved]
     return Account(limits=tenant_limits(tenant=tenant), reserved=sum(reserved.values()), total_code_size=code_size,

@@ -12,7 +12,7 @@ from rest_framework import serializers
 
 from lambent.functions import limits
 from lambent.functions.code_packages import check_zipped_size
-from lambent.functions.models import Alias, Function, ProvisionedConcurrencyConfig, Version
+from lambent.functions.models import Alias, Function, Version
 
 
 @extend_schema_field({"type": "string", "format": "binary",
@@ -136,24 +136,3 @@ class AliasUpdateSerializer(serializers.Serializer):
     additional_version_weights = serializers.DictField(child=serializers.FloatField(), required=False)
     description = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
     revision_id = serializers.UUIDField(required=False)
-
-
-class ProvisionedConcurrencyPutSerializer(serializers.Serializer):
-    provisioned_concurrent_executions = serializers.IntegerField(
-        help_text="Sandboxes to keep initialized, at least 1.")
-
-
-class ProvisionedConcurrencyConfigSerializer(serializers.ModelSerializer):
-    """As Lambda's GetProvisionedConcurrencyConfig, in snake case; available is what is allocated."""
-
-    function_name = serializers.CharField(source="function.name")
-    function_arn = serializers.CharField(source="arn", help_text="Qualified with the version or alias.")
-    requested_provisioned_concurrent_executions = serializers.IntegerField(source="requested")
-    available_provisioned_concurrent_executions = serializers.IntegerField(source="allocated")
-    allocated_provisioned_concurrent_executions = serializers.IntegerField(source="allocated")
-
-    class Meta:
-        model = ProvisionedConcurrencyConfig
-        fields = ["function_name", "function_arn", "qualifier", "requested_provisioned_concurrent_executions",
-                  "available_provisioned_concurrent_executions", "allocated_provisioned_concurrent_executions",
-                  "status", "status_reason", "last_modified"]

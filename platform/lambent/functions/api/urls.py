@@ -10,8 +10,4 @@ urlpatterns = [
     path("functions/<str:name>/versions/<str:version>", views.VersionView.as_view(), name="version"),
     path("functions/<str:name>/aliases", views.AliasesView.as_view(), name="aliases"),
     path("functions/<str:name>/aliases/<str:alias>", views.AliasView.as_view(), name="alias"),
-    path("functions/<str:name>/provisioned-concurrency", views.ProvisionedConcurrencyView.as_view(),
-         name="provisioned-concurrency"),
-    path("functions/<str:name>/provisioned-concurrency-configs", views.ProvisionedConcurrencyConfigsView.as_view(),
-         name="provisioned-concurrency-configs"),
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,7 +13,6 @@ from lambent.functions.api import serializers as s
 from lambent.functions.configuration import FunctionConfiguration
 
 NO_CONTENT = OpenApiResponse(description="Deleted.")
-QUALIFIER = OpenApiParameter("qualifier", str, required=True, description="A published version or an alias.")
 
 
 class FunctionsView(TenantAPIView):
@@ -149,42 +148,3 @@ class AliasView(TenantAPIView):
     def delete(self, request: Request, name: str, alias: str) -> Response:
         services.alias_delete(tenant=self.tenant, function_name=name, name=alias)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class ProvisionedConcurrencyView(TenantAPIView):
-    """The provisioned concurrency of one published version or alias (``?qualifier=``)."""
-
-    @extend_schema(parameters=[QUALIFIER], responses=s.ProvisionedConcurrencyConfigSerializer,
-                   summary="Get a provisioned concurrency config")
-    def get(self, request: Request, name: str) -> Response:
-        config = selectors.provisioned_config_get(tenant=self.tenant, function_name=name,
-                                                  qualifier=request.query_params.get("qualifier"))
-        return Response(s.ProvisionedConcurrencyConfigSerializer(config).data)
-
-    @extend_schema(parameters=[QUALIFIER], request=s.ProvisionedConcurrencyPutSerializer,
-                   responses={202: s.ProvisionedConcurrencyConfigSerializer},
-                   summary="Keep sandboxes of a version or alias initialized ahead of demand")
-    def put(self, request: Request, name: str) -> Response:
-        serializer = s.ProvisionedConcurrencyPutSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        config = services.provisioned_config_put(
-            tenant=self.tenant, function_name=name, qualifier=request.query_params.get("qualifier"),
-            requested=serializer.validated_data["provisioned_concurrent_executions"])
-        return Response(s.ProvisionedConcurrencyConfigSerializer(config).data, status=status.HTTP_202_ACCEPTED)
-
-    @extend_schema(parameters=[QUALIFIER], responses={204: NO_CONTENT},
-                   summary="Delete a provisioned concurrency config, releasing its sandboxes")
-    def delete(self, request: Request, name: str) -> Response:
-        services.provisioned_config_delete(tenant=self.tenant, function_name=name,
-                                           qualifier=request.query_params.get("qualifier"))
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class ProvisionedConcurrencyConfigsView(TenantAPIView):
-    """A function's provisioned concurrency configs."""
-
-    @extend_schema(responses=s.ProvisionedConcurrencyConfigSerializer(many=True),
-                   summary="List provisioned concurrency configs")
-    def get(self, request: Request, name: str) -> Response:
-        configs = selectors.provisioned_config_list(tenant=self.tenant, function_name=name)
-        return self.paginated(request, configs, s.ProvisionedConcurrencyConfigSerializer, ordering="qualifier")

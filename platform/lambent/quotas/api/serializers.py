@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
 from lambent.functions import limits as function_limits
-from lambent.quotas import limits
+from lambent.functions.models import ProvisionedConcurrencyConfig
 from lambent.quotas.selectors import Account
 
 
@@ -40,7 +41,7 @@ class AccountSerializer(serializers.Serializer):
     def to_representation(self, instance: Account) -> dict[str, Any]:
         return {
             "account_limit": {
-                "total_code_size": limits.TOTAL_CODE_SIZE_BYTES,
+                "total_code_size": settings.CODE_STORAGE_LIMIT_BYTES,
                 "code_size_unzipped": function_limits.CODE_UNZIPPED_MAX_BYTES,
                 "code_size_zipped": function_limits.CODE_ZIPPED_MAX_BYTES,
                 "concurrent_executions": instance.limits.concurrent_executions,
@@ -49,3 +50,24 @@ class AccountSerializer(serializers.Serializer):
             "account_usage": {"total_code_size": instance.total_code_size, "function_count": instance.function_count},
             "concurrent_executions_in_use": instance.in_use,
         }
+
+
+class ProvisionedConcurrencyPutSerializer(serializers.Serializer):
+    provisioned_concurrent_executions = serializers.IntegerField(
+        help_text="Sandboxes to keep initialized, at least 1.")
+
+
+class ProvisionedConcurrencyConfigSerializer(serializers.ModelSerializer):
+    """As Lambda's GetProvisionedConcurrencyConfig, in snake case; available is what is allocated."""
+
+    function_name = serializers.CharField(source="function.name")
+    function_arn = serializers.CharField(source="arn", help_text="Qualified with the version or alias.")
+    requested_provisioned_concurrent_executions = serializers.IntegerField(source="requested")
+    available_provisioned_concurrent_executions = serializers.IntegerField(source="allocated")
+    allocated_provisioned_concurrent_executions = serializers.IntegerField(source="allocated")
+
+    class Meta:
+        model = ProvisionedConcurrencyConfig
+        fields = ["function_name", "function_arn", "qualifier", "requested_provisioned_concurrent_executions",
+                  "available_provisioned_concurrent_executions", "allocated_provisioned_concurrent_executions",
+                  "status", "status_reason", "last_modified"]

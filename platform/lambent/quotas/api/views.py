@@ -1,18 +1,21 @@
-"""Views of the account's limits and of functions' reserved concurrency: parse, call one
-service or selector, answer."""
+"""Views of the account's limits and of functions' reserved and provisioned concurrency: parse,
+call one service or selector, answer."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from lambent.api.views import TenantAPIView
+from lambent.functions import selectors as function_selectors
+from lambent.functions import services as function_services
 from lambent.quotas import selectors, services
 from lambent.quotas.api import serializers as s
 
-NO_CONTENT = OpenApiResponse(description="Deleted; the function shares the unreserved pool again.")
+NO_CONTENT = OpenApiResponse(description="Deleted.")
+QUALIFIER = OpenApiParameter("qualifier", str, required=True, description="A published version or an alias.")
 
 
 class AccountView(TenantAPIView):
@@ -43,3 +46,42 @@ class FunctionConcurrencyView(TenantAPIView):
     def delete(self, request: Request, name: str) -> Response:
         services.reservation_delete(tenant=self.tenant, function_name=name)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProvisionedConcurrencyView(TenantAPIView):
+    """The provisioned concurrency of one published version or alias (``?qualifier=``)."""
+
+    @extend_schema(parameters=[QUALIFIER], responses=s.ProvisionedConcurrencyConfigSerializer,
+                   summary="Get a provisioned concurrency config")
+    def get(self, request: Request, name: str) -> Response:
+        config = function_selectors.provisioned_config_get(tenant=self.tenant, function_name=name,
+                                                  qualifier=request.query_params.get("qualifier"))
+        return Response(s.ProvisionedConcurrencyConfigSerializer(config).data)
+
+    @extend_schema(parameters=[QUALIFIER], request=s.ProvisionedConcurrencyPutSerializer,
+                   responses={202: s.ProvisionedConcurrencyConfigSerializer},
+                   summary="Keep sandboxes of a version or alias initialized ahead of demand")
+    def put(self, request: Request, name: str) -> Response:
+        serializer = s.ProvisionedConcurrencyPutSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        config = services.provisioned_put(
+            tenant=self.tenant, function_name=name, qualifier=request.query_params.get("qualifier"),
+            requested=serializer.validated_data["provisioned_concurrent_executions"])
+        return Response(s.ProvisionedConcurrencyConfigSerializer(config).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(parameters=[QUALIFIER], responses={204: NO_CONTENT},
+                   summary="Delete a provisioned concurrency config, releasing its sandboxes")
+    def delete(self, request: Request, name: str) -> Response:
+        function_services.provisioned_config_delete(tenant=self.tenant, function_name=name,
+                                           qualifier=request.query_params.get("qualifier"))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProvisionedConcurrencyConfigsView(TenantAPIView):
+    """A function's provisioned concurrency configs."""
+
+    @extend_schema(responses=s.ProvisionedConcurrencyConfigSerializer(many=True),
+                   summary="List provisioned concurrency configs")
+    def get(self, request: Request, name: str) -> Response:
+        configs = function_selectors.provisioned_config_list(tenant=self.tenant, function_name=name)
+        return self.paginated(request, configs, s.ProvisionedConcurrencyConfigSerializer, ordering="qualifier")
