@@ -6,6 +6,8 @@
     │   ├── CodeStorageExceeded    400, an upload over the tenant's code storage limit
     │   ├── Unauthenticated        401, no valid credentials
     │   ├── AccessDenied           403, valid credentials that may not act
+    │   ├── InvalidSignature       403, a SigV4 signature that does not verify
+    │   ├── UnrecognizedClient     403, a SigV4 access key id nobody issued
     │   ├── NotFound               404; also what another tenant's resource answers
     │   ├── Conflict               409, e.g. deleting a version an alias points to
     │   ├── PreconditionFailed     412, a stale RevisionId
@@ -68,6 +70,20 @@ class Unauthenticated(UserError):
 class AccessDenied(UserError):
     status_code = 403
     error_type = "AccessDeniedException"
+
+
+class InvalidSignature(UserError):
+    """An AWS Signature Version 4 that does not verify (or is out of its time window)."""
+
+    status_code = 403
+    error_type = "InvalidSignatureException"
+
+
+class UnrecognizedClient(UserError):
+    """A SigV4 request signed with an access key id nobody issued."""
+
+    status_code = 403
+    error_type = "UnrecognizedClientException"
 
 
 class NotFound(UserError):

@@ -110,6 +110,11 @@ REDIS_URL = _redis_url or f"unix://{EMBEDDED_REDIS_SOCKET}"
 #: Partition and region written into ARNs.
 ARN_PARTITION = env_str("LAMBENT_PARTITION", default="aws")
 REGION = env_str("LAMBENT_REGION", default="us-east-1")
+#: Regions a SigV4 signature of the Lambda-compatible API may be scoped to (clients sign with
+#: the region they are configured for); the ARN region first.
+SIGNING_REGIONS = [REGION, *(r for r in env_list("LAMBENT_SIGNING_REGIONS", default=[]) if r != REGION)]
+#: Seconds a GetFunction code download link stays valid, as Lambda's presigned URL (10 minutes).
+CODE_LINK_SECONDS = env_int("LAMBENT_CODE_LINK_SECONDS", default=600, minimum=1)
 
 # --- execution ----------------------------------------------------------------------------
 
@@ -218,6 +223,7 @@ INSTALLED_APPS = [
     "lambent.queues",
     "lambent.quotas",
     "lambent.invocations",
+    "lambent.lambda_api",
 ]
 
 MIDDLEWARE = [

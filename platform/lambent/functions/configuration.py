@@ -17,7 +17,7 @@ from lambent.errors import InvalidParameter
 from lambent.functions import limits
 from lambent.functions.runtimes import RUNTIMES, runtime_get
 
-FIELDS = ("runtime", "handler", "memory_size", "timeout", "ephemeral_storage", "description", "environment")
+FIELDS = ("runtime", "handler", "memory_size", "timeout", "ephemeral_storage", "description", "environment", "role")
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class FunctionConfiguration:
     ephemeral_storage: int = limits.EPHEMERAL_DEFAULT_MB
     description: str = ""
     environment: dict[str, str] = field(default_factory=dict)
+    role: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,6 +62,7 @@ def problems(config: FunctionConfiguration) -> dict[str, list[str]]:
         ),
         "description": description_problems(config.description),
         "environment": environment_problems(config.environment),
+        "role": _role_problems(config.role),
     }
     return {name: messages for name, messages in found.items() if messages}
 
@@ -74,6 +76,12 @@ def _runtime_problems(runtime: str) -> list[str]:
 def _handler_problems(handler: str) -> list[str]:
     if not handler or len(handler) > limits.HANDLER_MAX or re.search(r"\s", handler):
         return [f"handler must be 1-{limits.HANDLER_MAX} characters without whitespace."]
+    return []
+
+
+def _role_problems(role: str) -> list[str]:
+    if role and not re.match(limits.ROLE_PATTERN, role):
+        return [f"role {role!r} is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)."]
     return []
 
 

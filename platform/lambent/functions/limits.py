@@ -10,6 +10,9 @@ ALIAS_NAME_MAX = 128
 # Any name of letters, digits, '-' and '_' that is not all digits (those are versions).
 ALIAS_NAME_PATTERN = r"^(?![0-9]+$)[A-Za-z0-9_-]{1,128}$"
 HANDLER_MAX = 128
+ROLE_PATTERN = r"^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$"
+TAGS_MAX = 50
+TAG_KEY_MAX, TAG_VALUE_MAX = 128, 256
 DESCRIPTION_MAX = 256
 
 MEMORY_MIN_MB, MEMORY_MAX_MB, MEMORY_DEFAULT_MB = 128, 10240, 128

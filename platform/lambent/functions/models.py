@@ -44,6 +44,7 @@ class Function(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="functions")
     name = models.CharField(max_length=64)
     last_published = models.PositiveIntegerField(default=0, help_text="The highest version number ever published.")
+    tags = models.JSONField(default=dict, blank=True, help_text="Tag keys to values, as Lambda's TagResource sets.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -72,6 +73,8 @@ class Version(models.Model):
     ephemeral_storage = models.PositiveIntegerField(help_text="MB of /tmp")
     description = models.CharField(max_length=256, blank=True)
     environment = models.JSONField(default=dict, blank=True)
+    role = models.CharField(max_length=2048, blank=True,
+                            help_text="The execution role's ARN, as Lambda's Role: stored, enforced with IAM policies.")
     fingerprint = models.CharField(max_length=64, help_text="sha256 of code and configuration at publish time.")
     revision_id = models.UUIDField(default=uuid.uuid4)
     last_modified = models.DateTimeField(auto_now=True)
@@ -106,6 +109,7 @@ class Version(models.Model):
             ephemeral_storage=self.ephemeral_storage,
             description=self.description,
             environment=dict(self.environment),
+            role=self.role,
         )
 
     def apply(self, config: FunctionConfiguration, code: CodeArtifact) -> None:
@@ -186,3 +190,23 @@ class ProvisionedConcurrencyConfig(models.Model):
     @property
     def arn(self) -> str:
         return f"{self.function.arn}:{self.qualifier}"
+
+
+class PolicyStatement(models.Model):
+    """One statement of a function's resource-based policy (Lambda's AddPermission), for the function
+    itself (``qualifier`` empty) or one version or alias. Stored and returned as Lambda returns it;
+    enforced once IAM policies are."""
+
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="policy_statements")
+    qualifier = models.CharField(max_length=128, blank=True)
+    sid = models.CharField(max_length=100)
+    statement = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["function", "qualifier", "sid"],
+                                               name="functions_policy_unique_sid")]
+        ordering = ["function", "qualifier", "created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.function}:{self.qualifier or '-'}:{self.sid}"

@@ -27,6 +27,7 @@ from lambent.functions.code_packages import CodePackage, code_files, code_store,
 from lambent.functions.configuration import FIELDS, FunctionConfiguration, description_problems, problems
 from lambent.functions.models import LATEST, LATEST_NUMBER, Alias, Function, ProvisionedConcurrencyConfig, Version
 from lambent.functions.runtimes import runtime_get
+from lambent.functions.tags import tags_problems
 from lambent.iam.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -39,12 +40,18 @@ UNPUBLISHED = "Provisioned Concurrency Configs cannot be applied to unpublished 
 
 
 def function_create(
-    *, tenant: Tenant, name: str, configuration: FunctionConfiguration, zip_file: bytes, publish: bool = False
+    *, tenant: Tenant, name: str, configuration: FunctionConfiguration, zip_file: bytes, publish: bool = False,
+    tags: Mapping[str, str] | None = None,
 ) -> Version:
     """A new function with its ``$LATEST``; with ``publish``, also version 1, which is returned."""
     found = problems(configuration)
     if not re.match(limits.NAME_PATTERN, name):
         found["name"] = [f"name must be 1-{limits.NAME_MAX} letters, digits, '-' or '_'."]
+    tag_problems = tags_problems(tags or {})
+    if len(tags or {}) > limits.TAGS_MAX:
+        tag_problems.append(f"A function has at most {limits.TAGS_MAX} tags.")
+    if tag_problems:
+        found["tags"] = tag_problems
     if found:
         raise InvalidParameter(fields=found)
     package = inspect_zip(zip_file)
@@ -54,7 +61,7 @@ def function_create(
             if Function.objects.filter(tenant=tenant, name=name).exists():
                 raise Conflict(f"Function already exists: {name}")
             _check_code_storage(tenant, package)
-            function = Function.objects.create(tenant=tenant, name=name)
+            function = Function.objects.create(tenant=tenant, name=name, tags=dict(tags or {}))
             latest = Version(function=function, number=LATEST_NUMBER)
             latest.apply(configuration, code_store(package))
             latest.save()

@@ -103,6 +103,11 @@ def dead_letter_target(*, function: Function) -> str:
     return found.target if found else ""
 
 
+def dead_letter_targets(*, function_ids: set[int]) -> dict[int, str]:
+    """The dead-letter targets of these functions (by primary key), for those that have one."""
+    return dict(DeadLetterConfig.objects.filter(function_id__in=function_ids).values_list("function_id", "target"))
+
+
 def dead_letter_config_get(*, tenant: Tenant, function_name: str) -> DeadLetterConfig:
     function = function_selectors.function_get(tenant=tenant, name=function_name)
     try:
@@ -120,4 +125,10 @@ def dead_letter_config_put(*, tenant: Tenant, function_name: str, target: str) -
 
 def dead_letter_config_delete(*, tenant: Tenant, function_name: str) -> None:
     dead_letter_config_get(tenant=tenant, function_name=function_name).delete()
+
+
+def dead_letter_config_remove(*, tenant: Tenant, function_name: str) -> None:
+    """No dead-letter target, whether the function had one or not."""
+    function = function_selectors.function_get(tenant=tenant, name=function_name)
+    DeadLetterConfig.objects.filter(function=function).delete()
 

@@ -77,7 +77,7 @@ _record_sync = on_database_thread(services.record_sync)
 _pool_from_database = on_database_thread(hot_cache.pool)
 
 
-async def _run_admitted(prepared: services.Prepared) -> executors.InvokeResult:
+async def run_admitted(prepared: services.Prepared) -> executors.InvokeResult:
     """Run holding a slot of the function's concurrency pool, given back on every path."""
     function = prepared.version.function
     pool: Pool = hot_cache.pools.get(function.pk) or await _pool_from_database(function=function)
@@ -109,7 +109,7 @@ async def invoke(request: HttpRequest, name: str) -> HttpResponse:
         prepared = services.prepare_sync(tenant=tenant, routing=routing, qualifier=request.GET.get("qualifier"),
                                          payload=request.body,
                                          client_context=request.headers.get("X-Lambent-Client-Context"))
-        result = await _run_admitted(prepared)
+        result = await run_admitted(prepared)
         outcome = await _record_sync(prepared, result)
     except LambentError as exc:
         return JsonResponse(error_body(exc), status=exc.status_code, headers=error_headers(exc))

@@ -1,0 +1,65 @@
+"""The one view of the Lambda API: match the operation, verify the signature, run the handler.
+
+Routes are botocore's dated paths at the server's root (``/2015-03-31/functions``, ...), so an
+SDK needs only ``endpoint_url``. The signature is verified against the path as it arrived,
+still percent-encoded (ASGI's ``raw_path``), as SigV4 requires.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from lambent import errors
+from lambent.api.threads import on_database_thread
+from lambent.iam import sigv4
+from lambent.iam.authentication import check_may_act
+from lambent.iam.models import Tenant
+from lambent.lambda_api import operations, routes  # noqa: F401 - operations registers the handlers
+from lambent.lambda_api.protocol import Call, UnsupportedOperation, error_response, unexpected_error
+
+
+@csrf_exempt
+async def dispatch(request: HttpRequest) -> HttpResponse:
+    call_id = Call.new_request_id()
+    try:
+        found = routes.match(request.method or "GET", request.path, request.GET)
+        if found is None:
+            raise errors.NotFound(f"No Lambda operation is {request.method} {request.path}.")
+        route, params = found
+        if route.handler is None:
+            raise UnsupportedOperation(f"This installation does not support the Lambda operation {route.operation}.")
+        tenant = await _authenticate(_signed_request(request))
+        call = Call(tenant=tenant, params=params, query=request.GET, headers=request.headers,
+                    body=request.body, request_id=call_id, base_url=request.build_absolute_uri("/").rstrip("/"))
+        if route.asynchronous:
+            response: HttpResponse = await route.handler(call)
+        else:
+            response = await on_database_thread(route.handler)(call)
+        return response
+    except errors.LambentError as exc:
+        return error_response(exc, request_id=call_id)
+    except Exception as exc:  # noqa: BLE001 - answered as Lambda's ServiceException, logged
+        return unexpected_error(exc, request_id=call_id)
+
+
+def _signed_request(request: HttpRequest) -> sigv4.SignedRequest:
+    scope = getattr(request, "scope", None)
+    raw = scope.get("raw_path") if scope else None
+    raw_path = raw.decode("latin-1").partition("?")[0] if raw else quote(request.path, safe="/~!$&'()*+,;=:@")
+    return sigv4.SignedRequest(method=request.method or "GET", raw_path=raw_path,
+                               query_string=request.META.get("QUERY_STRING", ""), headers=request.headers,
+                               body=request.body)
+
+
+@on_database_thread
+def _authenticate(signed: sigv4.SignedRequest) -> Tenant:
+    key = sigv4.verify(signed, regions=settings.SIGNING_REGIONS)
+    try:
+        check_may_act(key)
+    except errors.AccessDenied as exc:
+        raise errors.UnrecognizedClient(exc.message) from None
+    return key.tenant
