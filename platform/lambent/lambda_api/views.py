@@ -10,6 +10,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -42,6 +43,10 @@ async def dispatch(request: HttpRequest) -> HttpResponse:
         return response
     except errors.LambentError as exc:
         return error_response(exc, request_id=call_id)
+    except RequestDataTooBig:
+        too_large = errors.RequestTooLarge(
+            f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
+        return error_response(too_large, request_id=call_id)
     except Exception as exc:  # noqa: BLE001 - answered as Lambda's ServiceException, logged
         return unexpected_error(exc, request_id=call_id)
 

@@ -53,6 +53,8 @@ class ConfigurationSerializer(serializers.Serializer):
     environment = serializers.DictField(
         child=serializers.CharField(allow_blank=True, trim_whitespace=False), required=False,
         help_text=f"Variables, {limits.ENVIRONMENT_MAX_BYTES} bytes in all.")
+    role = serializers.CharField(required=False, allow_blank=True,
+                                 help_text="The execution role's ARN (arn:aws:iam::<account>:role/<name>), stored.")
 
 
 class FunctionCreateSerializer(ConfigurationSerializer):
@@ -94,7 +96,7 @@ class VersionSerializer(serializers.ModelSerializer):
         model = Version
         fields = [
             "name", "arn", "version", "runtime", "handler", "memory_size", "timeout", "ephemeral_storage",
-            "description", "environment", "code_sha256", "code_size", "revision_id", "last_modified",
+            "description", "environment", "role", "code_sha256", "code_size", "revision_id", "last_modified",
         ]
 
 
