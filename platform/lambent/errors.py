@@ -91,6 +91,12 @@ class NotFound(UserError):
     error_type = "ResourceNotFoundException"
 
 
+class ProvisionedConcurrencyConfigNotFound(NotFound):
+    """The function exists, without a provisioned concurrency config for that qualifier."""
+
+    error_type = "ProvisionedConcurrencyConfigNotFoundException"
+
+
 class Conflict(UserError):
     status_code = 409
     error_type = "ResourceConflictException"

@@ -200,7 +200,7 @@ def test_handled_error(backend_factory):
         error = json.loads(result.payload)
         assert (error["errorType"], error["errorMessage"]) == ("ValueError", "boom")
         assert error["stackTrace"]
-        assert result.function_error == "Handled" and result.error_type == "ValueError"
+        assert result.function_error == "Unhandled" and result.error_type == "ValueError"
         assert "failing now" in result.log
     run(backend_factory, scenario)
 

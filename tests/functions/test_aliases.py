@@ -48,7 +48,6 @@ ROUTING = "additional_version_weights"
         ({"name": "123", "function_version": "1"}, "name"),
         ({"name": "has space", "function_version": "1"}, "name"),
         ({"name": "x" * 129, "function_version": "1"}, "name"),
-        ({"name": "a", "function_version": "9"}, "function_version"),
         ({"name": "a", "function_version": "one"}, "function_version"),
         ({"name": "a", "function_version": "1", ROUTING: {"2": 1.5}}, ROUTING),
         ({"name": "a", "function_version": "1", ROUTING: {"2": -0.1}}, ROUTING),
@@ -65,6 +64,13 @@ def test_invalid_alias_is_400_and_not_created(api, three_versions, body, field):
     response = create_alias(api, **body)
     assert response.status_code == 400, response.content
     assert field in response.json()["fields"]
+    assert api.get(ALIASES).json()["results"] == []
+
+
+def test_an_alias_to_a_version_that_does_not_exist_is_404(api, three_versions):
+    response = create_alias(api, name="a", function_version="9")
+    assert response.status_code == 404, response.content
+    assert response.json()["message"].endswith(":function:hello:9")
     assert api.get(ALIASES).json()["results"] == []
 
 

@@ -83,7 +83,7 @@ def test_retries_give_one_attempt_more_than_allowed_with_the_backoff(api, retrie
                                         "condition": "RetriesExhausted", "approximateInvokeCount": retries + 1}
     assert record["requestPayload"] == {"n": retries}
     assert record["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST",
-                                         "functionError": "Handled"}
+                                         "functionError": "Unhandled"}
     assert record["responsePayload"]["errorType"] == "ValueError"
     assert record["responsePayload"]["errorMessage"] == f"boom: {{'n': {retries}}}"
 

@@ -73,7 +73,7 @@ def test_function_error_is_200_with_error_header_and_lambdas_error_json(api, fun
     name = function("fail")
     response = invoke(api, name, log="tail")
     assert response.status_code == 200
-    assert response["X-Lambent-Function-Error"] == "Handled"
+    assert response["X-Lambent-Function-Error"] == "Unhandled"
     error = json.loads(response.content)
     assert (error["errorType"], error["errorMessage"]) == ("ValueError", "boom")
     log = base64.b64decode(response["X-Lambent-Log-Result"]).decode()

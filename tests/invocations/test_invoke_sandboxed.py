@@ -147,7 +147,7 @@ def test_round_trip_and_context(api, function):
 
 def test_handled_error(api, function):
     response = invoke(api, function("fail"))
-    assert response["X-Lambent-Function-Error"] == "Handled"
+    assert response["X-Lambent-Function-Error"] == "Unhandled"
     error = json.loads(response.content)
     assert error["errorType"] == "KeyError" and "missing thing" in error["errorMessage"]
     assert error["stackTrace"]
@@ -273,6 +273,6 @@ def test_the_official_runtime_client_runs_unchanged(api, create_function, real_e
     body = json.loads(response.content)
     assert body == {"ric": True, "request_id": response["X-Lambent-Request-Id"], "event": {"hello": 1}}
     failed = invoke(api, "ric", {"fail": True})
-    assert failed["X-Lambent-Function-Error"] == "Handled"
+    assert failed["X-Lambent-Function-Error"] == "Unhandled"
     error = json.loads(failed.content)
     assert (error["errorType"], error["errorMessage"]) == ("RuntimeError", "asked to")

@@ -155,7 +155,7 @@ def test_a_function_error_gives_the_slot_back(api, create_function, fake_executo
     reserve(api, "fails", 1)
     for _ in range(3):
         response = api.post("/api/v1/functions/fails/invoke", {}, format="json")
-        assert response.status_code == 200 and response["X-Lambent-Function-Error"] == "Handled"
+        assert response.status_code == 200 and response["X-Lambent-Function-Error"] == "Unhandled"
     assert api.get("/api/v1/account").json()["concurrent_executions_in_use"] == 0
 
 

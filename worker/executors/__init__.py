@@ -18,7 +18,6 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from worker.executors.base import (
-    HANDLED,
     UNHANDLED,
     Executor,
     ExecutorError,
@@ -39,7 +38,7 @@ from worker.executors.base import (
 )
 
 __all__ = [
-    "HANDLED", "UNHANDLED", "Executor", "ExecutorError", "ExecutorPlatformError", "ExecutorUnavailable",
+    "UNHANDLED", "Executor", "ExecutorError", "ExecutorPlatformError", "ExecutorUnavailable",
     "FunctionCrashed", "FunctionError", "FunctionHandledError", "FunctionInitError", "FunctionOutOfMemory",
     "FunctionSpec", "FunctionTimeout", "InvokeRequest", "InvokeResult", "Provision", "Provisioned", "SandboxCount",
     "executor", "load_backend",

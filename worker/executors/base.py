@@ -12,6 +12,7 @@ two trees, so callers can tell whose fault it is without parsing messages:
     ├── FunctionError              the user's fault; ``.result`` holds Lambda's error
     │   │                          JSON as payload, the log and the timings
     │   ├── FunctionHandledError   the runtime caught the handler's exception and reported it
+    │   │                          (the sandbox stays warm; ``Unhandled`` to callers, as Lambda)
     │   ├── FunctionCrashed        the runtime process died mid-invocation
     │   ├── FunctionTimeout        the deadline passed; the sandbox was destroyed
     │   ├── FunctionOutOfMemory    the sandbox went over its memory size
@@ -39,7 +40,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
-HANDLED = "Handled"
+#: What every function error is reported as (X-Amz-Function-Error), as Lambda reports them today.
 UNHANDLED = "Unhandled"
 
 
@@ -194,7 +195,7 @@ class FunctionError(ExecutorError):
 
 
 class FunctionHandledError(FunctionError):
-    function_error = HANDLED
+    pass
 
 
 class FunctionCrashed(FunctionError):

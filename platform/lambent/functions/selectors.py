@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet, Sum
 
-from lambent.errors import InvalidParameter, NotFound
+from lambent.errors import InvalidParameter, NotFound, ProvisionedConcurrencyConfigNotFound
 from lambent.functions.models import (
     LATEST,
     LATEST_NUMBER,
@@ -115,7 +115,8 @@ def provisioned_config_get(*, tenant: Tenant, function_name: str, qualifier: str
     config = function.provisioned_concurrency_configs.select_related("function__tenant").filter(
         qualifier=qualifier).first()
     if config is None:
-        raise NotFound(f"No Provisioned Concurrency Config found for this function: {function_name}:{qualifier}")
+        raise ProvisionedConcurrencyConfigNotFound(
+            f"No Provisioned Concurrency Config found for this function: {function_name}:{qualifier}")
     return config
 
 

@@ -322,10 +322,13 @@ def _publish(*, latest: Version, description: str | None) -> tuple[Version, bool
 def _route(alias: Alias, *, function_version: str, weights: Mapping[str, float]) -> None:
     """Point ``alias`` at ``function_version`` and the weighted additional version, if valid."""
     function = alias.function
+    if selectors.version_number(function_version) is None:
+        raise InvalidParameter.field("function_version", f"{function_version!r} is not a version: $LATEST or a "
+                                                         "published version number.")
     try:
         primary = selectors.version_get(tenant=function.tenant, function_name=function.name, version=function_version)
-    except NotFound:
-        raise InvalidParameter.field("function_version", f"Version {function_version} does not exist.") from None
+    except NotFound:  # as Lambda answers an alias to a version that does not exist
+        raise NotFound(f"Function not found: {function.arn}:{function_version}") from None
     alias.version, alias.additional_version, alias.additional_weight = primary, None, None
     if not weights:
         return

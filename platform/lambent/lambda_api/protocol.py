@@ -32,6 +32,19 @@ class UnsupportedOperation(errors.UserError):
     error_type = "UnsupportedOperationException"
 
 
+class ValidationFailed(errors.UserError):
+    """A member that breaks a constraint of the Lambda API's model (a pattern), as AWS's
+    request validation answers it before the operation runs."""
+
+    status_code = 400
+    error_type = "ValidationException"
+
+    @classmethod
+    def pattern(cls, member: str, value: str, pattern: str) -> ValidationFailed:
+        return cls(f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: "
+                   f"Member must satisfy regular expression pattern: {pattern.strip('^$')}")
+
+
 @dataclass
 class Call:
     """One authenticated request of one operation."""

@@ -4,6 +4,7 @@ GetAccountSettings."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.conf import settings
@@ -18,7 +19,7 @@ from lambent.invocations import event_configs
 from lambent.lambda_api import protocol as p
 from lambent.lambda_api import shapes
 from lambent.lambda_api.code_links import code_link
-from lambent.lambda_api.protocol import Call, respond
+from lambent.lambda_api.protocol import Call, ValidationFailed, respond
 from lambent.lambda_api.references import target
 from lambent.lambda_api.routes import operation
 from lambent.quotas import selectors as quota_selectors
@@ -44,6 +45,9 @@ def _changes(body: dict[str, Any]) -> dict[str, Any]:
     vpc = p.mapping(body, "VpcConfig") or {}
     if vpc.get("SubnetIds") or vpc.get("SecurityGroupIds"):
         raise InvalidParameter.field("VpcConfig", "VpcConfig is not supported by this installation.")
+    role = body.get("Role")
+    if isinstance(role, str) and not re.match(limits.ROLE_PATTERN, role):
+        raise ValidationFailed.pattern("role", role, limits.ROLE_PATTERN)
     changes: dict[str, Any] = {}
     for member, name in _SIMPLE_FIELDS.items():
         if member in body:
