@@ -8,6 +8,7 @@
     │   ├── AccessDenied           403, valid credentials that may not act
     │   ├── InvalidSignature       403, a SigV4 signature that does not verify
     │   ├── UnrecognizedClient     403, a SigV4 access key id nobody issued
+    │   ├── MissingAuthenticationToken  403, a Lambda API request not signed at all
     │   ├── NotFound               404; also what another tenant's resource answers
     │   ├── Conflict               409, e.g. deleting a version an alias points to
     │   ├── PreconditionFailed     412, a stale RevisionId
@@ -77,6 +78,13 @@ class InvalidSignature(UserError):
 
     status_code = 403
     error_type = "InvalidSignatureException"
+
+
+class MissingAuthenticationToken(UserError):
+    """A Lambda API request that is not signed at all."""
+
+    status_code = 403
+    error_type = "MissingAuthenticationTokenException"
 
 
 class UnrecognizedClient(UserError):

@@ -12,7 +12,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from lambent.errors import InvalidSignature, UnrecognizedClient
+from lambent.errors import InvalidSignature, MissingAuthenticationToken, UnrecognizedClient
 from lambent.iam import sigv4
 
 pytestmark = pytest.mark.django_db
@@ -92,7 +92,10 @@ def test_the_scope_must_name_an_allowed_region_and_lambda(tenant):
 
 def test_a_request_without_a_sigv4_authorization_is_refused(tenant):
     request = signed(tenant.credentials)
-    for authorization in ("", "Bearer a:b", "AWS4-HMAC-SHA256 Credential=x"):
+    with pytest.raises(MissingAuthenticationToken):
+        sigv4.verify(sigv4.SignedRequest(**{**request.__dict__, "headers": {"Host": "127.0.0.1:8000"}}),
+                     regions=["us-east-1"])
+    for authorization in ("Bearer a:b", "AWS4-HMAC-SHA256 Credential=x"):
         headers = {**request.headers, "Authorization": authorization}
         with pytest.raises((InvalidSignature, UnrecognizedClient)):
             sigv4.verify(sigv4.SignedRequest(**{**request.__dict__, "headers": headers}), regions=["us-east-1"])

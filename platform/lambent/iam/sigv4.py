@@ -15,7 +15,8 @@ that matter here, learned from what SDKs send:
   minutes of the server's clock.
 
 A signature that does not match is ``InvalidSignature``; a key id nobody issued is
-``UnrecognizedClient`` (both 403, as Lambda answers). The access key's other rules (active,
+``UnrecognizedClient``; no signature at all is ``MissingAuthenticationToken`` (all 403, as AWS
+answers). The access key's other rules (active,
 its user active and still a member) are ``authentication.check_may_act``'s.
 """
 
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, unquote
 
-from lambent.errors import InvalidSignature, UnrecognizedClient
+from lambent.errors import InvalidSignature, MissingAuthenticationToken, UnrecognizedClient
 from lambent.iam import crypto, selectors
 from lambent.iam.models import AccessKey
 
@@ -127,6 +128,9 @@ def _canonical_query(query_string: str) -> str:
 
 
 def _parse_authorization(header: str) -> _Authorization:
+    if not header.strip():
+        raise MissingAuthenticationToken("Missing Authentication Token: sign requests with AWS Signature "
+                                         "Version 4.")
     algorithm, _, rest = header.strip().partition(" ")
     if algorithm != ALGORITHM:
         raise UnrecognizedClient(f"Missing or unsupported Authorization: sign requests with {ALGORITHM} "
