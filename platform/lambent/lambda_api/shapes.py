@@ -6,8 +6,6 @@ import base64
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
-
 from lambent.functions.models import Alias, ProvisionedConcurrencyConfig, Version
 from lambent.invocations.models import EventInvokeConfig
 
@@ -96,7 +94,3 @@ def event_invoke_config(config: EventInvokeConfig) -> dict[str, Any]:
         "MaximumEventAgeInSeconds": config.maximum_event_age_seconds,
         "DestinationConfig": destinations,
     }
-
-
-def function_arn(account_id: str, name: str) -> str:
-    return f"arn:{settings.ARN_PARTITION}:lambda:{settings.REGION}:{account_id}:function:{name}"

@@ -20,7 +20,7 @@ from lambent.lambda_api import protocol as p
 from lambent.lambda_api import shapes
 from lambent.lambda_api.code_links import code_link
 from lambent.lambda_api.protocol import Call, ValidationFailed, respond
-from lambent.lambda_api.references import target
+from lambent.lambda_api.references import resolve, target
 from lambent.lambda_api.routes import operation
 from lambent.quotas import selectors as quota_selectors
 
@@ -98,7 +98,7 @@ def create_function(call: Call) -> HttpResponse:
     zip_file = _zip(p.mapping(body, "Code") or {})
     tags = p.mapping(body, "Tags") or {}
     dead_letter = _dead_letter(body)
-    name = target(_named(call, name), qualified=False).name
+    name = resolve(call, name, qualifier=None, qualified=False).name
     configuration = FunctionConfiguration(**changes)
     with transaction.atomic():
         version = services.function_create(tenant=call.tenant, name=name, configuration=configuration,
@@ -106,12 +106,6 @@ def create_function(call: Call) -> HttpResponse:
         if dead_letter:
             event_configs.dead_letter_config_put(tenant=call.tenant, function_name=name, target=dead_letter)
     return respond(configuration_of(version), status=201, request_id=call.request_id)
-
-
-def _named(call: Call, name: str) -> Call:
-    """The call with ``name`` as its FunctionName label (CreateFunction names it in the body)."""
-    return Call(tenant=call.tenant, params={**call.params, "FunctionName": name}, query=call.query,
-                headers=call.headers, body=call.body, request_id=call.request_id, base_url=call.base_url)
 
 
 def resolve_version(call: Call) -> tuple[Version, str | None]:
