@@ -10,6 +10,7 @@ not agree with its peers.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import dj_database_url
@@ -165,6 +166,13 @@ WORKER_CONCURRENCY = env_int("LAMBENT_WORKER_CONCURRENCY", default=2, minimum=1)
 #: Seconds a webhook destination has to answer, and how many times a delivery is tried.
 WEBHOOK_TIMEOUT_SECONDS = env_float("LAMBENT_WEBHOOK_TIMEOUT_SECONDS", default=10.0, minimum=0.1)
 WEBHOOK_MAX_ATTEMPTS = env_int("LAMBENT_WEBHOOK_MAX_ATTEMPTS", default=8, minimum=1)
+#: Networks (CIDR, comma-separated) webhooks may reach besides public addresses: none by default,
+#: so a tenant's webhook cannot reach loopback, private or link-local services of the platform.
+try:
+    WEBHOOK_ALLOWED_NETWORKS = [str(ipaddress.ip_network(network, strict=False))
+                                for network in env_list("LAMBENT_WEBHOOK_ALLOWED_NETWORKS", default=[])]
+except ValueError as _error:
+    raise ImproperlyConfigured(f"LAMBENT_WEBHOOK_ALLOWED_NETWORKS: {_error}") from None
 
 #: Bytes of code one tenant may store: the distinct zips its versions use, as Lambda's 75 GB
 #: account limit. An upload that would go over it is refused.

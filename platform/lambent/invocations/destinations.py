@@ -11,12 +11,9 @@ with it, and a webhook delivery is owed through the outbox; so each record lands
 from __future__ import annotations
 
 import logging
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -27,7 +24,7 @@ from lambent.functions import selectors as function_selectors
 from lambent.functions.arns import parse_function_reference
 from lambent.functions.models import Function
 from lambent.iam.models import Tenant
-from lambent.invocations import asynchronous, outbox
+from lambent.invocations import asynchronous, outbox, webhooks
 from lambent.invocations.models import WebhookDelivery
 from lambent.queues import selectors as queue_selectors
 from lambent.queues import services as queue_services
@@ -47,9 +44,10 @@ def check(*, tenant: Tenant, target: str, field: str) -> str:
     """``target`` if it names a destination this tenant may send to; otherwise a 400 that says why."""
     kind = _kind(target)
     if kind == "webhook":
-        parts = urlsplit(target)
-        if not parts.hostname:
-            raise InvalidParameter.field(field, f"{target!r} is not a URL with a host.")
+        try:
+            webhooks.check_url(target)
+        except webhooks.WebhookRefused as exc:
+            raise InvalidParameter.field(field, str(exc)) from None
         return target
     try:
         if kind == "queue":
@@ -122,12 +120,5 @@ def _post(delivery: WebhookDelivery) -> str | None:
     """None when the receiver accepted the record (2xx), else what went wrong."""
     headers = {"Content-Type": "application/json", "User-Agent": "Lambent",
                "X-Lambent-Delivery-Id": str(delivery.delivery_id), **delivery.headers}
-    request = urllib.request.Request(delivery.url, data=bytes(delivery.body), headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:  # noqa: S310
-            response.read(1024)
-            return None
-    except urllib.error.HTTPError as exc:
-        return f"HTTP {exc.code}"
-    except (OSError, ValueError) as exc:
-        return str(exc)
+    return webhooks.post(delivery.url, body=bytes(delivery.body), headers=headers,
+                         timeout=settings.WEBHOOK_TIMEOUT_SECONDS)
