@@ -15,7 +15,7 @@ import pytest
 from django.utils import timezone
 
 from lambent.celery import app
-from lambent.invocations import outbox
+from lambent.invocations import destinations, outbox
 from lambent.invocations.models import Invocation
 from tests.conftest import b64, make_zip
 from tests.invocations.async_helpers import (
@@ -181,6 +181,28 @@ def test_a_function_destination_is_invoked_asynchronously_with_the_record(api):
     assert event["requestContext"]["requestId"] == request_id
     assert event["requestContext"]["condition"] == "Success"
     assert event["responsePayload"] == {"hello": "sink"}
+
+
+def test_a_function_that_is_its_own_destination_is_stopped_after_the_recursion_limit(api):
+    function = create(api, "loop", "def handler(event, context):\n    return {'ok': True}\n")
+    queue = queue_arn(api, "stopped")
+    configure(api, "loop", destination_config={"on_success": {"destination": function["arn"]},
+                                               "on_failure": {"destination": queue}})
+    invoke_event(api, "loop", {"round": 0})
+
+    def stopped() -> list[Invocation]:
+        return list(Invocation.objects.filter(function_name="loop", error_type="RecursiveInvocationException"))
+    [last] = wait_until(stopped, timeout=60, what="the loop to be stopped")
+    time.sleep(1)  # nothing continues it
+
+    chain = Invocation.objects.filter(function_name="loop")
+    assert chain.count() == destinations.RECURSION_LIMIT + 1
+    assert sorted(chain.values_list("chain_depth", flat=True)) == list(range(destinations.RECURSION_LIMIT + 1))
+    assert chain.filter(status="succeeded").count() == destinations.RECURSION_LIMIT
+    assert last.status == "failed" and last.attempt_count == 0  # the stopped one never ran
+    [record] = records(api, "stopped")
+    assert record["requestContext"]["requestId"] == str(last.request_id)
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
 
 
 class _Receiver(http.server.BaseHTTPRequestHandler):

@@ -53,8 +53,9 @@ def accept(*, tenant: Tenant, function: Function, qualifier: str | None, payload
 
 
 def enqueue(*, tenant: Tenant, function: Function, qualifier: str | None, payload: bytes,
-            publish_after_commit: bool = True) -> Invocation:
-    """Write a queued invocation and its outbox message (in the caller's transaction)."""
+            publish_after_commit: bool = True, chain_depth: int = 0) -> Invocation:
+    """Write a queued invocation and its outbox message (in the caller's transaction);
+    ``chain_depth`` counts the function destinations that led to it."""
     assert function.tenant_id == tenant.id
     config = hot_cache.event_invoke_config(function=function, qualifier=qualifier)
     now = timezone.now()
@@ -62,7 +63,7 @@ def enqueue(*, tenant: Tenant, function: Function, qualifier: str | None, payloa
         request_id=uuid.uuid4(), tenant=tenant, function=function, function_name=function.name,
         qualifier=qualifier or "", invocation_type=InvocationType.EVENT, status=InvocationStatus.QUEUED,
         payload=payload, maximum_retry_attempts=config.maximum_retry_attempts, next_attempt_at=now,
-        expires_at=now + timedelta(seconds=config.maximum_event_age_seconds),
+        expires_at=now + timedelta(seconds=config.maximum_event_age_seconds), chain_depth=chain_depth,
     )
     outbox.add(task=outbox.RUN_INVOCATION, key=str(invocation.request_id), due_at=now,
                publish_after_commit=publish_after_commit)

@@ -31,6 +31,12 @@ from lambent.queues import services as queue_services
 
 logger = logging.getLogger(__name__)
 
+#: Invocations one chain of function destinations may make, as Lambda's recursive loop detection
+#: (which stops a loop after about 16): the next one ends without running,
+#: ``RecursiveInvocationException``, and its records go only to queues and webhooks.
+RECURSION_LIMIT = 16
+RECURSIVE_INVOCATION = "RecursiveInvocationException"
+
 
 def _kind(target: str) -> str:
     if target.startswith(("http://", "https://")):
@@ -71,9 +77,11 @@ def _function_target(*, tenant: Tenant, target: str, field: str) -> tuple[Functi
     return primary.function, reference.qualifier
 
 
-def deliver(*, tenant: Tenant, target: str, body: bytes, attributes: Mapping[str, str]) -> None:
+def deliver(*, tenant: Tenant, target: str, body: bytes, attributes: Mapping[str, str], chain_depth: int) -> None:
     """Send a record to ``target`` in the caller's transaction. A target deleted since it was
-    configured drops the record, as Lambda does, with a warning in the log."""
+    configured drops the record, as Lambda does, with a warning in the log. ``chain_depth`` is
+    that of the invocation the record is about: a function destination invoked from a chain
+    already ``RECURSION_LIMIT`` deep is not invoked (the loop's last invocation was stopped)."""
     kind = _kind(target)
     try:
         if kind == "webhook":
@@ -85,7 +93,12 @@ def deliver(*, tenant: Tenant, target: str, body: bytes, attributes: Mapping[str
             queue_services.message_send(tenant=tenant, queue=queue, body=body.decode(), attributes=dict(attributes))
         else:
             function, qualifier = _function_target(tenant=tenant, target=target, field="destination")
-            asynchronous.enqueue(tenant=tenant, function=function, qualifier=qualifier, payload=body)
+            if chain_depth >= RECURSION_LIMIT:
+                logger.warning("a record for %s was dropped: it would continue a recursive loop stopped after "
+                               "%d invocations", target, RECURSION_LIMIT)
+                return
+            asynchronous.enqueue(tenant=tenant, function=function, qualifier=qualifier, payload=body,
+                                 chain_depth=chain_depth + 1)
     except UserError as exc:  # gone, or refused (too large): the invocation's end stands
         logger.warning("a record for %s was dropped: %s", target, exc)
 

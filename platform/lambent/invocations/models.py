@@ -85,6 +85,8 @@ class Invocation(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     attempt_started_at = models.DateTimeField(null=True, blank=True)
     redrive_count = models.PositiveSmallIntegerField(default=0)
+    chain_depth = models.PositiveSmallIntegerField(
+        default=0, help_text="How many function destinations led to this invocation (0: invoked by a caller).")
     function_error = models.CharField(max_length=16, blank=True, help_text="Handled or Unhandled, as Invoke says.")
     response = models.BinaryField(default=b"", blank=True, help_text="The last attempt's response, bounded.")
 

@@ -94,6 +94,12 @@ def process(*, request_id: str) -> None:
     if not abandoned and invocation.next_attempt_at and invocation.next_attempt_at > now:
         outbox.publish_quietly(task=outbox.RUN_INVOCATION, key=request_id, due_at=invocation.next_attempt_at)
         return
+    if invocation.chain_depth >= destinations.RECURSION_LIMIT:
+        _end_unrun(invocation, abandoned=abandoned, status=InvocationStatus.FAILED,
+                   error_type=destinations.RECURSIVE_INVOCATION,
+                   error_message=f"Stopped a recursive loop: {destinations.RECURSION_LIMIT} invocations chained "
+                                 "by function destinations came before this one.")
+        return
     try:
         target = _routing(invocation).pick()
     except NotFound as exc:
@@ -307,19 +313,20 @@ def _after(invocation: Invocation, *, function: Function | None) -> None:
     if status == InvocationStatus.SUCCEEDED and config.on_success:
         destinations.deliver(tenant=invocation.tenant, target=config.on_success,
                              body=_destination_record(invocation, function=function, condition="Success"),
-                             attributes={})
+                             attributes={}, chain_depth=invocation.chain_depth)
     elif status in (InvocationStatus.FAILED, InvocationStatus.EXPIRED):
         condition = RETRIES_EXHAUSTED if status == InvocationStatus.FAILED else EVENT_AGE_EXCEEDED
         if config.on_failure:
             destinations.deliver(tenant=invocation.tenant, target=config.on_failure,
                                  body=_destination_record(invocation, function=function, condition=condition),
-                                 attributes={})
+                                 attributes={}, chain_depth=invocation.chain_depth)
         dead_letter = event_configs.dead_letter_target(function=function)
         if dead_letter:
             destinations.deliver(tenant=invocation.tenant, target=dead_letter, body=bytes(invocation.payload),
                                  attributes={"RequestID": key, "ErrorCode": "200",
                                              "ErrorMessage": (invocation.error_message or condition)[:1024]
-                                             .replace("\x00", "")})
+                                             .replace("\x00", "")},
+                                 chain_depth=invocation.chain_depth)
 
 
 def _destination_record(invocation: Invocation, *, function: Function, condition: str) -> bytes:
