@@ -1,6 +1,6 @@
 """The ASGI application the ``api`` process serves (``lambent api``).
 
-``/api/`` and ``/healthz`` go to ``APIHandler`` (no browser middleware, see
+The APIs, ``/healthz`` and ``/metrics`` go to ``APIHandler`` (no browser middleware, see
 ``lambent.api.handler``); the admin, the docs' static files and everything else to
 Django's standard handler with the full middleware stack.
 """
@@ -14,13 +14,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lambent.settings")
 
 django_application = get_asgi_application()
 
-from lambent.api.handler import PREFIXES, APIHandler  # noqa: E402  (needs the apps loaded)
+from lambent.api.handler import API_PATHS, APIHandler  # noqa: E402  (needs the apps loaded)
 
 api_application = APIHandler()
 
 
 async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    if scope["type"] == "http" and scope["path"].startswith(PREFIXES):
+    if scope["type"] == "http" and API_PATHS.match(scope["path"]):
         await api_application(scope, receive, send)
     else:
         await django_application(scope, receive, send)

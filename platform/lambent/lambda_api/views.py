@@ -7,8 +7,11 @@ still percent-encoded (ASGI's ``raw_path``), as SigV4 requires.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
@@ -33,14 +36,18 @@ async def dispatch(request: HttpRequest) -> HttpResponse:
         route, params = found
         if route.handler is None:
             raise UnsupportedOperation(f"This installation does not support the Lambda operation {route.operation}.")
-        tenant = await _authenticate(_signed_request(request))
-        call = Call(tenant=tenant, params=params, query=request.GET, headers=request.headers,
-                    body=request.body, request_id=call_id, base_url=request.build_absolute_uri("/").rstrip("/"))
-        if route.asynchronous:
+        signed = _signed_request(request)
+        base_url = request.build_absolute_uri("/").rstrip("/")
+        if route.asynchronous:  # an invocation: the hot path, on the long-lived database threads
+            tenant = await on_database_thread(_authenticate)(signed)
+            call = Call(tenant=tenant, params=params, query=request.GET, headers=request.headers, body=signed.body,
+                        request_id=call_id, base_url=base_url)
             response: HttpResponse = await route.handler(call)
-        else:
-            response = await on_database_thread(route.handler)(call)
-        return response
+            return response
+        # Anything else runs on a thread of its own, as Django runs a sync view: a slow one (a
+        # large upload) never holds up the invocations that share the database threads.
+        return await sync_to_async(_run)(route.handler, signed, params=params, query=request.GET,
+                                         headers=request.headers, request_id=call_id, base_url=base_url)
     except errors.LambentError as exc:
         return error_response(exc, request_id=call_id)
     except RequestDataTooBig:
@@ -60,7 +67,10 @@ def _signed_request(request: HttpRequest) -> sigv4.SignedRequest:
                                body=request.body)
 
 
-@on_database_thread
+def _run(handler: Callable[[Call], HttpResponse], signed: sigv4.SignedRequest, **call: Any) -> HttpResponse:
+    return handler(Call(tenant=_authenticate(signed), body=signed.body, **call))
+
+
 def _authenticate(signed: sigv4.SignedRequest) -> Tenant:
     key = sigv4.verify(signed, regions=settings.SIGNING_REGIONS)
     try:
