@@ -62,11 +62,28 @@ def measure_warm(platform: Platform, results: list[dict[str, object]]) -> None:
         floor = loadgen.run("127.0.0.1", bare.port, "/", EVENT, requests=2000)
     results.append(row("warm_invoke_p50", warm.p50, "ms", floor.p50, target=3))
     results.append(row("warm_invoke_p99", warm.percentile(99), "ms", floor.percentile(99), target=5))
+    lambda_path = "/2015-03-31/functions/warm/invocations"
+    via_lambda = loadgen.run("127.0.0.1", platform.port, lambda_path, EVENT, requests=2000,
+                             headers=sigv4_headers(platform, lambda_path, EVENT))
+    results.append(row("lambda_invoke_p50", via_lambda.p50, "ms", floor.p50, target=None))
 
     busy = loadgen.run("127.0.0.1", platform.port, path, EVENT, requests=4000, clients=8, headers=platform.headers)
     with floors.BareServer(HANDLER, workers=8) as bare:
         floor_busy = loadgen.run("127.0.0.1", bare.port, "/", EVENT, requests=4000, clients=8)
     results.append(row("throughput_rps", busy.rps, "req/s", floor_busy.rps, target=None))
+
+
+def sigv4_headers(platform: Platform, path: str, body: bytes) -> dict[str, str]:
+    """The headers of one Invoke signed as boto3 signs it (SigV4), replayed by the load generator
+    within the signature's 15 minutes: the Lambda API's own cost, verification included."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    key_id, _, secret = platform.key.partition(":")
+    request = AWSRequest(method="POST", url=f"http://127.0.0.1{path}", data=body)
+    SigV4Auth(Credentials(key_id, secret), "lambda", "us-east-1").add_auth(request)
+    return {name: value for name, value in request.headers.items() if name.lower() != "host"}
 
 
 def measure_cold(platform: Platform, results: list[dict[str, object]], *, runs: int = 15) -> None:

@@ -66,8 +66,27 @@ class _Authorization:
         return f"{self.date}/{self.region}/{self.service}/aws4_request"
 
 
+@dataclass(frozen=True)
+class Parsed:
+    """A request whose signature is well-formed, in time and in scope: what is left is to compare
+    it with the one its key computes (``check``)."""
+
+    access_key_id: str
+    scope: tuple[str, str, str]  # date, region, service: what a signing key is derived for
+    string_to_sign: str
+    signature: str
+
+
 def verify(request: SignedRequest, *, regions: Iterable[str], now: datetime | None = None) -> AccessKey:
-    """The access key that signed ``request``; raises ``InvalidSignature`` or ``UnrecognizedClient``."""
+    """The access key that signed ``request``; raises ``InvalidSignature``, ``UnrecognizedClient``
+    or ``MissingAuthenticationToken``."""
+    parsed = parse(request, regions=regions, now=now)
+    key, secret = access_key(parsed.access_key_id)
+    check(parsed, signing_key(secret, *parsed.scope))
+    return key
+
+
+def parse(request: SignedRequest, *, regions: Iterable[str], now: datetime | None = None) -> Parsed:
     headers = {name.lower(): value for name, value in request.headers.items()}
     authorization = _parse_authorization(headers.get("authorization", ""))
     amz_date = headers.get("x-amz-date", "")
@@ -81,18 +100,36 @@ def verify(request: SignedRequest, *, regions: Iterable[str], now: datetime | No
     claimed = headers.get("x-amz-content-sha256")
     if claimed is not None and claimed != payload_hash:
         raise InvalidSignature("The provided 'x-amz-content-sha256' header does not match what was computed.")
+    canonical = canonical_request(request, headers=headers, signed_headers=authorization.signed_headers,
+                                  payload_hash=payload_hash)
+    to_sign = "\n".join([ALGORITHM, amz_date, authorization.scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    return Parsed(access_key_id=authorization.access_key_id,
+                  scope=(authorization.date, authorization.region, authorization.service),
+                  string_to_sign=to_sign, signature=authorization.signature)
 
-    key = selectors.access_key_for_authentication(access_key_id=authorization.access_key_id)
+
+def access_key(access_key_id: str) -> tuple[AccessKey, str]:
+    """The key with this id and its secret; ``UnrecognizedClient`` when nobody issued it."""
+    key = selectors.access_key_for_authentication(access_key_id=access_key_id)
     secret = crypto.decrypt_secret(key.encrypted_secret) if key is not None else None
     if key is None or secret is None:
         raise UnrecognizedClient("The security token included in the request is invalid.")
-    canonical = canonical_request(request, headers=headers, signed_headers=authorization.signed_headers,
-                                  payload_hash=payload_hash)
-    expected = signature(secret=secret, amz_date=amz_date, scope=authorization.scope, canonical=canonical,
-                         date=authorization.date, region=authorization.region, service=authorization.service)
-    if not hmac.compare_digest(expected, authorization.signature):
-        raise InvalidSignature(MISMATCH)
+    return key, secret
+
+
+def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """The key a secret signs with for one day, region and service (what may be kept: it signs
+    nothing else)."""
+    key = f"AWS4{secret}".encode()
+    for part in (date, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
     return key
+
+
+def check(parsed: Parsed, key: bytes) -> None:
+    expected = hmac.new(key, parsed.string_to_sign.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, parsed.signature):
+        raise InvalidSignature(MISMATCH)
 
 
 def canonical_request(request: SignedRequest, *, headers: Mapping[str, str], signed_headers: list[str],
@@ -106,15 +143,6 @@ def canonical_request(request: SignedRequest, *, headers: Mapping[str, str], sig
         ";".join(signed_headers),
         payload_hash,
     ])
-
-
-def signature(*, secret: str, amz_date: str, scope: str, canonical: str, date: str, region: str,
-              service: str) -> str:
-    to_sign = "\n".join([ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    key = f"AWS4{secret}".encode()
-    for part in (date, region, service, "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
 
 
 def _canonical_query(query_string: str) -> str:

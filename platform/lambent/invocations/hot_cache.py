@@ -1,6 +1,7 @@
 """What the invoke hot path remembers between requests, for ``INVOKE_CACHE_SECONDS`` at most.
 
-An invocation needs the access key that signed it and the version its qualifier names.
+An invocation needs the access key that signed it and the version its qualifier names
+(for a SigV4 request, the signing key derived from the secret for the day, never the secret).
 Looking both up costs five ORM queries, some 4 ms of Python on a small machine, more than
 running a warm function; so the invoke view keeps the answers for a moment. Any write to
 keys, memberships, users, tenants, functions, versions or aliases empties the cache of
@@ -75,6 +76,8 @@ class Routing:
 
 
 keys: TimedCache[tuple[str, str], AccessKey] = TimedCache()
+#: SigV4: (access key id, date, region, service) -> the key and its derived signing key.
+signing_keys: TimedCache[tuple[str, str, str, str], tuple[AccessKey, bytes]] = TimedCache()
 routes: TimedCache[tuple[int, str, str], Routing] = TimedCache()
 event_invoke_configs: TimedCache[tuple[int, str], EventInvokeConfig] = TimedCache()
 pools: TimedCache[int, Pool] = TimedCache()
@@ -113,6 +116,7 @@ def _clear_on_writes(cache: TimedCache[Any, Any], models: tuple[type[Model], ...
 
 
 _clear_on_writes(keys, (AccessKey, Membership, Tenant, get_user_model()))
+_clear_on_writes(signing_keys, (AccessKey, Membership, Tenant, get_user_model()))
 _clear_on_writes(routes, (Function, Version, Alias, Tenant))
 _clear_on_writes(event_invoke_configs, (EventInvokeConfig, Function))
 _clear_on_writes(pools, (ReservedConcurrency, TenantQuota, Function, Tenant))

@@ -21,7 +21,8 @@ from lambent import errors
 from lambent.api.threads import on_database_thread
 from lambent.iam import sigv4
 from lambent.iam.authentication import check_may_act
-from lambent.iam.models import Tenant
+from lambent.iam.models import AccessKey, Tenant
+from lambent.invocations import hot_cache
 from lambent.lambda_api import operations, routes  # noqa: F401 - operations registers the handlers
 from lambent.lambda_api.protocol import Call, UnsupportedOperation, error_response, unexpected_error
 
@@ -39,7 +40,9 @@ async def dispatch(request: HttpRequest) -> HttpResponse:
         signed = _signed_request(request)
         base_url = request.build_absolute_uri("/").rstrip("/")
         if route.asynchronous:  # an invocation: the hot path, on the long-lived database threads
-            tenant = await on_database_thread(_authenticate)(signed)
+            parsed = sigv4.parse(signed, regions=settings.SIGNING_REGIONS)
+            cached = hot_cache.signing_keys.get((parsed.access_key_id, *parsed.scope))
+            tenant = _check(parsed, cached) if cached else await on_database_thread(_authenticate)(signed)
             call = Call(tenant=tenant, params=params, query=request.GET, headers=request.headers, body=signed.body,
                         request_id=call_id, base_url=base_url)
             response: HttpResponse = await route.handler(call)
@@ -72,9 +75,25 @@ def _run(handler: Callable[[Call], HttpResponse], signed: sigv4.SignedRequest, *
 
 
 def _authenticate(signed: sigv4.SignedRequest) -> Tenant:
-    key = sigv4.verify(signed, regions=settings.SIGNING_REGIONS)
-    try:
-        check_may_act(key)
-    except errors.AccessDenied as exc:
-        raise errors.UnrecognizedClient(exc.message) from None
+    """The tenant whose key signed the request. The key derived for the signature's day, region
+    and service is remembered (``hot_cache``), so the next requests verify without the database."""
+    parsed = sigv4.parse(signed, regions=settings.SIGNING_REGIONS)
+    cache_key = (parsed.access_key_id, *parsed.scope)
+    cached = hot_cache.signing_keys.get(cache_key)
+    if cached is None:
+        key, secret = sigv4.access_key(parsed.access_key_id)
+        try:
+            check_may_act(key)
+        except errors.AccessDenied as exc:
+            raise errors.UnrecognizedClient(exc.message) from None
+        cached = (key, sigv4.signing_key(secret, *parsed.scope))
+        tenant = _check(parsed, cached)
+        hot_cache.signing_keys.put(cache_key, cached)
+        return tenant
+    return _check(parsed, cached)
+
+
+def _check(parsed: sigv4.Parsed, cached: tuple[AccessKey, bytes]) -> Tenant:
+    key, derived = cached
+    sigv4.check(parsed, derived)
     return key.tenant
