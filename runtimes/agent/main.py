@@ -3,7 +3,8 @@
     python -I -S /var/runtime/agent/__main__.py --socket PATH --runtime-api HOST:PORT [--task-root DIR]
 
 The Unix socket at ``--socket`` appears once both listeners are up (it is bound under another name
-and renamed), so a platform that sees it may connect at once. The first connection is the
+and renamed), so a platform that sees it may connect at once. The Python runtime is forked then too,
+ahead of demand, and waits for init (see ``launcher``). The first connection is the
 platform's; any later one is closed unanswered.
 
 Exit status: 0 once the platform closed its connection, or on SIGTERM or SIGINT; 1 on a protocol
@@ -54,6 +55,7 @@ def main(argv: list[str]) -> int:
             lambda events: _accept_platform(loop, platform_listener, supervisor),
             close=platform_listener.close,
         )
+        supervisor.stand_by()
         loop.run()
         return 0
     except ProtocolError as error:

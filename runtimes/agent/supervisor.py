@@ -9,7 +9,8 @@ The platform sends ``init`` once, then ``invoke`` frames, one at a time; each ge
                  invocation, or could not be started; every later invocation gets the same
     crashed      the runtime exited after init; every later invocation is answered so at once
 
-Init ends at the runtime's first ``GET /next``; its duration, from the runtime's start, goes with
+Init ends at the runtime's first ``GET /next``; its duration, from the moment the runtime is told to
+start (a Python runtime is forked ahead of demand and waits for that: see ``launcher``), goes with
 the first result. A result's ``log`` holds what the runtime wrote since the previous one.
 
 Ahead of demand (provisioned concurrency: ``"ahead_of_demand": true`` in the init frame), the
@@ -70,6 +71,7 @@ class Supervisor:
         self._frames = FrameReader()
         self._log = LogBuffer()
         self._initialized = False
+        self._standby: launcher.Standby | None = None  # a Python runtime forked ahead of demand
         self._runtime: launcher.Runtime | None = None
         self._log_fd: int | None = None  # the read end of the runtime's stdout and stderr, until every writer is gone
         self._started_at = 0.0
@@ -82,6 +84,14 @@ class Supervisor:
         self._pending: Invocation | None = None  # received, not answered yet
         self._answered: str | None = None  # the request id of the last invocation answered
         self._parked: list[Connection] = []
+
+    def stand_by(self) -> None:
+        """Fork the Python runtime ahead of demand (see ``launcher``), once every descriptor of the
+        agent is in the loop; if the fork fails now, init forks one."""
+        try:
+            self._standby = launcher.fork_standby(close_agent_files=self._loop.close_all)
+        except launcher.LaunchError:
+            self._standby = None
 
     # The platform's side.
 
@@ -113,12 +123,14 @@ class Supervisor:
             raise ProtocolError("init: ahead_of_demand must be a boolean")
         self._initialized, self._ahead = True, ahead
         self._started_at = time.perf_counter()
+        standby, self._standby = self._standby, None
         try:
             self._runtime = launcher.start(
                 runtime=header["runtime"],
                 environment=environment,
                 task_root=self._task_root,
                 close_agent_files=self._loop.close_all,
+                standby=standby,
             )
         except launcher.LaunchError as error:
             return self._fail_init(error.error_type, error_document(error.error_type, str(error)))
@@ -198,6 +210,9 @@ class Supervisor:
 
     def close(self) -> None:
         """Kill the runtime with everything it started (its process group), and collect it."""
+        if self._standby is not None:
+            launcher.discard(self._standby)
+            self._standby = None
         if self._runtime is None:
             return
         try:

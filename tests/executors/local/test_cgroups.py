@@ -81,6 +81,19 @@ def test_v1_create_writes_the_limits(v1: CgroupDriver) -> None:
 
 
 @needs_v1_root
+def test_v1_set_limits_writes_only_limits_that_change(v1: CgroupDriver) -> None:
+    cgroup = v1.create("respecialized", memory_mb=128, pids_max=20)
+    memory, pids = (ROOT / name / v1.parent / "respecialized" for name in ("memory", "pids"))
+    (pids / "pids.max").write_text("19")  # a mark: a rewrite of the same limits would erase it
+    cgroup.set_limits(memory_mb=128, pids_max=20)
+    assert (pids / "pids.max").read_text().strip() == "19"
+    cgroup.set_limits(memory_mb=256, pids_max=20)
+    assert (memory / "memory.limit_in_bytes").read_text().strip() == str(256 << 20)
+    assert (pids / "pids.max").read_text().strip() == "20"
+    cgroup.destroy()
+
+
+@needs_v1_root
 def test_v1_kill_takes_every_process_and_destroy_removes_the_cgroup(v1: CgroupDriver) -> None:
     cgroup = v1.create("tree", memory_mb=64, pids_max=16)
     shell = start_in(cgroup.procs_files(), "/bin/sh", "-c", "sleep 300 & setsid sleep 300 & wait")

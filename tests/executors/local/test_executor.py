@@ -13,6 +13,7 @@ from tests.conftest import make_zip
 from tests.executors.local import run_with_executor
 from worker.executors import FunctionSpec, InvokeRequest
 from worker.executors.local import LocalExecutor
+from worker.executors.local import executor as local_executor
 
 pytestmark = pytest.mark.sandbox
 
@@ -65,3 +66,19 @@ def test_idle_sandboxes_are_reaped_after_the_keep_alive():
         assert (await executor.invoke(function, request())).init_duration_ms is not None  # cold again
 
     run(scenario, keep_alive_s=0.5, generic_pool_size=0)
+
+
+def test_the_generic_pool_refills_once_the_cold_start_that_emptied_it_is_answered(monkeypatch):
+    monkeypatch.setattr(local_executor, "REFILL_YIELD_S", 30.0)
+    slow = make_zip({"app.py": "import time\ndef handler(event, context):\n    time.sleep(0.5)\n    return 1\n"})
+
+    async def scenario(executor: LocalExecutor) -> None:
+        await executor.invoke(spec("first"), request())
+        assert await until(lambda: executor.generic_count("python3.11") == 1)
+        invocation = asyncio.ensure_future(executor.invoke(spec("second"), request()))  # takes the generic one
+        await asyncio.sleep(0.4)
+        assert not invocation.done() and executor.generic_count("python3.11") == 0
+        assert (await invocation).init_duration_ms is not None
+        assert await until(lambda: executor.generic_count("python3.11") == 1)
+
+    run_with_executor(scenario, code=slow, keep_alive_s=60, generic_pool_size=1)

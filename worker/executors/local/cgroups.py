@@ -121,6 +121,7 @@ class Cgroup(abc.ABC):
         self.name = name
         self.directories = directories
         self._driver = driver
+        self.limits: tuple[int, int] | None = None  # (memory_mb, pids_max) as this process last wrote them
 
     @abc.abstractmethod
     def procs_files(self) -> list[Path]:
@@ -143,8 +144,13 @@ class Cgroup(abc.ABC):
         """Send SIGKILL to every task, as atomically as this kernel allows."""
 
     def set_limits(self, *, memory_mb: int, pids_max: int) -> None:
-        """Change the limits of a live cgroup (a generic sandbox becoming a function's)."""
-        self._driver._configure(self, memory_mb=memory_mb, pids_max=pids_max)
+        """Change the limits of a live cgroup (a generic sandbox becoming a function's). Limits this
+        process wrote already are not written again: a cold start waits for it, and the writes cost
+        ~0.35 ms on the v1 dev host."""
+        if self.limits != (memory_mb, pids_max):
+            self.limits = None  # unknown until every write succeeded
+            self._driver._configure(self, memory_mb=memory_mb, pids_max=pids_max)
+            self.limits = (memory_mb, pids_max)
 
     def kill(self) -> None:
         """SIGKILL every process of the cgroup and return once it is empty."""
@@ -242,6 +248,7 @@ class CgroupDriver(abc.ABC):
                     raise CgroupError(f"cannot create {directory}: {error.strerror}") from error
                 _OWNED.add(directory)
             self._configure(cgroup, memory_mb=memory_mb, pids_max=pids_max)
+            cgroup.limits = (memory_mb, pids_max)
         except CgroupError:
             for directory in cgroup.directories:
                 if directory in _OWNED:

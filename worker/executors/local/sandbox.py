@@ -497,9 +497,10 @@ class _SandboxBase(abc.ABC):
         task = staging.path / "task"
         _mount(str(code_dir), task, None, _MS_BIND)
         _mount("none", task, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
-        _mount("lambent-tmp", staging.path / "tmp", None, _MS_REMOUNT | _MS_NOSUID | _MS_NODEV,
-               f"size={tmp_mb}m,nr_inodes={max(4096, tmp_mb * 64)}")
-        self.cgroup.set_limits(memory_mb=memory_mb, pids_max=self.spec.pids_max)
+        if tmp_mb != self.spec.tmp_mb:
+            _mount("lambent-tmp", staging.path / "tmp", None, _MS_REMOUNT | _MS_NOSUID | _MS_NODEV,
+                   f"size={tmp_mb}m,nr_inodes={max(4096, tmp_mb * 64)}")
+        self.cgroup.set_limits(memory_mb=memory_mb, pids_max=self.spec.pids_max)  # written only if they change
 
     def kill(self) -> None:
         """SIGKILL the whole tree: the cgroup's every process, then bwrap (unsandboxed: the
