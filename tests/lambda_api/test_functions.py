@@ -346,11 +346,11 @@ def test_function_exists_waiter_gives_up_on_a_missing_function(lambda_client):
 
 
 @pytest.mark.parametrize(("operation", "params", "name"), [
-    ("list_layers", {}, "ListLayers"),
+    ("publish_layer_version", {"LayerName": "deps", "Content": {"ZipFile": b"zip"}}, "PublishLayerVersion"),
     ("create_event_source_mapping", {"FunctionName": "hello",
                                      "EventSourceArn": "arn:aws:sqs:us-east-1:123456789012:jobs"},
      "CreateEventSourceMapping"),
-    ("get_function_url_config", {"FunctionName": "hello"}, "GetFunctionUrlConfig"),
+    ("create_function_url_config", {"FunctionName": "hello", "AuthType": "NONE"}, "CreateFunctionUrlConfig"),
 ])
 def test_unsupported_operations_answer_a_clear_400(account, operation, params, name):
     account.create_function("hello")
@@ -362,6 +362,33 @@ def test_unsupported_operations_answer_a_clear_400(account, operation, params, n
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert error["Error"]["Code"] == "UnsupportedOperationException"
     assert name in error["Error"]["Message"]
+
+
+def test_reads_of_features_not_here_answer_none(account):
+    """What infrastructure tools read for each function they manage answers honestly, not with a 400."""
+    account.create_function("hello")
+    client = account.client
+
+    assert client.get_function_code_signing_config(FunctionName="hello")["CodeSigningConfigArn"] == ""
+    assert client.get_function_recursion_config(FunctionName="hello")["RecursiveLoop"] == "Terminate"
+    assert client.put_function_recursion_config(FunctionName="hello", RecursiveLoop="Terminate")[
+        "RecursiveLoop"] == "Terminate"
+    with pytest.raises(client.exceptions.InvalidParameterValueException):
+        client.put_function_recursion_config(FunctionName="hello", RecursiveLoop="Allow")
+    runtime = client.get_runtime_management_config(FunctionName="hello")
+    assert runtime["UpdateRuntimeOn"] == "Auto" and runtime["FunctionArn"] == account.arn("hello")
+    assert client.list_function_url_configs(FunctionName="hello")["FunctionUrlConfigs"] == []
+    assert client.list_event_source_mappings(FunctionName="hello")["EventSourceMappings"] == []
+    assert client.list_layers()["Layers"] == []
+    assert client.list_layer_versions(LayerName="deps")["LayerVersions"] == []
+    assert client.list_code_signing_configs()["CodeSigningConfigs"] == []
+    for missing in (lambda: client.get_function_url_config(FunctionName="hello"),
+                    lambda: client.get_event_source_mapping(UUID="14e0db71-5d35-4eb5-b481-8945cf9d10c2"),
+                    lambda: client.get_layer_version(LayerName="deps", VersionNumber=1),
+                    lambda: client.get_function_code_signing_config(FunctionName="nope"),
+                    lambda: client.get_function_recursion_config(FunctionName="nope")):
+        with pytest.raises(client.exceptions.ResourceNotFoundException):
+            missing()
 
 
 def test_errors_carry_lambdas_error_header_and_body(account):
