@@ -13,7 +13,7 @@ import binascii
 import json
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,11 +188,14 @@ def next_marker(offset: int) -> str:
     return base64.urlsafe_b64encode(str(offset).encode()).decode()
 
 
-def paginate(items: Any, query: Mapping[str, str], *, default: int = 50) -> tuple[list[Any], str | None]:
-    """One page of ``items`` (a queryset or list) and the marker of the next, if any."""
-    size = page_size(query, default=default)
+def listing(member: str, items: Any, query: Mapping[str, str], shape: Callable[[list[Any]], list[Any]]
+            ) -> dict[str, Any]:
+    """One page of ``items`` (a queryset or list) as a list response: ``member`` holds the page as
+    ``shape`` renders it, ``NextMarker`` the marker of the next page, if there is one."""
+    size = page_size(query)
     start = marker(query)
     page = list(items[start:start + size + 1])
+    body: dict[str, Any] = {member: shape(page[:size])}
     if len(page) > size:
-        return page[:size], next_marker(start + size)
-    return page, None
+        body["NextMarker"] = next_marker(start + size)
+    return body

@@ -31,8 +31,7 @@ def _function_name(call: Call, *, qualified: bool = False) -> str:
 
 
 def _empty_list(call: Call, member: str) -> HttpResponse:
-    p.page_size(call.query)  # MaxItems is still checked
-    return respond({member: []}, request_id=call.request_id)
+    return respond(p.listing(member, [], call.query, list), request_id=call.request_id)
 
 
 @operation("GetFunctionCodeSigningConfig", "GET", "/2020-06-30/functions/{FunctionName}/code-signing-config")

@@ -76,8 +76,5 @@ def list_aliases(call: Call) -> HttpResponse:
     if version:
         number = selectors.version_number(version)
         aliases = aliases.filter(version__number=-1 if number is None else number)
-    page, next_marker = p.paginate(aliases, call.query)
-    body: dict[str, Any] = {"Aliases": [shapes.alias_configuration(alias) for alias in page]}
-    if next_marker:
-        body["NextMarker"] = next_marker
+    body = p.listing("Aliases", aliases, call.query, lambda page: [shapes.alias_configuration(alias) for alias in page])
     return respond(body, request_id=call.request_id)

@@ -3,8 +3,6 @@ Put/Get/Delete/ListProvisionedConcurrencyConfig(s), over ``lambent.quotas``."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.http import HttpResponse
 
 from lambent.errors import InvalidParameter
@@ -67,11 +65,8 @@ def put_provisioned_concurrency_config(call: Call) -> HttpResponse:
 def list_provisioned_concurrency_configs(call: Call) -> HttpResponse:
     name = target(call, qualified=False).name
     configs = function_selectors.provisioned_config_list(tenant=call.tenant, function_name=name)
-    page, next_marker = p.paginate(configs, call.query)
-    body: dict[str, Any] = {"ProvisionedConcurrencyConfigs": [shapes.provisioned_config(c, listed=True)
-                                                               for c in page]}
-    if next_marker:
-        body["NextMarker"] = next_marker
+    body = p.listing("ProvisionedConcurrencyConfigs", configs, call.query,
+                     lambda page: [shapes.provisioned_config(config, listed=True) for config in page])
     return respond(body, request_id=call.request_id)
 
 

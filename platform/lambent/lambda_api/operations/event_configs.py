@@ -75,8 +75,6 @@ def delete_function_event_invoke_config(call: Call) -> HttpResponse:
 def list_function_event_invoke_configs(call: Call) -> HttpResponse:
     name = target(call, qualified=False).name
     configs = event_configs.event_invoke_config_list(tenant=call.tenant, function_name=name).order_by("qualifier")
-    page, next_marker = p.paginate(configs, call.query)
-    body: dict[str, Any] = {"FunctionEventInvokeConfigs": [shapes.event_invoke_config(c) for c in page]}
-    if next_marker:
-        body["NextMarker"] = next_marker
+    body = p.listing("FunctionEventInvokeConfigs", configs, call.query,
+                     lambda page: [shapes.event_invoke_config(config) for config in page])
     return respond(body, request_id=call.request_id)

@@ -201,14 +201,12 @@ def list_functions(call: Call) -> HttpResponse:
     else:
         items = Version.objects.filter(function__tenant=call.tenant, number=0).select_related(
             "code", "function__tenant").order_by("function__name")
-    page, next_marker = p.paginate(items, call.query)
-    targets = event_configs.dead_letter_targets(function_ids={version.function_id for version in page})
-    body: dict[str, Any] = {"Functions": [
-        shapes.function_configuration(version, dead_letter_target=targets.get(version.function_id))
-        for version in page]}
-    if next_marker:
-        body["NextMarker"] = next_marker
-    return respond(body, request_id=call.request_id)
+    def configurations(page: list[Version]) -> list[dict[str, Any]]:
+        targets = event_configs.dead_letter_targets(function_ids={version.function_id for version in page})
+        return [shapes.function_configuration(version, dead_letter_target=targets.get(version.function_id))
+                for version in page]
+
+    return respond(p.listing("Functions", items, call.query, configurations), request_id=call.request_id)
 
 
 @operation("PublishVersion", "POST", "/2015-03-31/functions/{FunctionName}/versions")
@@ -230,10 +228,8 @@ def publish_version(call: Call) -> HttpResponse:
 @operation("ListVersionsByFunction", "GET", "/2015-03-31/functions/{FunctionName}/versions")
 def list_versions_by_function(call: Call) -> HttpResponse:
     name = target(call, qualified=False).name
-    page, next_marker = p.paginate(selectors.version_list(tenant=call.tenant, function_name=name), call.query)
-    body: dict[str, Any] = {"Versions": [configuration_of(version) for version in page]}
-    if next_marker:
-        body["NextMarker"] = next_marker
+    versions = selectors.version_list(tenant=call.tenant, function_name=name)
+    body = p.listing("Versions", versions, call.query, lambda page: [configuration_of(version) for version in page])
     return respond(body, request_id=call.request_id)
 
 
