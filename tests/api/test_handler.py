@@ -46,3 +46,38 @@ def test_admin_keeps_the_full_middleware_stack():
     assert status == 200
     assert b"set-cookie" in headers  # the CSRF cookie: CsrfViewMiddleware ran
     assert headers[b"x-frame-options"] == b"DENY"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["/2015-03-31/functions", "/2015-03-31/functions/hello/invocations",
+                                  "/lambda-code/not-a-token"])
+def test_the_lambda_api_is_served_without_the_browser_middleware(path):
+    status, headers, _ = get(path)
+    assert status in (403, 404, 405)  # unsigned, or no such link: answered by the API handler
+    assert b"x-frame-options" not in headers and b"set-cookie" not in headers
+    assert headers[b"x-content-type-options"] == b"nosniff"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_invocations_run_django_s_own_steps_on_the_long_lived_threads():
+    from django.core.signals import request_started
+
+    from lambent.api import threads
+
+    seen = []
+
+    def record(**_):
+        import threading
+        seen.append(threading.current_thread().ident)
+
+    request_started.connect(record)
+    try:
+        for _ in range(threads.THREADS * 2):
+            get("/api/v1/functions/hello/invoke")
+        for _ in range(3):
+            get("/api/v1/functions")
+    finally:
+        request_started.disconnect(record)
+    invoke_threads, other_threads = set(seen[:threads.THREADS * 2]), seen[threads.THREADS * 2:]
+    assert len(invoke_threads) <= threads.THREADS  # the same few threads, request after request
+    assert not invoke_threads & set(other_threads)  # anything else: a thread of its own
