@@ -45,6 +45,7 @@ class Platform:
         self.env = {**clean, "LAMBENT_DATA_DIR": str(self.data_dir), "LAMBENT_BIND": f"127.0.0.1:{self.port}",
                     "LAMBENT_LOG_LEVEL": "WARNING", "LAMBENT_WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
                     "LAMBENT_CGROUP_PARENT": self.cgroup_parent, "LAMBENT_EXECUTOR_METRICS_BIND": "none",
+                    "LAMBENT_SANDBOX_UID_BASE": str(200_000_000 + os.getpid() % 2048 * 65536),
                     "LAMBENT_WORKER_METRICS_BIND": "none"}
         self.processes: list[subprocess.Popen[bytes]] = []
         self.key = ""

@@ -26,6 +26,8 @@ os.environ["LAMBENT_DATA_DIR"] = str(DATA_DIR)
 # Sandboxes of this session under a cgroup of its own: an executor reaps what it finds under its
 # parent, so a session must never share one with `make dev` or another session.
 os.environ["LAMBENT_CGROUP_PARENT"] = f"lambent-test-{os.getpid()}"
+# ... and uids of its own, apart from `make dev`'s (200000 on) and, but by chance, another session's.
+os.environ["LAMBENT_SANDBOX_UID_BASE"] = str(1_000_000 + os.getpid() % 2048 * 65536)
 # Webhook receivers of the tests listen on loopback, which webhooks may not reach by default.
 os.environ["LAMBENT_WEBHOOK_ALLOWED_NETWORKS"] = "127.0.0.0/8,::1/128"
 # The session executor's metrics on a port of its own, not the one `make dev` uses.

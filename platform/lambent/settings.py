@@ -141,7 +141,8 @@ GENERIC_POOL_SIZE = env_int("LAMBENT_GENERIC_POOL_SIZE", default=2, minimum=0)
 #: The cgroup (in each hierarchy) this installation's sandboxes live under. An executor reaps at
 #: start whatever it finds there, so two installations on one host need different ones.
 CGROUP_PARENT = env_str("LAMBENT_CGROUP_PARENT", default="lambent")
-#: First host uid (and gid) of the range sandboxes run as; never root.
+#: First host uid (and gid) of the range sandboxes run as (65536 of them); never root. Two
+#: installations on one host need ranges that do not overlap, or their sandboxes could share a uid.
 SANDBOX_UID_BASE = env_int("LAMBENT_SANDBOX_UID_BASE", default=200000, minimum=1000)
 
 # --- asynchronous invocations -------------------------------------------------------------
