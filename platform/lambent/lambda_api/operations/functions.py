@@ -33,8 +33,14 @@ _UNSUPPORTED_MEMBERS = ("Layers", "FileSystemConfigs", "ImageConfig", "CodeSigni
 
 
 def configuration_of(version: Version) -> dict[str, Any]:
-    target_arn = event_configs.dead_letter_target(function=version.function)
-    return shapes.function_configuration(version, dead_letter_target=target_arn or None)
+    return configurations([version])[0]
+
+
+def configurations(versions: list[Version]) -> list[dict[str, Any]]:
+    """Their FunctionConfiguration shapes, with the dead-letter targets of their functions (one query)."""
+    targets = event_configs.dead_letter_targets(function_ids={version.function_id for version in versions})
+    return [shapes.function_configuration(version, dead_letter_target=targets.get(version.function_id))
+            for version in versions]
 
 
 def _changes(body: dict[str, Any]) -> dict[str, Any]:
@@ -201,11 +207,6 @@ def list_functions(call: Call) -> HttpResponse:
     else:
         items = Version.objects.filter(function__tenant=call.tenant, number=0).select_related(
             "code", "function__tenant").order_by("function__name")
-    def configurations(page: list[Version]) -> list[dict[str, Any]]:
-        targets = event_configs.dead_letter_targets(function_ids={version.function_id for version in page})
-        return [shapes.function_configuration(version, dead_letter_target=targets.get(version.function_id))
-                for version in page]
-
     return respond(p.listing("Functions", items, call.query, configurations), request_id=call.request_id)
 
 
@@ -229,8 +230,7 @@ def publish_version(call: Call) -> HttpResponse:
 def list_versions_by_function(call: Call) -> HttpResponse:
     name = target(call, qualified=False).name
     versions = selectors.version_list(tenant=call.tenant, function_name=name)
-    body = p.listing("Versions", versions, call.query, lambda page: [configuration_of(version) for version in page])
-    return respond(body, request_id=call.request_id)
+    return respond(p.listing("Versions", versions, call.query, configurations), request_id=call.request_id)
 
 
 @operation("GetAccountSettings", "GET", "/2016-08-19/account-settings")
