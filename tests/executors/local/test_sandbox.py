@@ -213,13 +213,14 @@ def fill():
 print(json.dumps({
     "task": attempt(lambda: open("/var/task/new.py", "w")), "usr": attempt(lambda: open("/usr/x", "w")),
     "runtime": attempt(lambda: open("/var/runtime/x", "w")),
+    "root": attempt(lambda: open("/new-file", "w")), "dir": attempt(lambda: os.mkdir("/new-dir")),
     "tmp": attempt(lambda: open("/tmp/small", "w").write("ok")),
     "socket_dir": attempt(lambda: open("/run/lambent/agent.sock", "w").write("ok")),
     "fill": attempt(fill), "filled": os.path.getsize("/tmp/fill"),
 }))
 """, tmp_mb=4)
     seen = report(sandbox)
-    assert seen["task"] == seen["usr"] == seen["runtime"] == "EROFS"
+    assert seen["task"] == seen["usr"] == seen["runtime"] == seen["root"] == seen["dir"] == "EROFS"
     assert seen["tmp"] == seen["socket_dir"] == 2
     assert seen["fill"] == "ENOSPC" and 3 << 20 < seen["filled"] <= 4 << 20
     assert sandbox.wait(10) == 0

@@ -13,9 +13,9 @@ What a sandboxed process gets, and why:
   merged-usr hosts), the interpreter's prefix when outside ``/usr``, all read-only; the code
   read-only at ``/var/task``, ``runtimes/`` read-only at ``/var/runtime``, the run directory
   (the agent's Unix socket) writable at ``/run/lambent``, a size-limited ``/tmp``, fresh
-  ``/proc`` and ``/dev``. Nothing of ``/etc``: Python needs none of it; without it there is
-  no user database, no resolver configuration (use ``127.0.0.1``, not ``localhost``) and no
-  time zone (UTC, as on Lambda).
+  ``/proc`` and ``/dev``; the root itself (bwrap's tmpfs of mount points) read-only. Nothing
+  of ``/etc``: Python needs none of it; without it there is no user database, no resolver
+  configuration (use ``127.0.0.1``, not ``localhost``) and no time zone (UTC, as on Lambda).
 - Environment: none. bwrap itself starts with only ``PATH``, ``LANG`` and the launching
   shell's ``PWD=/`` (all ``/proc/1/environ`` shows inside), and ``--clearenv`` gives the
   command an empty one (bwrap adds ``PWD``); the agent builds the runtime's environment
@@ -236,8 +236,10 @@ def bwrap_argv(spec: SandboxSpec, *, staging: Path, bwrap: str = BWRAP) -> list[
             "--clearenv", "--ro-bind", "/usr", "/usr", *_root_links()]
     for bind in _binds(spec):
         argv += ["--bind" if bind.writable else "--ro-bind", str(staging / bind.staged), bind.target]
+    # The root (bwrap's tmpfs holding the mount points) is made read-only last, as Lambda's file
+    # system is: a function writes to /tmp only, whose size is limited.
     return [*argv, "--bind", str(staging / "tmp"), "/tmp", "--proc", "/proc", "--dev", "/dev",
-            "--chdir", TASK_DIR, "--", *spec.command]
+            "--remount-ro", "/", "--chdir", TASK_DIR, "--", *spec.command]
 
 
 def _launcher_argv(spec: SandboxSpec, *, cgroup: Cgroup, staging: Path, bwrap: str) -> list[str]:
