@@ -204,6 +204,11 @@ def test_a_function_that_is_its_own_destination_is_stopped_after_the_recursion_l
     assert record["requestContext"]["requestId"] == str(last.request_id)
     assert record["requestContext"]["condition"] == "RetriesExhausted"
 
+    # Redriven by the tenant, the stopped invocation runs: the chain starts afresh.
+    configure(api, "loop", destination_config={})
+    assert api.post(f"/api/v1/invocations/{last.request_id}/redrive", {}, format="json").status_code == 202
+    assert wait_status(api, str(last.request_id), "succeeded")["attempts"]
+
 
 class _Receiver(http.server.BaseHTTPRequestHandler):
     received: list[tuple[dict[str, str], bytes]] = []

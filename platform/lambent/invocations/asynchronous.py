@@ -94,7 +94,8 @@ def cancel(*, tenant: Tenant, request_id: str) -> Invocation:
 
 def redrive(*, tenant: Tenant, request_id: str, qualifier: str | None = None) -> Invocation:
     """Queue a failed or expired invocation again, with a fresh retry budget and event age,
-    to its own qualifier or to ``qualifier`` (another version or alias of the function)."""
+    to its own qualifier or to ``qualifier`` (another version or alias of the function). A
+    redrive is the tenant's own call: it starts a chain of function destinations afresh."""
     invocation = _pending_or_conflict(tenant=tenant, request_id=request_id, allowed=REDRIVABLE, action="redriven")
     target = invocation.qualifier if qualifier is None else qualifier
     function = function_selectors.function_get(tenant=tenant, name=invocation.function_name)
@@ -106,7 +107,7 @@ def redrive(*, tenant: Tenant, request_id: str, qualifier: str | None = None) ->
             status=InvocationStatus.QUEUED, qualifier=target, function=function, next_attempt_at=now,
             maximum_retry_attempts=config.maximum_retry_attempts, function_error_count=0,
             expires_at=now + timedelta(seconds=config.maximum_event_age_seconds),
-            finished_at=None, redrive_count=invocation.redrive_count + 1)
+            finished_at=None, redrive_count=invocation.redrive_count + 1, chain_depth=0)
         if not changed:
             raise Conflict(f"Invocation {request_id} changed meanwhile; look again.")
         outbox.reschedule(task=outbox.RUN_INVOCATION, key=str(invocation.request_id), due_at=now)
