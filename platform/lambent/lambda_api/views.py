@@ -42,7 +42,7 @@ async def dispatch(request: HttpRequest) -> HttpResponse:
         if route.asynchronous:  # an invocation: the hot path, on the long-lived database threads
             parsed = sigv4.parse(signed, regions=settings.SIGNING_REGIONS)
             cached = hot_cache.signing_keys.get((parsed.access_key_id, *parsed.scope))
-            tenant = _check(parsed, cached) if cached else await on_database_thread(_authenticate)(signed)
+            tenant = _check(parsed, cached) if cached else await on_database_thread(_authenticate)(parsed)
             call = Call(tenant=tenant, params=params, query=request.GET, headers=request.headers, body=signed.body,
                         request_id=call_id, base_url=base_url)
             response: HttpResponse = await route.handler(call)
@@ -71,13 +71,13 @@ def _signed_request(request: HttpRequest) -> sigv4.SignedRequest:
 
 
 def _run(handler: Callable[[Call], HttpResponse], signed: sigv4.SignedRequest, **call: Any) -> HttpResponse:
-    return handler(Call(tenant=_authenticate(signed), body=signed.body, **call))
+    tenant = _authenticate(sigv4.parse(signed, regions=settings.SIGNING_REGIONS))
+    return handler(Call(tenant=tenant, body=signed.body, **call))
 
 
-def _authenticate(signed: sigv4.SignedRequest) -> Tenant:
-    """The tenant whose key signed the request. The key derived for the signature's day, region
+def _authenticate(parsed: sigv4.Parsed) -> Tenant:
+    """The tenant whose key made the signature. The key derived for the signature's day, region
     and service is remembered (``hot_cache``), so the next requests verify without the database."""
-    parsed = sigv4.parse(signed, regions=settings.SIGNING_REGIONS)
     cache_key = (parsed.access_key_id, *parsed.scope)
     cached = hot_cache.signing_keys.get(cache_key)
     if cached is None:
