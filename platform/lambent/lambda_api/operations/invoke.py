@@ -30,16 +30,19 @@ from lambent.lambda_api.references import Target, target
 from lambent.lambda_api.routes import operation
 
 CLIENT_CONTEXT_MAX_BYTES = 3583
-_TYPES = {kind.value: kind.value for kind in InvocationType}
+_TYPES = frozenset(kind.value for kind in InvocationType)
+
+
+async def _routing(tenant: Tenant, found: Target) -> Routing:
+    """Where the call's qualifier sends it: remembered a moment (``hot_cache``), else from the database."""
+    key = (tenant.pk, found.name, found.qualifier or "")
+    return hot_cache.routes.get(key) or await _routing_from_database(tenant, found, key)
 
 
 @on_database_thread
-def _routing(tenant: Tenant, found: Target) -> Routing:
-    key = (tenant.pk, found.name, found.qualifier or "")
-    routing = hot_cache.routes.get(key)
-    if routing is None:
-        routing = services.routing(tenant=tenant, function_name=found.name, qualifier=found.qualifier)
-        hot_cache.routes.put(key, routing)
+def _routing_from_database(tenant: Tenant, found: Target, key: tuple[int, str, str]) -> Routing:
+    routing = services.routing(tenant=tenant, function_name=found.name, qualifier=found.qualifier)
+    hot_cache.routes.put(key, routing)
     return routing
 
 
