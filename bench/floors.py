@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -24,6 +25,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Self
 
@@ -194,14 +196,21 @@ def bwrap_python_argv(python: str, prefix: str, task_dir: Path, code: str) -> li
     return [*argv, python, "-I", "-S", "-c", code]
 
 
-def cold_floor_ms(python: str, handler_source: str, *, runs: int = 20) -> float:
-    """Median time to start ``python -I -S`` in bubblewrap and import the handler."""
+@contextlib.contextmanager
+def importing_handler(python: str, handler_source: str) -> Iterator[list[str]]:
+    """The command that starts ``python -I -S`` in bubblewrap and imports the handler, from a task
+    folder that lasts as long as the block."""
     prefix = subprocess.run([python, "-I", "-S", "-c", "import sys; print(sys.base_prefix)"],
                             capture_output=True, text=True, check=True).stdout.strip()
     with tempfile.TemporaryDirectory() as task:
         Path(task, "app.py").write_text(handler_source)
         os.chmod(task, 0o755)
-        argv = bwrap_python_argv(python, prefix, Path(task), "import sys; sys.path.insert(0, '/var/task'); import app")
+        yield bwrap_python_argv(python, prefix, Path(task), "import sys; sys.path.insert(0, '/var/task'); import app")
+
+
+def cold_floor_ms(python: str, handler_source: str, *, runs: int = 20) -> float:
+    """Median time to start ``python -I -S`` in bubblewrap and import the handler."""
+    with importing_handler(python, handler_source) as argv:
         timings = []
         for _ in range(runs):
             started = time.perf_counter()
@@ -266,12 +275,7 @@ def fork_floor_ms(python: str, handler_source: str, *, runs: int = 50) -> float:
 
 def parallel_cold_floor_s(python: str, handler_source: str, *, count: int) -> float:
     """Seconds for ``count`` interpreters started at once in bubblewrap to import the handler."""
-    prefix = subprocess.run([python, "-I", "-S", "-c", "import sys; print(sys.base_prefix)"],
-                            capture_output=True, text=True, check=True).stdout.strip()
-    with tempfile.TemporaryDirectory() as task:
-        Path(task, "app.py").write_text(handler_source)
-        os.chmod(task, 0o755)
-        argv = bwrap_python_argv(python, prefix, Path(task), "import sys; sys.path.insert(0, '/var/task'); import app")
+    with importing_handler(python, handler_source) as argv:
         started = time.perf_counter()
         processes = [subprocess.Popen(argv, env={}) for _ in range(count)]
         for process in processes:

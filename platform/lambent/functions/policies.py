@@ -99,10 +99,7 @@ def _resource(*, tenant: Tenant, function_name: str, qualifier: str | None) -> t
     if qualifier == LATEST:
         raise InvalidParameter.field("qualifier", "A policy may name the function, a published version or an "
                                                   "alias, not $LATEST.")
-    if selectors.version_number(qualifier) is not None:
-        selectors.version_get(tenant=tenant, function_name=function_name, version=qualifier)
-    else:
-        selectors.alias_get(tenant=tenant, function_name=function_name, name=qualifier)
+    selectors.qualifier_routing(tenant=tenant, function_name=function_name, qualifier=qualifier)  # it exists
     return function, f"{function.arn}:{qualifier}"
 
 

@@ -39,6 +39,14 @@ def function_get(*, tenant: Tenant, name: str) -> Function:
         raise NotFound(f"Function not found: {name}") from None
 
 
+def function_for_update(*, tenant: Tenant, name: str) -> Function:
+    """The function, its row locked until the caller's transaction ends."""
+    function = Function.objects.select_for_update().select_related("tenant").filter(tenant=tenant, name=name).first()
+    if function is None:
+        raise NotFound(f"Function not found: {name}")
+    return function
+
+
 def version_number(version: str) -> int | None:
     """``$LATEST`` is 0, ``"7"`` is 7; anything else names no version."""
     if version == LATEST:

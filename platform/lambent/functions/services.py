@@ -29,6 +29,7 @@ from lambent.functions.models import LATEST, LATEST_NUMBER, Alias, Function, Pro
 from lambent.functions.runtimes import runtime_get
 from lambent.functions.tags import tags_problems
 from lambent.iam.models import Tenant
+from lambent.iam.services import tenant_lock
 
 logger = logging.getLogger(__name__)
 
@@ -209,7 +210,7 @@ def provisioned_config_put(*, tenant: Tenant, function_name: str, qualifier: str
     """
     _check_requested(requested)
     with transaction.atomic():
-        function = _lock_function(tenant=tenant, name=function_name)
+        function = selectors.function_for_update(tenant=tenant, name=function_name)
         qualifier = _qualifier(qualifier)
         versions = _provisioned_versions(function, qualifier=qualifier)
         _check_overlap(function, qualifier=qualifier, versions=versions)
@@ -276,7 +277,7 @@ def _check_revision(current: uuid.UUID, given: uuid.UUID | None, *, of: str) -> 
 def _check_code_storage(tenant: Tenant, package: CodePackage) -> None:
     """Refuse code that would take the tenant over its code storage limit. The tenant's row is
     locked first, so two uploads at once cannot together go over it."""
-    Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+    tenant_lock(tenant)
     if selectors.uses_code(tenant=tenant, sha256=package.sha256):
         return  # already counted
     used = selectors.code_storage_used(tenant=tenant)
@@ -369,13 +370,6 @@ def _check_allowance(*, function: Function, qualifier: str, requested: int) -> N
     if requested > PROVISIONED_CONCURRENCY_MAX:
         raise InvalidParameter.field("provisioned_concurrent_executions",
                                      f"Must be at most {PROVISIONED_CONCURRENCY_MAX}, got {requested}.")
-
-
-def _lock_function(*, tenant: Tenant, name: str) -> Function:
-    function = Function.objects.select_for_update().select_related("tenant").filter(tenant=tenant, name=name).first()
-    if function is None:
-        raise NotFound(f"Function not found: {name}")
-    return function
 
 
 def _provisioned_versions(function: Function, *, qualifier: str) -> set[int]:

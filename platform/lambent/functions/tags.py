@@ -26,7 +26,7 @@ def tags_problems(tags: Mapping[str, object]) -> list[str]:
 def tags_set(*, tenant: Tenant, function_name: str, tags: Mapping[str, str]) -> Function:
     """Add or replace the given tags, keeping the others."""
     with transaction.atomic():
-        function = _locked(tenant, function_name)
+        function = selectors.function_for_update(tenant=tenant, name=function_name)
         merged = {**function.tags, **tags}
         found = tags_problems(tags)
         if len(merged) > limits.TAGS_MAX:
@@ -40,12 +40,8 @@ def tags_set(*, tenant: Tenant, function_name: str, tags: Mapping[str, str]) -> 
 
 def tags_remove(*, tenant: Tenant, function_name: str, keys: Iterable[str]) -> Function:
     with transaction.atomic():
-        function = _locked(tenant, function_name)
+        function = selectors.function_for_update(tenant=tenant, name=function_name)
         function.tags = {key: value for key, value in function.tags.items() if key not in set(keys)}
         function.save(update_fields=["tags"])
     return function
 
-
-def _locked(tenant: Tenant, function_name: str) -> Function:
-    selectors.function_get(tenant=tenant, name=function_name)  # NotFound as everywhere
-    return Function.objects.select_for_update().select_related("tenant").get(tenant=tenant, name=function_name)

@@ -71,3 +71,10 @@ def access_key_deactivate(*, tenant: Tenant, access_key_id: str) -> AccessKey:
     if not updated:
         raise NotFound(f"access key {access_key_id} not found")
     return AccessKey.objects.get(tenant=tenant, access_key_id=access_key_id)
+
+
+def tenant_lock(tenant: Tenant) -> None:
+    """Serialize writes that check a limit of the whole tenant (its quotas, its code storage),
+    inside the caller's transaction: a row lock on PostgreSQL; SQLite's transactions already
+    take the database's write lock when they begin."""
+    Tenant.objects.select_for_update().filter(pk=tenant.pk).first()

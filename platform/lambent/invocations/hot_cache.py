@@ -103,6 +103,10 @@ def event_invoke_config(*, function: Function, qualifier: str | None) -> EventIn
     return config
 
 
+def route_key(tenant_id: int, function_name: str, qualifier: str | None) -> tuple[int, str, str]:
+    return tenant_id, function_name, qualifier or ""
+
+
 def header_key(header: str) -> tuple[str, str]:
     """The cache key of an Authorization header: the secret itself is never kept."""
     key_id, _, secret = header.partition(":")

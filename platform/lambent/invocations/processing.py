@@ -138,13 +138,9 @@ def _lease_over(invocation: Invocation, now: datetime) -> bool:
 
 
 def _routing(invocation: Invocation) -> Routing:
-    key = (invocation.tenant_id, invocation.function_name, invocation.qualifier)
-    routing = hot_cache.routes.get(key)
-    if routing is None:
-        routing = services.routing(tenant=invocation.tenant, function_name=invocation.function_name,
-                                   qualifier=invocation.qualifier or None)
-        hot_cache.routes.put(key, routing)
-    return routing
+    qualifier = invocation.qualifier or None
+    return (hot_cache.routes.get(hot_cache.route_key(invocation.tenant_id, invocation.function_name, qualifier))
+            or services.routing(tenant=invocation.tenant, function_name=invocation.function_name, qualifier=qualifier))
 
 
 def _lease(invocation: Invocation, *, target: Target, now: datetime, abandoned: bool) -> Lease | None:

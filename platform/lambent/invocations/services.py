@@ -21,6 +21,7 @@ from lambent.errors import InvalidParameter, RequestTooLarge, ServiceUnavailable
 from lambent.functions import selectors as function_selectors
 from lambent.functions.models import Version
 from lambent.iam.models import Tenant
+from lambent.invocations import hot_cache
 from lambent.invocations.hot_cache import Routing, Target
 from lambent.invocations.logs import lambda_log
 from lambent.invocations.models import Invocation, InvocationStatus, InvocationType
@@ -81,11 +82,14 @@ class Prepared:
 
 
 def routing(*, tenant: Tenant, function_name: str, qualifier: str | None) -> Routing:
-    """Where the qualifier sends invocations, with the executor's specs (from the database)."""
+    """Where the qualifier sends invocations, with the executor's specs, read from the database
+    and remembered a moment (``hot_cache.routes``, which the invoke views read first)."""
     primary, additional, weight = function_selectors.qualifier_routing(
         tenant=tenant, function_name=function_name, qualifier=qualifier)
-    return Routing(primary=Target(primary, function_spec(primary)),
-                   additional=Target(additional, function_spec(additional)) if additional else None, weight=weight)
+    found = Routing(primary=Target(primary, function_spec(primary)),
+                    additional=Target(additional, function_spec(additional)) if additional else None, weight=weight)
+    hot_cache.routes.put(hot_cache.route_key(tenant.pk, function_name, qualifier), found)
+    return found
 
 
 def prepare_sync(*, tenant: Tenant, routing: Routing, qualifier: str | None, payload: bytes,

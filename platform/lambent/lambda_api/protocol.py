@@ -161,12 +161,16 @@ def blob(value: Any, *, name: str) -> bytes:
         raise errors.InvalidParameter.field(name, f"{name} is not valid base64.") from None
 
 
-def page_size(query: Mapping[str, str], *, default: int = 50, maximum: int = 10000) -> int:
+#: Items of a list page when ``MaxItems`` is not given, and the most it may ask for.
+PAGE_SIZE, PAGE_SIZE_MAX = 50, 10000
+
+
+def page_size(query: Mapping[str, str]) -> int:
     given = query.get("MaxItems")
     if given is None:
-        return default
-    if not given.isdigit() or not 1 <= int(given) <= maximum:
-        raise errors.InvalidParameter.field("MaxItems", f"MaxItems must be between 1 and {maximum}.")
+        return PAGE_SIZE
+    if not given.isdigit() or not 1 <= int(given) <= PAGE_SIZE_MAX:
+        raise errors.InvalidParameter.field("MaxItems", f"MaxItems must be between 1 and {PAGE_SIZE_MAX}.")
     return int(given)
 
 

@@ -25,13 +25,19 @@ class Route:
     pattern: re.Pattern[str]
     query: tuple[str, str] | None  # a query parameter the path needs to mean this operation
     handler: Callable[..., Any] | None  # None: not supported here
-
-    @property
-    def asynchronous(self) -> bool:
-        return self.handler is not None and inspect.iscoroutinefunction(self.handler)
+    asynchronous: bool  # the handler is a coroutine function (an invocation)
 
 
 ROUTES: list[Route] = []
+#: Every route, supported or not, those that need a query parameter first: the order ``match`` tries.
+_MATCH_ORDER: list[Route] = []
+
+
+def _add(route: Route) -> None:
+    if route.query is not None:
+        _MATCH_ORDER.insert(0, route)
+    else:
+        _MATCH_ORDER.append(route)
 
 
 def _route(operation: str, method: str, uri: str, handler: Callable[..., Any] | None) -> Route:
@@ -40,21 +46,23 @@ def _route(operation: str, method: str, uri: str, handler: Callable[..., Any] | 
         r"\}", "}"))
     key, _, value = query.partition("=")
     return Route(operation=operation, method=method, pattern=re.compile(f"^{regex}/?$"),
-                 query=(key, value) if query else None, handler=handler)
+                 query=(key, value) if query else None, handler=handler,
+                 asynchronous=handler is not None and inspect.iscoroutinefunction(handler))
 
 
 def operation(name: str, method: str, uri: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register the decorated function as the handler of operation ``name``."""
     def register(handler: Callable[..., Any]) -> Callable[..., Any]:
-        ROUTES.append(_route(name, method, uri, handler))
+        route = _route(name, method, uri, handler)
+        ROUTES.append(route)
+        _add(route)
         return handler
     return register
 
 
 def match(method: str, path: str, query: Mapping[str, str]) -> tuple[Route, dict[str, str]] | None:
     """The route of the request, and its path's labels; routes that need a query parameter first."""
-    candidates = sorted(ROUTES + _UNSUPPORTED_ROUTES, key=lambda route: route.query is None)
-    for route in candidates:
+    for route in _MATCH_ORDER:
         if route.method != method:
             continue
         found = route.pattern.match(path)
@@ -118,3 +126,5 @@ UNSUPPORTED: tuple[tuple[str, str, str], ...] = (
 )
 
 _UNSUPPORTED_ROUTES = [_route(name, method, uri, None) for name, method, uri in UNSUPPORTED]
+for _unsupported in _UNSUPPORTED_ROUTES:
+    _add(_unsupported)

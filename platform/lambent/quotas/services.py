@@ -19,6 +19,7 @@ from lambent.functions import selectors as function_selectors
 from lambent.functions import services as function_services
 from lambent.functions.models import Function, ProvisionedConcurrencyConfig
 from lambent.iam.models import Tenant
+from lambent.iam.services import tenant_lock
 from lambent.quotas import selectors
 from lambent.quotas.models import ReservedConcurrency, TenantQuota
 
@@ -32,7 +33,7 @@ def reservation_put(*, tenant: Tenant, function_name: str, reserved_concurrent_e
     if not _is_count(wanted):
         raise InvalidParameter.field(RESERVED_FIELD, f"{RESERVED_FIELD} must be a whole number, 0 or more.")
     with transaction.atomic():
-        _lock(tenant)
+        tenant_lock(tenant)
         function = function_selectors.function_get(tenant=tenant, name=function_name)
         provisioned = function_selectors.provisioned_totals(tenant=tenant).get(function.pk, 0)
         if wanted < provisioned:
@@ -61,11 +62,11 @@ def provisioned_put(*, tenant: Tenant, function_name: str, qualifier: str | None
     """Provision sandboxes for a version or alias (``lambent.functions.services.provisioned_config_put``)
     if the function's reservation, or else the tenant's unreserved pool, can hold them all."""
     with transaction.atomic():
-        _lock(tenant)
+        tenant_lock(tenant)
         function = function_selectors.function_get(tenant=tenant, name=function_name)
         others = sum(config.requested for config in function.provisioned_concurrency_configs.all()
                      if config.qualifier != qualifier)
-        total = others + requested if isinstance(requested, int) else others
+        total = others + requested
         reserved = selectors.reservations(tenant=tenant).get(function.pk)
         if reserved is not None and total > reserved:
             raise InvalidParameter.field(
@@ -87,7 +88,7 @@ def quota_set(*, tenant: Tenant, concurrent_executions: int | None, unreserved_c
               ) -> TenantQuota:
     """Override the tenant's limits (None: the default), if its reservations still fit."""
     with transaction.atomic():
-        _lock(tenant)
+        tenant_lock(tenant)
         quota_check(tenant=tenant, concurrent_executions=concurrent_executions,
                     unreserved_concurrency_minimum=unreserved_concurrency_minimum)
         quota, _ = TenantQuota.objects.update_or_create(tenant=tenant, defaults={
@@ -128,9 +129,3 @@ def _committed(tenant: Tenant, *, besides: Function | None = None) -> int:
 
 def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _lock(tenant: Tenant) -> None:
-    """Serialize the tenant's quota writes (a row lock on PostgreSQL; SQLite's transactions
-    already take the database's write lock when they begin)."""
-    Tenant.objects.select_for_update().filter(pk=tenant.pk).first()

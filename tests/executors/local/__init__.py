@@ -1,7 +1,9 @@
 """Helpers shared by the local backend's tests."""
 
 import asyncio
+import inspect
 import tempfile
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -54,3 +56,17 @@ def run_with_executor(scenario, *, code: bytes, **options) -> None:
             remove_tree(folder)
 
     asyncio.run(main())
+
+
+async def until(condition, timeout: float = 20.0) -> bool:
+    """Whether ``condition()`` (a plain or an async function) comes true within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        met = condition()
+        if inspect.isawaitable(met):
+            met = await met
+        if met:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)

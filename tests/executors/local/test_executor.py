@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 import uuid
 
 import pytest
 
 from tests.conftest import make_zip
-from tests.executors.local import run_with_executor
+from tests.executors.local import run_with_executor, until
 from worker.executors import FunctionSpec, InvokeRequest
 from worker.executors.local import LocalExecutor
 from worker.executors.local import executor as local_executor
@@ -29,15 +28,6 @@ def spec(name: str) -> FunctionSpec:
 
 def request() -> InvokeRequest:
     return InvokeRequest(request_id=str(uuid.uuid4()), payload=b"{}", invoked_function_arn="arn")
-
-
-async def until(condition, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True
 
 
 def run(scenario, **options):

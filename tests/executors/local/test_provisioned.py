@@ -7,14 +7,13 @@ import contextlib
 import hashlib
 import os
 import signal
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import make_zip
-from tests.executors.local import run_with_executor, running, sandbox_pids
+from tests.executors.local import run_with_executor, running, sandbox_pids, until
 from worker.executors import FunctionSpec, FunctionTimeout, InvokeRequest, Provision, Provisioned, SandboxCount
 from worker.executors.local import LocalExecutor
 from worker.executors.metrics import REGISTRY
@@ -38,15 +37,6 @@ def request(**event: object) -> InvokeRequest:
     import json
 
     return InvokeRequest(request_id=str(uuid.uuid4()), payload=json.dumps(event).encode(), invoked_function_arn="arn")
-
-
-async def until(condition, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not await condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True
 
 
 def run(scenario, **options):

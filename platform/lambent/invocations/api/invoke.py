@@ -49,7 +49,8 @@ def _resolve_from_cache(request: HttpRequest, name: str) -> tuple[Tenant, Routin
     """The tenant and routing, if this process saw the key and the qualifier a moment ago (no database)."""
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
     key = hot_cache.keys.get(hot_cache.header_key(credentials)) if scheme == "Bearer" else None
-    routing = hot_cache.routes.get((key.tenant_id, name, request.GET.get("qualifier") or "")) if key else None
+    qualifier = request.GET.get("qualifier")
+    routing = hot_cache.routes.get(hot_cache.route_key(key.tenant_id, name, qualifier)) if key else None
     return (key.tenant, routing) if key is not None and routing is not None else None
 
 
@@ -58,10 +59,7 @@ def _resolve_from_database(request: HttpRequest, name: str) -> tuple[Tenant, Rou
     header = request.headers.get("Authorization", "")
     key = authenticate(header)
     hot_cache.keys.put(hot_cache.header_key(header.partition(" ")[2]), key)
-    qualifier = request.GET.get("qualifier")
-    routing = services.routing(tenant=key.tenant, function_name=name, qualifier=qualifier)
-    hot_cache.routes.put((key.tenant_id, name, qualifier or ""), routing)
-    return key.tenant, routing
+    return key.tenant, services.routing(tenant=key.tenant, function_name=name, qualifier=request.GET.get("qualifier"))
 
 
 @on_database_thread

@@ -35,15 +35,11 @@ _TYPES = frozenset(kind.value for kind in InvocationType)
 
 async def _routing(tenant: Tenant, found: Target) -> Routing:
     """Where the call's qualifier sends it: remembered a moment (``hot_cache``), else from the database."""
-    key = (tenant.pk, found.name, found.qualifier or "")
-    return hot_cache.routes.get(key) or await _routing_from_database(tenant, found, key)
+    return (hot_cache.routes.get(hot_cache.route_key(tenant.pk, found.name, found.qualifier))
+            or await _routing_from_database(tenant=tenant, function_name=found.name, qualifier=found.qualifier))
 
 
-@on_database_thread
-def _routing_from_database(tenant: Tenant, found: Target, key: tuple[int, str, str]) -> Routing:
-    routing = services.routing(tenant=tenant, function_name=found.name, qualifier=found.qualifier)
-    hot_cache.routes.put(key, routing)
-    return routing
+_routing_from_database = on_database_thread(services.routing)
 
 
 @on_database_thread
