@@ -59,25 +59,57 @@ def test_the_lambda_api_is_served_without_the_browser_middleware(path):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_invocations_run_django_s_own_steps_on_the_long_lived_threads():
+def test_invocations_skip_django_s_request_signals():
     from django.core.signals import request_started
 
-    from lambent.api import threads
+    paths = []
 
-    seen = []
-
-    def record(**_):
-        import threading
-        seen.append(threading.current_thread().ident)
+    def record(scope, **_):
+        paths.append(scope["path"])
 
     request_started.connect(record)
     try:
-        for _ in range(threads.THREADS * 2):
-            get("/api/v1/functions/hello/invoke")
-        for _ in range(3):
-            get("/api/v1/functions")
+        get("/api/v1/functions/hello/invoke")
+        get("/2015-03-31/functions/hello/invocations")
+        get("/api/v1/functions")
     finally:
         request_started.disconnect(record)
-    invoke_threads, other_threads = set(seen[:threads.THREADS * 2]), seen[threads.THREADS * 2:]
-    assert len(invoke_threads) <= threads.THREADS  # the same few threads, request after request
-    assert not invoke_threads & set(other_threads)  # anything else: a thread of its own
+    assert paths == ["/api/v1/functions"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_invocation_is_recorded_after_its_response_is_sent(tenant, create_function, fake_executor,
+                                                                    monkeypatch):
+    from lambent.invocations import services
+    from lambent.invocations.models import Invocation
+
+    create_function("hello")
+    credentials = tenant.credentials
+    path = "/api/v1/functions/hello/invoke"
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"127.0.0.1"), (b"authorization",
+                          f"Bearer {credentials.access_key_id}:{credentials.secret_access_key}".encode())],
+             "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000)}
+    sent_before_recording = []
+    record_sync = services.record_sync
+
+    def recording(*args, **kwargs):
+        sent_before_recording.append(communicator.output_queue.qsize())
+        return record_sync(*args, **kwargs)
+
+    monkeypatch.setattr(services, "record_sync", recording)
+
+    async def invoke():
+        await communicator.send_input({"type": "http.request", "body": b'{"n": 1}'})
+        await communicator.wait(timeout=10)
+        start = await communicator.receive_output(timeout=1)
+        body = await communicator.receive_output(timeout=1)
+        return start, body
+
+    communicator = ApplicationCommunicator(application, scope)
+    start, body = async_to_sync(invoke)()
+    assert start["status"] == 200 and json.loads(body["body"]) == {"n": 1}
+    request_id = dict(start["headers"])[b"X-Lambent-Request-Id"].decode()
+    assert sent_before_recording == [2]  # the response's start and body were out before the ledger write
+    assert Invocation.objects.get(request_id=request_id).status == "succeeded"

@@ -12,9 +12,8 @@ function on the caller's own thread, as for any thread-sensitive call.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import ParamSpec, TypeVar
 
 from asgiref.sync import SyncToAsync, ThreadSensitiveContext, sync_to_async
@@ -28,19 +27,6 @@ THREADS = 4
 
 _contexts = [ThreadSensitiveContext() for _ in range(THREADS)]
 _turns = itertools.count()
-
-
-@contextlib.contextmanager
-def shared_threads() -> Iterator[None]:
-    """Run the sync steps of the request in this block (Django's request signals, closing the
-    response) on these long-lived threads too, instead of on a thread made and joined for the
-    request (some 0.5 ms). Only for the hot path: a slow sync step here delays the invocations
-    that share its thread."""
-    token = SyncToAsync.thread_sensitive_context.set(_contexts[next(_turns) % THREADS])
-    try:
-        yield
-    finally:
-        SyncToAsync.thread_sensitive_context.reset(token)
 
 
 def on_database_thread(function: Callable[P, R]) -> Callable[P, Awaitable[R]]:

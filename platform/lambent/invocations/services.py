@@ -1,10 +1,11 @@
 """Invoking functions and recording each invocation in the ledger.
 
-The synchronous path, in three steps so the asynchronous view can await the middle one
-on the event loop: ``prepare_sync`` resolves the qualifier to one immutable version and
-checks the payload, ``run`` hands the event to the executor (``worker.executors``, the
-only way to reach one), ``record_sync`` writes what happened to the ledger (the
-function's own failures included: they are results, not errors of the call).
+The synchronous path, in steps so the asynchronous view can await the executor on the
+event loop and answer before the ledger is written: ``prepare_sync`` resolves the qualifier
+to one immutable version and checks the payload, ``run`` hands the event to the executor
+(``worker.executors``, the only way to reach one), ``outcome`` is what the caller is told,
+and ``record_sync`` writes what happened to the ledger (the function's own failures
+included: they are results, not errors of the call), after the response is sent.
 """
 
 from __future__ import annotations
@@ -33,9 +34,13 @@ SYNC_PAYLOAD_MAX_BYTES = 6 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Outcome:
-    invocation: Invocation
+    """A synchronous invocation as its caller is told it: the ledger will say the same."""
+
+    request_id: str
+    executed_version: str
     payload: bytes
     function_error: str | None
+    log: str
 
 
 def function_spec(version: Version) -> executors.FunctionSpec:
@@ -118,14 +123,19 @@ async def run(prepared: Prepared) -> executors.InvokeResult:
     return result
 
 
-def record_sync(prepared: Prepared, result: executors.InvokeResult) -> Outcome:
+def outcome(prepared: Prepared, result: executors.InvokeResult) -> Outcome:
+    return Outcome(request_id=prepared.request.request_id, executed_version=prepared.version.version,
+                   payload=result.payload, function_error=result.function_error,
+                   log=result_log(request_id=prepared.request.request_id, version=prepared.version, result=result))
+
+
+def record_sync(prepared: Prepared, result: executors.InvokeResult) -> Invocation:
     metrics.invocation_ran(tenant=prepared.tenant.account_id, function=prepared.version.function.name,
                            invocation_type=InvocationType.REQUEST_RESPONSE, failed=bool(result.function_error),
                            init_duration_ms=result.init_duration_ms)
-    invocation = _record(tenant=prepared.tenant, version=prepared.version, qualifier=prepared.qualifier,
-                         request=prepared.request, result=result, started_at=prepared.started_at,
-                         invocation_type=InvocationType.REQUEST_RESPONSE)
-    return Outcome(invocation=invocation, payload=result.payload, function_error=result.function_error)
+    return _record(tenant=prepared.tenant, version=prepared.version, qualifier=prepared.qualifier,
+                   request=prepared.request, result=result, started_at=prepared.started_at,
+                   invocation_type=InvocationType.REQUEST_RESPONSE)
 
 
 def _response_too_large(result: executors.InvokeResult) -> executors.InvokeResult:

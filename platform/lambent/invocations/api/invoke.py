@@ -17,10 +17,13 @@ It speaks the same errors as the REST views (``lambent.api.exceptions.error_body
 
 from __future__ import annotations
 
+import functools
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from lambent.api.exceptions import error_body, error_headers
+from lambent.api.responses import ResponseThen
 from lambent.api.threads import on_database_thread
 from lambent.errors import InvalidParameter, LambentError
 from lambent.iam.authentication import authenticate
@@ -71,7 +74,13 @@ def _accept(request: HttpRequest, tenant: Tenant, routing: Routing) -> HttpRespo
                         headers={"X-Lambent-Request-Id": request_id})
 
 
-_record_sync = on_database_thread(services.record_sync)
+def answer(prepared: services.Prepared, result: executors.InvokeResult) -> ResponseThen:
+    """The function's response, which writes the invocation's ledger row once it has been sent
+    (``lambent.api.responses``): the caller does not wait for the ledger."""
+    return ResponseThen(result.payload, content_type="application/json",
+                        then=functools.partial(services.record_sync, prepared, result))
+
+
 _pool_from_database = on_database_thread(hot_cache.pool)
 
 
@@ -108,14 +117,14 @@ async def invoke(request: HttpRequest, name: str) -> HttpResponse:
                                          payload=request.body,
                                          client_context=request.headers.get("X-Lambent-Client-Context"))
         result = await run_admitted(prepared)
-        outcome = await _record_sync(prepared, result)
     except LambentError as exc:
         return JsonResponse(error_body(exc), status=exc.status_code, headers=error_headers(exc))
-    response = HttpResponse(outcome.payload, content_type="application/json")
-    response["X-Lambent-Request-Id"] = str(outcome.invocation.request_id)
-    response["X-Lambent-Executed-Version"] = outcome.invocation.executed_version
+    outcome = services.outcome(prepared, result)
+    response = answer(prepared, result)
+    response["X-Lambent-Request-Id"] = outcome.request_id
+    response["X-Lambent-Executed-Version"] = outcome.executed_version
     if outcome.function_error:
         response["X-Lambent-Function-Error"] = outcome.function_error
     if request.GET.get("log") == "tail":
-        response["X-Lambent-Log-Result"] = tail_base64(outcome.invocation.log_tail)
+        response["X-Lambent-Log-Result"] = tail_base64(outcome.log)
     return response

@@ -21,7 +21,7 @@ from lambent.api.threads import on_database_thread
 from lambent.errors import InvalidParameter
 from lambent.iam.models import Tenant
 from lambent.invocations import asynchronous, hot_cache, services
-from lambent.invocations.api.invoke import run_admitted
+from lambent.invocations.api.invoke import answer, run_admitted
 from lambent.invocations.hot_cache import Routing
 from lambent.invocations.logs import tail_base64
 from lambent.invocations.models import InvocationType
@@ -49,7 +49,6 @@ def _accept(call: Call, found: Target, routing: Routing, payload: bytes) -> str:
     return str(invocation.request_id)
 
 
-_record_sync = on_database_thread(services.record_sync)
 
 
 def _client_context(call: Call) -> str | None:
@@ -89,14 +88,14 @@ async def invoke(call: Call) -> HttpResponse:
     prepared = services.prepare_sync(tenant=call.tenant, routing=routing, qualifier=found.qualifier,
                                      payload=call.body, client_context=client_context)
     result = await run_admitted(prepared)
-    outcome = await _record_sync(prepared, result)
-    response = HttpResponse(outcome.payload, content_type="application/json")
-    response["x-amzn-RequestId"] = str(outcome.invocation.request_id)
-    response["X-Amz-Executed-Version"] = outcome.invocation.executed_version
+    outcome = services.outcome(prepared, result)
+    response = answer(prepared, result)
+    response["x-amzn-RequestId"] = outcome.request_id
+    response["X-Amz-Executed-Version"] = outcome.executed_version
     if outcome.function_error:
         response["X-Amz-Function-Error"] = outcome.function_error
     if log_type == "Tail":
-        response["X-Amz-Log-Result"] = tail_base64(outcome.invocation.log_tail)
+        response["X-Amz-Log-Result"] = tail_base64(outcome.log)
     return response
 
 
