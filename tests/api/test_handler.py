@@ -80,6 +80,7 @@ def test_invocations_skip_django_s_request_signals():
 @pytest.mark.django_db(transaction=True)
 def test_a_sync_invocation_is_recorded_after_its_response_is_sent(tenant, create_function, fake_executor,
                                                                     monkeypatch):
+    from lambent.api import threads
     from lambent.invocations import services
     from lambent.invocations.models import Invocation
 
@@ -93,22 +94,25 @@ def test_a_sync_invocation_is_recorded_after_its_response_is_sent(tenant, create
              "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000)}
     sent_before_recording = []
     record_sync = services.record_sync
+    communicators = []
 
     def recording(*args, **kwargs):
-        sent_before_recording.append(communicator.output_queue.qsize())
+        sent_before_recording.append(communicators[0].output_queue.qsize())
         return record_sync(*args, **kwargs)
 
     monkeypatch.setattr(services, "record_sync", recording)
 
     async def invoke():
+        communicator = ApplicationCommunicator(application, scope)
+        communicators.append(communicator)
         await communicator.send_input({"type": "http.request", "body": b'{"n": 1}'})
         await communicator.wait(timeout=10)
-        start = await communicator.receive_output(timeout=1)
-        body = await communicator.receive_output(timeout=1)
-        return start, body
+        return await communicator.receive_output(timeout=1), await communicator.receive_output(timeout=1)
 
-    communicator = ApplicationCommunicator(application, scope)
-    start, body = async_to_sync(invoke)()
+    try:
+        start, body = async_to_sync(invoke)()
+    finally:  # the application ran on the api's long-lived database threads, as in production
+        async_to_sync(threads.close_connections)()
     assert start["status"] == 200 and json.loads(body["body"]) == {"n": 1}
     request_id = dict(start["headers"])[b"X-Lambent-Request-Id"].decode()
     assert sent_before_recording == [2]  # the response's start and body were out before the ledger write

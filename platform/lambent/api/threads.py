@@ -12,12 +12,13 @@ function on the caller's own thread, as for any thread-sensitive call.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec, TypeVar
 
 from asgiref.sync import SyncToAsync, ThreadSensitiveContext, sync_to_async
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, connections
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -43,3 +44,13 @@ def on_database_thread(function: Callable[P, R]) -> Callable[P, Awaitable[R]]:
         return await run(*args, **kwargs)
 
     return call
+
+
+async def close_connections() -> None:
+    """Close the database connections of the long-lived threads, each on its own thread (a
+    connection belongs to the thread that opened it): before a test database is dropped."""
+    loop = asyncio.get_running_loop()
+    for context in _contexts:
+        executor = SyncToAsync.context_to_thread_executor.get(context)
+        if executor is not None:  # the thread has run something
+            await loop.run_in_executor(executor, connections.close_all)
