@@ -78,10 +78,9 @@ def test_invocations_skip_django_s_request_signals():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_sync_invocation_is_recorded_after_its_response_is_sent(tenant, create_function, fake_executor,
-                                                                    monkeypatch):
+def test_a_sync_invocation_served_between_the_lifespan_s_startup_and_shutdown_is_in_the_ledger(
+        tenant, create_function, fake_executor):
     from lambent.api import threads
-    from lambent.invocations import services
     from lambent.invocations.models import Invocation
 
     create_function("hello")
@@ -92,28 +91,23 @@ def test_a_sync_invocation_is_recorded_after_its_response_is_sent(tenant, create
              "headers": [(b"host", b"127.0.0.1"), (b"authorization",
                           f"Bearer {credentials.access_key_id}:{credentials.secret_access_key}".encode())],
              "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000)}
-    sent_before_recording = []
-    record_sync = services.record_sync
-    communicators = []
 
-    def recording(*args, **kwargs):
-        sent_before_recording.append(communicators[0].output_queue.qsize())
-        return record_sync(*args, **kwargs)
-
-    monkeypatch.setattr(services, "record_sync", recording)
-
-    async def invoke():
-        communicator = ApplicationCommunicator(application, scope)
-        communicators.append(communicator)
-        await communicator.send_input({"type": "http.request", "body": b'{"n": 1}'})
-        await communicator.wait(timeout=10)
-        return await communicator.receive_output(timeout=1), await communicator.receive_output(timeout=1)
+    async def serve():
+        lifespan = ApplicationCommunicator(application, {"type": "lifespan", "asgi": {"version": "3.0"}})
+        await lifespan.send_input({"type": "lifespan.startup"})
+        assert (await lifespan.receive_output(timeout=5))["type"] == "lifespan.startup.complete"
+        invocation = ApplicationCommunicator(application, scope)
+        await invocation.send_input({"type": "http.request", "body": b'{"n": 1}'})
+        start, body = await invocation.receive_output(timeout=10), await invocation.receive_output(timeout=10)
+        await lifespan.send_input({"type": "lifespan.shutdown"})
+        assert (await lifespan.receive_output(timeout=5))["type"] == "lifespan.shutdown.complete"
+        return start, body
 
     try:
-        start, body = async_to_sync(invoke)()
+        start, body = async_to_sync(serve)()
     finally:  # the application ran on the api's long-lived database threads, as in production
         async_to_sync(threads.close_connections)()
     assert start["status"] == 200 and json.loads(body["body"]) == {"n": 1}
     request_id = dict(start["headers"])[b"X-Lambent-Request-Id"].decode()
-    assert sent_before_recording == [2]  # the response's start and body were out before the ledger write
-    assert Invocation.objects.get(request_id=request_id).status == "succeeded"
+    recorded = Invocation.objects.get(request_id=request_id)
+    assert (recorded.status, recorded.function_name, recorded.executed_version) == ("succeeded", "hello", "$LATEST")

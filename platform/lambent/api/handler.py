@@ -22,9 +22,6 @@ from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.urls import set_script_prefix
 
-from lambent.api.responses import ResponseThen
-from lambent.api.threads import on_database_thread
-
 Handler = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 
 #: Paths this handler serves; everything else goes through Django's full middleware stack.
@@ -70,9 +67,7 @@ class APIHandler(ASGIHandler):
         (their receivers check the database connections, which ``on_database_thread`` does
         before each use), and the task listening for a disconnect, so a client that hangs up
         does not cancel an invocation that has started: it runs to its end and is recorded, as
-        in Lambda. The step of a ``ResponseThen`` (the invocation's ledger row) runs on a
-        database thread once the response is sent; the connection's next request does not
-        wait for it."""
+        in Lambda."""
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:
@@ -82,7 +77,5 @@ class APIHandler(ASGIHandler):
             request, error_response = self.create_request(scope, body_file)
             response = error_response or await self.run_get_response(request)  # type: ignore[arg-type]
             await self.send_response(response, send)
-            if isinstance(response, ResponseThen):  # its step, after the caller has the answer
-                await on_database_thread(response.close)()
         finally:
             body_file.close()

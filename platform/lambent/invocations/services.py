@@ -4,8 +4,8 @@ The synchronous path, in steps so the asynchronous view can await the executor o
 event loop and answer before the ledger is written: ``prepare_sync`` resolves the qualifier
 to one immutable version and checks the payload, ``run`` hands the event to the executor
 (``worker.executors``, the only way to reach one), ``outcome`` is what the caller is told,
-and ``record_sync`` writes what happened to the ledger (the function's own failures
-included: they are results, not errors of the call), after the response is sent.
+and ``sync_ledger_row`` is what the ledger keeps of it (the function's own failures
+included: they are results, not errors of the call), for ``ledger_writer`` to write.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from lambent.iam.models import Tenant
 from lambent.invocations import hot_cache
 from lambent.invocations.hot_cache import Routing, Target
 from lambent.invocations.logs import lambda_log
-from lambent.invocations.models import Invocation, InvocationStatus, InvocationType
+from lambent.invocations.models import Invocation, InvocationStatus, InvocationType, bounded_log
 from worker import executors
 
 #: Largest synchronous request and response payload, as Lambda.
@@ -129,13 +129,23 @@ def outcome(prepared: Prepared, result: executors.InvokeResult) -> Outcome:
                    log=result_log(request_id=prepared.request.request_id, version=prepared.version, result=result))
 
 
-def record_sync(prepared: Prepared, result: executors.InvokeResult) -> Invocation:
+def sync_ledger_row(prepared: Prepared, result: executors.InvokeResult) -> Invocation:
+    """The ledger row of a synchronous invocation, not yet saved; the invocation is counted in the metrics."""
     metrics.invocation_ran(tenant=prepared.tenant.account_id, function=prepared.version.function.name,
                            invocation_type=InvocationType.REQUEST_RESPONSE, failed=bool(result.function_error),
                            init_duration_ms=result.init_duration_ms)
-    return _record(tenant=prepared.tenant, version=prepared.version, qualifier=prepared.qualifier,
-                   request=prepared.request, result=result, started_at=prepared.started_at,
-                   invocation_type=InvocationType.REQUEST_RESPONSE)
+    version, request = prepared.version, prepared.request
+    return Invocation(
+        request_id=request.request_id, tenant=prepared.tenant, function=version.function,
+        function_name=version.function.name, qualifier=prepared.qualifier, executed_version=version.version,
+        invocation_type=InvocationType.REQUEST_RESPONSE,
+        status=InvocationStatus.FAILED if result.function_error else InvocationStatus.SUCCEEDED,
+        started_at=prepared.started_at, finished_at=timezone.now(), duration_ms=result.duration_ms,
+        billed_duration_ms=result.billed_duration_ms, max_memory_used_mb=result.max_memory_used_mb,
+        init_duration_ms=result.init_duration_ms, error_type=result.error_type or "",
+        error_message=error_message(result),
+        log_tail=bounded_log(result_log(request_id=request.request_id, version=version, result=result)),
+    )
 
 
 def _response_too_large(result: executors.InvokeResult) -> executors.InvokeResult:
@@ -144,21 +154,6 @@ def _response_too_large(result: executors.InvokeResult) -> executors.InvokeResul
     payload = json.dumps({"errorType": "Function.ResponseSizeTooLarge", "errorMessage": message}).encode()
     return replace(result, payload=payload, function_error=executors.UNHANDLED,
                    error_type="Function.ResponseSizeTooLarge")
-
-
-def _record(*, tenant: Tenant, version: Version, qualifier: str, request: executors.InvokeRequest,
-            result: executors.InvokeResult, started_at: datetime, invocation_type: str) -> Invocation:
-    log = result_log(request_id=request.request_id, version=version, result=result)
-    return Invocation.objects.create(
-        request_id=request.request_id, tenant=tenant, function=version.function,
-        function_name=version.function.name, qualifier=qualifier, executed_version=version.version,
-        invocation_type=invocation_type,
-        status=InvocationStatus.FAILED if result.function_error else InvocationStatus.SUCCEEDED,
-        started_at=started_at, finished_at=timezone.now(), duration_ms=result.duration_ms,
-        billed_duration_ms=result.billed_duration_ms, max_memory_used_mb=result.max_memory_used_mb,
-        init_duration_ms=result.init_duration_ms, error_type=result.error_type or "",
-        error_message=error_message(result), log_tail=log,
-    )
 
 
 def error_message(result: executors.InvokeResult) -> str:

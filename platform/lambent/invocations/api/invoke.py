@@ -17,18 +17,15 @@ It speaks the same errors as the REST views (``lambent.api.exceptions.error_body
 
 from __future__ import annotations
 
-import functools
-
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from lambent.api.exceptions import error_body, error_headers
-from lambent.api.responses import ResponseThen
 from lambent.api.threads import on_database_thread
 from lambent.errors import InvalidParameter, LambentError
 from lambent.iam.authentication import authenticate
 from lambent.iam.models import Tenant
-from lambent.invocations import asynchronous, hot_cache, services
+from lambent.invocations import asynchronous, hot_cache, ledger_writer, services
 from lambent.invocations.hot_cache import Routing
 from lambent.invocations.logs import tail_base64
 from lambent.invocations.models import InvocationType
@@ -74,13 +71,6 @@ def _accept(request: HttpRequest, tenant: Tenant, routing: Routing) -> HttpRespo
                         headers={"X-Lambent-Request-Id": request_id})
 
 
-def answer(prepared: services.Prepared, result: executors.InvokeResult) -> ResponseThen:
-    """The function's response, which writes the invocation's ledger row once it has been sent
-    (``lambent.api.responses``): the caller does not wait for the ledger."""
-    return ResponseThen(result.payload, content_type="application/json",
-                        then=functools.partial(services.record_sync, prepared, result))
-
-
 _pool_from_database = on_database_thread(hot_cache.pool)
 
 
@@ -120,7 +110,8 @@ async def invoke(request: HttpRequest, name: str) -> HttpResponse:
     except LambentError as exc:
         return JsonResponse(error_body(exc), status=exc.status_code, headers=error_headers(exc))
     outcome = services.outcome(prepared, result)
-    response = answer(prepared, result)
+    await ledger_writer.record(services.sync_ledger_row(prepared, result))
+    response = HttpResponse(outcome.payload, content_type="application/json")
     response["X-Lambent-Request-Id"] = outcome.request_id
     response["X-Lambent-Executed-Version"] = outcome.executed_version
     if outcome.function_error:

@@ -20,8 +20,8 @@ from django.http import HttpResponse
 from lambent.api.threads import on_database_thread
 from lambent.errors import InvalidParameter
 from lambent.iam.models import Tenant
-from lambent.invocations import asynchronous, hot_cache, services
-from lambent.invocations.api.invoke import answer, run_admitted
+from lambent.invocations import asynchronous, hot_cache, ledger_writer, services
+from lambent.invocations.api.invoke import run_admitted
 from lambent.invocations.hot_cache import Routing
 from lambent.invocations.logs import tail_base64
 from lambent.invocations.models import InvocationType
@@ -89,7 +89,8 @@ async def invoke(call: Call) -> HttpResponse:
                                      payload=call.body, client_context=client_context)
     result = await run_admitted(prepared)
     outcome = services.outcome(prepared, result)
-    response = answer(prepared, result)
+    await ledger_writer.record(services.sync_ledger_row(prepared, result))
+    response = HttpResponse(outcome.payload, content_type="application/json")
     response["x-amzn-RequestId"] = outcome.request_id
     response["X-Amz-Executed-Version"] = outcome.executed_version
     if outcome.function_error:

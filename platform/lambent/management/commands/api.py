@@ -16,5 +16,5 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = parse_bind(settings.BIND)
-        uvicorn.run("lambent.asgi:application", host=host, port=port, lifespan="off", log_level="info",
+        uvicorn.run("lambent.asgi:application", host=host, port=port, lifespan="on", log_level="info",
                     access_log=False)
