@@ -3,9 +3,9 @@
 The synchronous path, in steps so the asynchronous view can await the executor on the
 event loop and answer before the ledger is written: ``prepare_sync`` resolves the qualifier
 to one immutable version and checks the payload, ``run`` hands the event to the executor
-(``worker.executors``, the only way to reach one), ``outcome`` is what the caller is told,
-and ``sync_ledger_row`` is what the ledger keeps of it (the function's own failures
-included: they are results, not errors of the call), for ``ledger_writer`` to write.
+(``worker.executors``, the only way to reach one), and ``sync_ledger_row`` is what the
+ledger keeps of it (the function's own failures included: they are results, not errors of
+the call), for ``ledger_writer`` to write; the response's headers are read from it.
 """
 
 from __future__ import annotations
@@ -30,17 +30,6 @@ from worker import executors
 
 #: Largest synchronous request and response payload, as Lambda.
 SYNC_PAYLOAD_MAX_BYTES = 6 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """A synchronous invocation as its caller is told it: the ledger will say the same."""
-
-    request_id: str
-    executed_version: str
-    payload: bytes
-    function_error: str | None
-    log: str
 
 
 def function_spec(version: Version) -> executors.FunctionSpec:
@@ -123,12 +112,6 @@ async def run(prepared: Prepared) -> executors.InvokeResult:
     return result
 
 
-def outcome(prepared: Prepared, result: executors.InvokeResult) -> Outcome:
-    return Outcome(request_id=prepared.request.request_id, executed_version=prepared.version.version,
-                   payload=result.payload, function_error=result.function_error,
-                   log=result_log(request_id=prepared.request.request_id, version=prepared.version, result=result))
-
-
 def sync_ledger_row(prepared: Prepared, result: executors.InvokeResult) -> Invocation:
     """The ledger row of a synchronous invocation, not yet saved; the invocation is counted in the metrics."""
     metrics.invocation_ran(tenant=prepared.tenant.account_id, function=prepared.version.function.name,
@@ -140,6 +123,7 @@ def sync_ledger_row(prepared: Prepared, result: executors.InvokeResult) -> Invoc
         function_name=version.function.name, qualifier=prepared.qualifier, executed_version=version.version,
         invocation_type=InvocationType.REQUEST_RESPONSE,
         status=InvocationStatus.FAILED if result.function_error else InvocationStatus.SUCCEEDED,
+        function_error=result.function_error or "",
         started_at=prepared.started_at, finished_at=timezone.now(), duration_ms=result.duration_ms,
         billed_duration_ms=result.billed_duration_ms, max_memory_used_mb=result.max_memory_used_mb,
         init_duration_ms=result.init_duration_ms, error_type=result.error_type or "",

@@ -109,13 +109,13 @@ async def invoke(request: HttpRequest, name: str) -> HttpResponse:
         result = await run_admitted(prepared)
     except LambentError as exc:
         return JsonResponse(error_body(exc), status=exc.status_code, headers=error_headers(exc))
-    outcome = services.outcome(prepared, result)
-    await ledger_writer.record(services.sync_ledger_row(prepared, result))
-    response = HttpResponse(outcome.payload, content_type="application/json")
-    response["X-Lambent-Request-Id"] = outcome.request_id
-    response["X-Lambent-Executed-Version"] = outcome.executed_version
-    if outcome.function_error:
-        response["X-Lambent-Function-Error"] = outcome.function_error
+    invocation = services.sync_ledger_row(prepared, result)
+    await ledger_writer.record(invocation)
+    response = HttpResponse(result.payload, content_type="application/json")
+    response["X-Lambent-Request-Id"] = str(invocation.request_id)
+    response["X-Lambent-Executed-Version"] = invocation.executed_version
+    if invocation.function_error:
+        response["X-Lambent-Function-Error"] = invocation.function_error
     if request.GET.get("log") == "tail":
-        response["X-Lambent-Log-Result"] = tail_base64(outcome.log)
+        response["X-Lambent-Log-Result"] = tail_base64(invocation.log_tail)
     return response

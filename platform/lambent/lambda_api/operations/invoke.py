@@ -88,15 +88,15 @@ async def invoke(call: Call) -> HttpResponse:
     prepared = services.prepare_sync(tenant=call.tenant, routing=routing, qualifier=found.qualifier,
                                      payload=call.body, client_context=client_context)
     result = await run_admitted(prepared)
-    outcome = services.outcome(prepared, result)
-    await ledger_writer.record(services.sync_ledger_row(prepared, result))
-    response = HttpResponse(outcome.payload, content_type="application/json")
-    response["x-amzn-RequestId"] = outcome.request_id
-    response["X-Amz-Executed-Version"] = outcome.executed_version
-    if outcome.function_error:
-        response["X-Amz-Function-Error"] = outcome.function_error
+    invocation = services.sync_ledger_row(prepared, result)
+    await ledger_writer.record(invocation)
+    response = HttpResponse(result.payload, content_type="application/json")
+    response["x-amzn-RequestId"] = str(invocation.request_id)
+    response["X-Amz-Executed-Version"] = invocation.executed_version
+    if invocation.function_error:
+        response["X-Amz-Function-Error"] = invocation.function_error
     if log_type == "Tail":
-        response["X-Amz-Log-Result"] = tail_base64(outcome.log)
+        response["X-Amz-Log-Result"] = tail_base64(invocation.log_tail)
     return response
 
 
