@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
 from lambent.functions.models import Function
@@ -67,17 +67,16 @@ def test_without_a_writer_a_row_is_written_at_once(rows):
     assert Invocation.objects.filter(request_id=row.request_id).exists()
 
 
-@pytest.mark.django_db(transaction=True)  # the failed INSERT ends its own transaction, as in the api
-def test_a_failed_write_is_logged_and_the_writer_serves_on(rows, caplog):
+@pytest.mark.django_db(transaction=True)  # the refused INSERT ends its own transaction, as in the api
+def test_rows_the_database_refuses_are_logged_and_dropped_and_the_writer_serves_on(rows, caplog):
     first, second = rows(2)
-    first.tenant_id = None  # NOT NULL: this batch fails
+    first.tenant_id = None  # NOT NULL: refused for what it holds, as it would be every time
 
     async def serve():
         ledger_writer.start()
         try:
             await ledger_writer.record(first)
-            await ledger_writer.stop()
-            ledger_writer.start()
+            await asyncio.sleep(ledger_writer.LINGER_S * 20)
             await ledger_writer.record(second)
         finally:
             await ledger_writer.stop()
@@ -85,3 +84,65 @@ def test_a_failed_write_is_logged_and_the_writer_serves_on(rows, caplog):
     async_to_sync(serve)()
     assert "1 synchronous invocations could not be written to the ledger" in caplog.text
     assert list(Invocation.objects.values_list("request_id", flat=True)) == [second.request_id]
+
+
+def test_rows_wait_while_the_database_is_away_and_are_written_when_it_answers(rows, monkeypatch, caplog):
+    batch = rows(3)
+    insert = ledger_writer._insert
+    outage = [OperationalError("the database is restarting")] * 2
+
+    async def flaky(rows):
+        if outage:
+            raise outage.pop()
+        await insert(rows)
+
+    monkeypatch.setattr(ledger_writer, "_insert", flaky)
+    monkeypatch.setattr(ledger_writer, "RETRY_S", 0.01)
+
+    async def serve():
+        ledger_writer.start()
+        try:
+            await ledger_writer.record(batch[0])
+            await asyncio.sleep(ledger_writer.LINGER_S * 3)  # the first try fails
+            for row in batch[1:]:
+                await ledger_writer.record(row)
+            for _ in range(200):  # the writer tries again on its own
+                if await sync_to_async(Invocation.objects.count)() == 3:
+                    return True
+                await asyncio.sleep(0.01)
+            return False
+        finally:
+            await ledger_writer.stop()
+
+    assert async_to_sync(serve)()
+    assert not outage
+    assert "the ledger waits for the database" in caplog.text
+
+
+def test_a_backlog_beyond_its_bound_drops_the_oldest_rows(rows, monkeypatch, caplog):
+    batch = rows(5)
+    insert = ledger_writer._insert
+    away = [True]
+
+    async def flaky(rows):
+        if away[0]:
+            raise OperationalError("the database is away")
+        await insert(rows)
+
+    monkeypatch.setattr(ledger_writer, "_insert", flaky)
+    monkeypatch.setattr(ledger_writer, "BACKLOG_MAX", 3)
+    monkeypatch.setattr(ledger_writer, "RETRY_S", 0.01)
+
+    async def serve():
+        ledger_writer.start()
+        try:
+            for row in batch:
+                await ledger_writer.record(row)
+            await asyncio.sleep(ledger_writer.LINGER_S * 3)
+            away[0] = False
+        finally:
+            await ledger_writer.stop()
+
+    async_to_sync(serve)()
+    assert set(Invocation.objects.values_list("request_id", flat=True)) == {row.request_id for row in batch[2:]}
+    assert "2 synchronous invocations were dropped from the ledger" in caplog.text

@@ -10,8 +10,14 @@ transaction, on one of the long-lived database threads (``lambent.api.threads``)
 
 The writer lives from the ASGI lifespan's startup to its shutdown, which writes what is
 left (``lambent.asgi``). Without one running (Django's test client, a shell, the worker)
-``record`` writes the row at once. What batching gives up: the rows of the last
-``LINGER_S`` when the api process is killed outright; their callers have their results.
+``record`` writes the row at once.
+
+Invocations whose key and routing the api remembers (``hot_cache``) run while the database
+is away; their rows wait, ``BACKLOG_MAX`` at most, and are written once it answers again
+(tried every ``RETRY_S``). A batch the database refuses for what it holds (an integrity or
+data error) would be refused for ever: it is logged and dropped. What batching gives up:
+the rows of the last ``LINGER_S`` (or of a database outage) when the api process is killed
+outright; their callers have their results.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+
+from django.db import InterfaceError, OperationalError
 
 from lambent.api.threads import on_database_thread
 from lambent.invocations.models import Invocation
@@ -29,6 +37,10 @@ logger = logging.getLogger(__name__)
 LINGER_S = 0.01
 #: The most rows one INSERT writes.
 BATCH_MAX = 500
+#: Rows kept while the database does not answer; beyond, the oldest are dropped (and logged).
+BACKLOG_MAX = 10_000
+#: How often a database that did not answer is tried again.
+RETRY_S = 1.0
 
 
 @on_database_thread
@@ -48,25 +60,46 @@ class LedgerWriter:
             self._writing = asyncio.get_running_loop().create_task(self._write_soon())
 
     async def _write_soon(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._closing.wait(), LINGER_S)
-        self._writing = None
-        await self.write_pending()
-
-    async def write_pending(self) -> None:
+        """The one task that writes while rows wait (``close`` writes only after it ended)."""
+        delay = LINGER_S
         while self._rows:
-            batch, self._rows = self._rows[:BATCH_MAX], self._rows[BATCH_MAX:]
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), delay)
+            written = await self._write_pending()
+            if not written and self._closing.is_set():
+                break
+            delay = LINGER_S if written else RETRY_S
+        self._writing = None
+
+    async def _write_pending(self) -> bool:
+        """Write the waiting rows, a batch at a time; False if the database did not answer."""
+        while self._rows:
+            batch = self._rows[:BATCH_MAX]
             try:
                 await _insert(batch)
-            except Exception:  # the database is away: say what is lost, and serve on
+            except (OperationalError, InterfaceError) as exc:
+                self._bound_backlog()
+                logger.warning("the ledger waits for the database (%d rows): %s", len(self._rows), exc)
+                return False
+            except Exception:  # the rows themselves are refused: trying again would not help
                 logger.exception("%d synchronous invocations could not be written to the ledger", len(batch))
+            del self._rows[:len(batch)]  # rows added meanwhile are behind them
+        return True
+
+    def _bound_backlog(self) -> None:
+        excess = len(self._rows) - BACKLOG_MAX
+        if excess > 0:
+            del self._rows[:excess]
+            logger.error("%d synchronous invocations were dropped from the ledger: the database is away", excess)
 
     async def close(self) -> None:
         """Write every row added so far, without waiting out the linger."""
         self._closing.set()
         if self._writing is not None:
             await self._writing
-        await self.write_pending()
+        if not await self._write_pending():
+            logger.error("%d synchronous invocations could not be written to the ledger at shutdown",
+                         len(self._rows))
 
 
 _writer: LedgerWriter | None = None
