@@ -5,9 +5,9 @@ query parameter (``RequestResponse``, the default; ``Event``; ``DryRun``; any ca
 A synchronous invocation waits on a sandbox, so this view awaits the executor on the
 event loop instead of holding a thread: many invocations run at once. The database steps
 run on long-lived threads (``lambent.api.threads``): authenticating and resolving the
-qualifier (skipped while ``hot_cache`` remembers both), recording the invocation in the
-ledger, and accepting an ``Event`` (202 once its row and outbox message are committed and
-handed to the broker).
+qualifier (skipped while ``hot_cache`` remembers both), writing the invocation's ledger row
+(in batches, after the response: ``ledger_writer``), and accepting an ``Event`` (202 once
+its row and outbox message are committed and handed to the broker).
 A synchronous invocation runs holding a concurrency slot (``lambent.quotas.admission``),
 taken right before the executor is called and given back right after, whatever happens;
 over the function's reservation or the tenant's unreserved pool it answers 429 with a
@@ -28,7 +28,7 @@ from lambent.iam.models import Tenant
 from lambent.invocations import asynchronous, hot_cache, ledger_writer, services
 from lambent.invocations.hot_cache import Routing
 from lambent.invocations.logs import tail_base64
-from lambent.invocations.models import InvocationType
+from lambent.invocations.models import Invocation, InvocationType
 from lambent.quotas import admission
 from lambent.quotas.admission import Pool
 from worker import executors
@@ -74,16 +74,20 @@ def _accept(request: HttpRequest, tenant: Tenant, routing: Routing) -> HttpRespo
 _pool_from_database = on_database_thread(hot_cache.pool)
 
 
-async def run_admitted(prepared: services.Prepared) -> executors.InvokeResult:
-    """Run holding a slot of the function's concurrency pool, given back on every path."""
+async def run_recorded(prepared: services.Prepared) -> tuple[executors.InvokeResult, Invocation]:
+    """Run holding a slot of the function's concurrency pool, given back on every path; then
+    hand the invocation's ledger row to the writer. The row carries what the response says."""
     function = prepared.version.function
     pool: Pool = hot_cache.pools.get(function.pk) or await _pool_from_database(function=function)
     lease = admission.lease_seconds(timeout=prepared.spec.timeout)
     slot = await admission.acquire_async(pool=pool, lease_seconds=lease)
     try:
-        return await services.run(prepared)
+        result = await services.run(prepared)
     finally:
         await admission.release_async(slot)
+    invocation = services.sync_ledger_row(prepared, result)
+    await ledger_writer.record(invocation)
+    return result, invocation
 
 
 def _dry_run(request: HttpRequest) -> HttpResponse:
@@ -106,11 +110,9 @@ async def invoke(request: HttpRequest, name: str) -> HttpResponse:
         prepared = services.prepare_sync(tenant=tenant, routing=routing, qualifier=request.GET.get("qualifier"),
                                          payload=request.body,
                                          client_context=request.headers.get("X-Lambent-Client-Context"))
-        result = await run_admitted(prepared)
+        result, invocation = await run_recorded(prepared)
     except LambentError as exc:
         return JsonResponse(error_body(exc), status=exc.status_code, headers=error_headers(exc))
-    invocation = services.sync_ledger_row(prepared, result)
-    await ledger_writer.record(invocation)
     response = HttpResponse(result.payload, content_type="application/json")
     response["X-Lambent-Request-Id"] = str(invocation.request_id)
     response["X-Lambent-Executed-Version"] = invocation.executed_version

@@ -20,8 +20,8 @@ from django.http import HttpResponse
 from lambent.api.threads import on_database_thread
 from lambent.errors import InvalidParameter
 from lambent.iam.models import Tenant
-from lambent.invocations import asynchronous, hot_cache, ledger_writer, services
-from lambent.invocations.api.invoke import run_admitted
+from lambent.invocations import asynchronous, hot_cache, services
+from lambent.invocations.api.invoke import run_recorded
 from lambent.invocations.hot_cache import Routing
 from lambent.invocations.logs import tail_base64
 from lambent.invocations.models import InvocationType
@@ -47,8 +47,6 @@ def _accept(call: Call, found: Target, routing: Routing, payload: bytes) -> str:
     invocation = asynchronous.accept(tenant=call.tenant, function=routing.primary.version.function,
                                      qualifier=found.qualifier, payload=payload)
     return str(invocation.request_id)
-
-
 
 
 def _client_context(call: Call) -> str | None:
@@ -87,9 +85,7 @@ async def invoke(call: Call) -> HttpResponse:
         return respond(None, status=204, request_id=call.request_id)
     prepared = services.prepare_sync(tenant=call.tenant, routing=routing, qualifier=found.qualifier,
                                      payload=call.body, client_context=client_context)
-    result = await run_admitted(prepared)
-    invocation = services.sync_ledger_row(prepared, result)
-    await ledger_writer.record(invocation)
+    result, invocation = await run_recorded(prepared)
     response = HttpResponse(result.payload, content_type="application/json")
     response["x-amzn-RequestId"] = str(invocation.request_id)
     response["X-Amz-Executed-Version"] = invocation.executed_version
