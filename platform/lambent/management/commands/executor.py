@@ -16,7 +16,6 @@ import signal
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
-import uvloop
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -53,8 +52,7 @@ class Command(BaseCommand):
             )
         else:
             isolate_mounts()  # before asyncio starts threads
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # as uvicorn's api: 0.1 ms off each hop
-            runner.run(self._serve())
+        asyncio.run(self._serve())
 
     async def _serve(self) -> None:
         backend = load_backend(str(settings.EXECUTOR_BACKEND))
