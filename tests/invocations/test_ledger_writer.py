@@ -25,6 +25,14 @@ def rows(tenant, create_function):
     return make
 
 
+LINGER_S = 0.01
+
+
+@pytest.fixture(autouse=True)
+def linger(settings):
+    settings.LEDGER_LINGER_MS = LINGER_S * 1000
+
+
 def inserts(queries):
     return [query for query in queries if query["sql"].startswith("INSERT")]
 
@@ -53,7 +61,7 @@ def test_a_row_is_written_once_the_linger_is_over(rows):
         ledger_writer.start()
         try:
             await ledger_writer.record(row)
-            await asyncio.sleep(ledger_writer.LINGER_S * 20)
+            await asyncio.sleep(LINGER_S * 20)
             return await sync_to_async(Invocation.objects.filter(request_id=row.request_id).exists)()
         finally:
             await ledger_writer.stop()
@@ -68,7 +76,7 @@ def test_without_a_writer_a_row_is_written_at_once(rows):
 
 
 @pytest.mark.django_db(transaction=True)  # the refused INSERT ends its own transaction, as in the api
-def test_rows_the_database_refuses_are_logged_and_dropped_and_the_writer_serves_on(rows, caplog):
+def test_a_row_the_database_refuses_is_logged_and_dropped_and_its_batch_written(rows, caplog):
     first, second = rows(2)
     first.tenant_id = None  # NOT NULL: refused for what it holds, as it would be every time
 
@@ -76,14 +84,39 @@ def test_rows_the_database_refuses_are_logged_and_dropped_and_the_writer_serves_
         ledger_writer.start()
         try:
             await ledger_writer.record(first)
-            await asyncio.sleep(ledger_writer.LINGER_S * 20)
-            await ledger_writer.record(second)
+            await ledger_writer.record(second)  # in the same batch
         finally:
             await ledger_writer.stop()
 
     async_to_sync(serve)()
-    assert "1 synchronous invocations could not be written to the ledger" in caplog.text
+    assert "a synchronous invocation could not be written to the ledger" in caplog.text
     assert list(Invocation.objects.values_list("request_id", flat=True)) == [second.request_id]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_whose_function_was_deleted_meanwhile_is_kept_by_name(rows, tenant):
+    from lambent.functions.models import Function
+
+    [row] = rows(1)
+    Function.objects.filter(pk=row.function_id).delete()
+    async_to_sync(ledger_writer.record)(row)
+    kept = Invocation.objects.get(request_id=row.request_id)
+    assert (kept.function_id, kept.function_name) == (None, "hello")
+
+
+def test_a_linger_of_0_writes_each_row_before_record_returns(rows, settings):
+    settings.LEDGER_LINGER_MS = 0
+    [row] = rows(1)
+
+    async def serve():
+        ledger_writer.start()
+        try:
+            await ledger_writer.record(row)
+            return await sync_to_async(Invocation.objects.filter(request_id=row.request_id).exists)()
+        finally:
+            await ledger_writer.stop()
+
+    assert async_to_sync(serve)()
 
 
 def test_rows_wait_while_the_database_is_away_and_are_written_when_it_answers(rows, monkeypatch, caplog):
@@ -103,7 +136,7 @@ def test_rows_wait_while_the_database_is_away_and_are_written_when_it_answers(ro
         ledger_writer.start()
         try:
             await ledger_writer.record(batch[0])
-            await asyncio.sleep(ledger_writer.LINGER_S * 3)  # the first try fails
+            await asyncio.sleep(LINGER_S * 3)  # the first try fails
             for row in batch[1:]:
                 await ledger_writer.record(row)
             for _ in range(200):  # the writer tries again on its own
@@ -138,7 +171,7 @@ def test_a_backlog_beyond_its_bound_drops_the_oldest_rows(rows, monkeypatch, cap
         try:
             for row in batch:
                 await ledger_writer.record(row)
-            await asyncio.sleep(ledger_writer.LINGER_S * 3)
+            await asyncio.sleep(LINGER_S * 3)
             away[0] = False
         finally:
             await ledger_writer.stop()

@@ -5,8 +5,8 @@ invocation is for later. Written one at a time, each row cost a hop to a databas
 an INSERT and a commit: 0.7 ms of the response when written before it, and still 0.5 ms
 of the next invocation's when written right after it (the write competes with the event
 loop for the GIL and for the CPUs). So while the api process serves, ``record`` only adds
-the row to a batch, and the batch is written ``LINGER_S`` later with one INSERT in one
-transaction, on one of the long-lived database threads (``lambent.api.threads``).
+the row to a batch, and the batch is written ``LAMBENT_LEDGER_LINGER_MS`` later with one
+INSERT in one transaction, on one of the long-lived database threads (``lambent.api.threads``).
 
 The writer lives from the ASGI lifespan's startup to its shutdown, which writes what is
 left (``lambent.asgi``). Without one running (Django's test client, a shell, the worker)
@@ -14,9 +14,10 @@ left (``lambent.asgi``). Without one running (Django's test client, a shell, the
 
 Invocations whose key and routing the api remembers (``hot_cache``) run while the database
 is away; their rows wait, ``BACKLOG_MAX`` at most, and are written once it answers again
-(tried every ``RETRY_S``). A batch the database refuses for what it holds (an integrity or
-data error) would be refused for ever: it is logged and dropped. What batching gives up:
-the rows of the last ``LINGER_S`` (or of a database outage) when the api process is killed
+(tried every ``RETRY_S``). A batch the database refuses for what it holds is written row by
+row: a row whose function was deleted meanwhile is kept without it (the ledger outlives its
+functions, by name), any other refused row is logged and dropped. What batching gives up:
+the rows of the last linger (or of a database outage) when the api process is killed
 outright; their callers have their results.
 """
 
@@ -26,15 +27,14 @@ import asyncio
 import contextlib
 import logging
 
-from django.db import InterfaceError, OperationalError
+from django.conf import settings
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError, transaction
 
 from lambent.api.threads import on_database_thread
 from lambent.invocations.models import Invocation
 
 logger = logging.getLogger(__name__)
 
-#: How long a row waits for others to share its INSERT.
-LINGER_S = 0.01
 #: The most rows one INSERT writes.
 BATCH_MAX = 500
 #: Rows kept while the database does not answer; beyond, the oldest are dropped (and logged).
@@ -45,11 +45,30 @@ RETRY_S = 1.0
 
 @on_database_thread
 def _insert(rows: list[Invocation]) -> None:
-    Invocation.objects.bulk_create(rows)
+    try:
+        Invocation.objects.bulk_create(rows)
+    except (IntegrityError, DataError):  # one refused row fails them all: write them one by one
+        for row in rows:
+            _insert_alone(row)
+
+
+def _insert_alone(row: Invocation) -> None:
+    try:
+        with transaction.atomic():
+            row.save(force_insert=True)
+    except IntegrityError:
+        if row.function_id is None:
+            logger.exception("a synchronous invocation could not be written to the ledger")
+            return
+        row.function = None  # deleted since it ran: the row keeps its name
+        _insert_alone(row)
+    except DataError:
+        logger.exception("a synchronous invocation could not be written to the ledger")
 
 
 class LedgerWriter:
-    def __init__(self) -> None:
+    def __init__(self, *, linger_s: float) -> None:
+        self._linger_s = linger_s
         self._rows: list[Invocation] = []
         self._writing: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
@@ -61,14 +80,14 @@ class LedgerWriter:
 
     async def _write_soon(self) -> None:
         """The one task that writes while rows wait (``close`` writes only after it ended)."""
-        delay = LINGER_S
+        delay = self._linger_s
         while self._rows:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), delay)
             written = await self._write_pending()
             if not written and self._closing.is_set():
                 break
-            delay = LINGER_S if written else RETRY_S
+            delay = self._linger_s if written else RETRY_S
         self._writing = None
 
     async def _write_pending(self) -> bool:
@@ -81,7 +100,7 @@ class LedgerWriter:
                 self._bound_backlog()
                 logger.warning("the ledger waits for the database (%d rows): %s", len(self._rows), exc)
                 return False
-            except Exception:  # the rows themselves are refused: trying again would not help
+            except Exception:  # trying again would not help
                 logger.exception("%d synchronous invocations could not be written to the ledger", len(batch))
             del self._rows[:len(batch)]  # rows added meanwhile are behind them
         return True
@@ -106,8 +125,9 @@ _writer: LedgerWriter | None = None
 
 
 def start() -> None:
+    """Batch the rows from now on (unless the linger is 0: then each is written at once)."""
     global _writer
-    _writer = LedgerWriter()
+    _writer = LedgerWriter(linger_s=settings.LEDGER_LINGER_MS / 1000) if settings.LEDGER_LINGER_MS else None
 
 
 async def stop() -> None:
