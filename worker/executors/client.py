@@ -88,7 +88,8 @@ class ExecutorClient(Executor):
         try:
             writer.write(protocol.encode(header, body))
             await writer.drain()
-            reply = await asyncio.wait_for(protocol.receive_from(reader), timeout)
+            async with asyncio.timeout(timeout):  # no task of its own, as wait_for makes
+                reply = await protocol.receive_from(reader)
         except (OSError, protocol.ProtocolError, TimeoutError) as exc:
             writer.close()
             raise ExecutorUnavailable(f"the executor at {self._socket_path} failed to answer: {exc}") from exc

@@ -189,7 +189,8 @@ class WarmSandbox:
         }, request.payload))
         try:
             await self._writer.drain()
-            reply, body = await asyncio.wait_for(protocol.receive_from(self._reader), self.spec.timeout)
+            async with asyncio.timeout(self.spec.timeout):  # no task of its own, as wait_for makes
+                reply, body = await protocol.receive_from(self._reader)
         except TimeoutError:
             raise FunctionTimeout(self._timed_out(request)) from None
         except (protocol.ProtocolError, ConnectionError):
