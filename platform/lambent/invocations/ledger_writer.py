@@ -56,14 +56,12 @@ def _insert_alone(row: Invocation) -> None:
     try:
         with transaction.atomic():
             row.save(force_insert=True)
-    except IntegrityError:
-        if row.function_id is None:
+    except (IntegrityError, DataError) as exc:
+        if isinstance(exc, IntegrityError) and row.function_id is not None:
+            row.function = None  # deleted since it ran: the row keeps its name
+            _insert_alone(row)
+        else:
             logger.exception("a synchronous invocation could not be written to the ledger")
-            return
-        row.function = None  # deleted since it ran: the row keeps its name
-        _insert_alone(row)
-    except DataError:
-        logger.exception("a synchronous invocation could not be written to the ledger")
 
 
 class LedgerWriter:
@@ -83,7 +81,8 @@ class LedgerWriter:
         delay = self._linger_s
         while self._rows:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._closing.wait()
             written = await self._write_pending()
             if not written and self._closing.is_set():
                 break
