@@ -96,11 +96,13 @@ def executor_process():
     from django.conf import settings
 
     env = {**os.environ, "LAMBENT_KEEP_ALIVE_SECONDS": "2", "LAMBENT_TEST_MARKER": "host-secret-4711"}
-    process = subprocess.Popen([str(Path(sys.executable).parent / "lambent"), "executor"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log_path = settings.DATA_DIR / "executor.log"  # a file: a pipe nobody reads would stall it once full
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([str(Path(sys.executable).parent / "lambent"), "executor"], env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while not settings.EXECUTOR_SOCKET.exists():
-        assert process.poll() is None, process.stdout.read()
+        assert process.poll() is None, log_path.read_text()
         assert time.monotonic() < deadline, "the executor did not start"
         time.sleep(0.05)
     yield process

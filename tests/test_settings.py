@@ -46,7 +46,7 @@ def test_defaults_keep_everything_under_dot_lambent(tmp_path):
     assert found["name"] == str(tmp_path / ".lambent" / "lambent.sqlite3")
     assert found["embedded"] is True
     assert found["redis"] == f"unix://{tmp_path}/.lambent/redis.sock"
-    assert found["broker"] == f"redis+socket://{tmp_path}/.lambent/redis.sock"
+    assert found["broker"] == f"lambent-redis+socket://{tmp_path}/.lambent/redis.sock"
     assert found["bind"] == "127.0.0.1:8000"
     assert (tmp_path / ".lambent" / "secret_key").stat().st_mode & 0o077 == 0
     assert settings_in({}, tmp_path)["secret_key"] == found["secret_key"]

@@ -8,6 +8,8 @@ import os
 
 from celery import Celery
 
+import lambent.broker  # noqa: F401 - registers the broker transport the broker URL names
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lambent.settings")
 
 app = Celery("lambent")

@@ -158,9 +158,14 @@ ASYNC_RETRY_DELAYS = [float(delay) for delay in env_list("LAMBENT_ASYNC_RETRY_DE
 ASYNC_PLATFORM_BACKOFF_SECONDS = env_float("LAMBENT_ASYNC_PLATFORM_BACKOFF_SECONDS", default=1.0, minimum=0.0)
 ASYNC_PLATFORM_BACKOFF_MAX_SECONDS = env_float("LAMBENT_ASYNC_PLATFORM_BACKOFF_MAX_SECONDS", default=300.0,
                                                minimum=0.0)
-#: An attempt's lease lasts the function's timeout plus this; then another worker may take over.
-#: Keep it at least the time the executor client waits beyond a timeout (cold start, hops: 60 s).
-ASYNC_LEASE_MARGIN_SECONDS = env_float("LAMBENT_ASYNC_LEASE_MARGIN_SECONDS", default=60.0, minimum=0.0)
+#: Seconds an attempt's lease lasts; its worker renews it every third of that while the attempt
+#: runs. A worker that dies stops renewing: its attempts are taken over once their lease runs out.
+ASYNC_LEASE_SECONDS = env_float("LAMBENT_ASYNC_LEASE_SECONDS", default=10.0, minimum=1.0)
+#: Seconds a worker keeps trying to record an attempt's outcome while the database fails.
+ASYNC_RECORD_RETRY_SECONDS = env_float("LAMBENT_ASYNC_RECORD_RETRY_SECONDS", default=30.0, minimum=0.0)
+#: Seconds a worker waits for an executor it could not reach before it tries an attempt anyway
+#: (which then fails as a platform error and waits its backoff).
+ASYNC_EXECUTOR_WAIT_SECONDS = env_float("LAMBENT_ASYNC_EXECUTOR_WAIT_SECONDS", default=60.0, minimum=0.0)
 #: A queued invocation still not started this long after it was due is sent to the broker again
 #: (its message was lost, say by a Redis restart); duplicates are harmless, just wasted work.
 ASYNC_REDELIVERY_SECONDS = env_float("LAMBENT_ASYNC_REDELIVERY_SECONDS", default=300.0, minimum=0.0)
@@ -323,7 +328,15 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery -------------------------------------------------------------------------------
 
-CELERY_BROKER_URL = REDIS_URL.replace("unix://", "redis+socket://", 1)
+# The scheme names lambent.broker's transport: kombu's Redis transport with a failed
+# acknowledgement mended (it no longer stops a worker for good after a Redis outage).
+CELERY_BROKER_URL = ("lambent-" + REDIS_URL.replace("unix://", "redis+socket://", 1)
+                     if REDIS_URL.startswith(("redis://", "rediss://", "unix://")) else REDIS_URL)
+if REDIS_URL.startswith("rediss://"):
+    import ssl as _ssl
+
+    # kombu would otherwise accept any certificate for a rediss:// URL.
+    CELERY_BROKER_USE_SSL = {"ssl_cert_reqs": _ssl.CERT_REQUIRED}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A hung Redis must fail a send in seconds, not block the API (measured: 20 s+ without).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -337,6 +350,13 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# With Redis, a prefork worker otherwise takes in messages far beyond its prefetch window while
+# its processes are busy (25 held by one worker of two processes, measured): a worker that dies
+# holds them until the visibility timeout, and its peers idle meanwhile. Fetch one when a process is free.
+CELERY_WORKER_DISABLE_PREFETCH = True
+# A lost broker connection leaves running attempts to finish: their leases in the database, not
+# the broker, keep them from running twice (Celery would otherwise kill them).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_WORKER_CONCURRENCY = WORKER_CONCURRENCY
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Celery closes Django's database connections around every task unless told to reuse them:

@@ -15,7 +15,7 @@ import pytest
 
 from lambent.errors import ServiceUnavailable, Throttled
 from lambent.quotas import admission, limits
-from tests.processes import free_port, platform_env, wait_until
+from tests.processes import RedisServer, free_port, platform_env, wait_until
 from tests.quotas.conftest import reserve
 from tests.test_metrics import count
 
@@ -95,7 +95,27 @@ def test_an_unreachable_redis_is_service_unavailable(settings):
     with pytest.raises(ServiceUnavailable):
         asyncio.run(admission.acquire_async(pool=pool(1), lease_seconds=60))
     assert time.monotonic() - started < 5
-    admission.release(admission.Slot(key="k", token="t"))  # only logged: the lease expires anyway
+    admission.release(admission.Slot(key="k", token="t"))  # logged, and dropped: its lease is over
+
+
+def test_slots_held_while_redis_hung_are_given_back_once_it_answers(settings):
+    """A release that failed, and an acquire that failed but ran once Redis woke (its request was in
+    Redis's socket), are both undone within a retry after Redis answers, not when their lease ends."""
+    server = RedisServer().start()
+    settings.REDIS_URL, settings.REDIS_SOCKET_TIMEOUT = server.url, 1
+    shared = pool(5)
+    try:
+        held = admission.acquire(pool=shared, lease_seconds=600)
+        server.signal(signal.SIGSTOP)
+        try:
+            admission.release(held)
+            with pytest.raises(ServiceUnavailable):
+                admission.acquire(pool=shared, lease_seconds=600)
+        finally:
+            server.signal(signal.SIGCONT)
+        assert wait_until(lambda: admission.in_use(keys=[shared.key]) == [0], timeout=3, what="the slots back")
+    finally:
+        server.stop()
 
 
 def test_a_throttled_sync_invoke_is_429_with_reason_and_retry_after(api, tenant, client, create_function,

@@ -23,6 +23,7 @@ from worker.executors.base import (
     ExecutorError,
     ExecutorPlatformError,
     ExecutorUnavailable,
+    ExecutorUnreachable,
     FunctionCrashed,
     FunctionError,
     FunctionHandledError,
@@ -38,7 +39,7 @@ from worker.executors.base import (
 )
 
 __all__ = [
-    "UNHANDLED", "Executor", "ExecutorError", "ExecutorPlatformError", "ExecutorUnavailable",
+    "UNHANDLED", "Executor", "ExecutorError", "ExecutorPlatformError", "ExecutorUnavailable", "ExecutorUnreachable",
     "FunctionCrashed", "FunctionError", "FunctionHandledError", "FunctionInitError", "FunctionOutOfMemory",
     "FunctionSpec", "FunctionTimeout", "InvokeRequest", "InvokeResult", "Provision", "Provisioned", "SandboxCount",
     "executor", "load_backend",

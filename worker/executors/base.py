@@ -18,7 +18,8 @@ two trees, so callers can tell whose fault it is without parsing messages:
     │   ├── FunctionOutOfMemory    the sandbox went over its memory size
     │   └── FunctionInitError      the runtime never got ready: import failure, bad handler
     └── ExecutorPlatformError      ours: a sandbox would not start, an agent broke protocol
-        └── ExecutorUnavailable    the executor could not be reached at all
+        └── ExecutorUnavailable    the executor failed to answer: the invocation may have run
+            └── ExecutorUnreachable  the executor could not be reached at all: nothing ran
 
 ``Handled`` and ``Unhandled`` follow the Invoke API: an error the runtime caught and
 formatted is ``Handled``; one it could not report (a crash, timeout, out of memory, an
@@ -222,6 +223,10 @@ class ExecutorUnavailable(ExecutorPlatformError):
     pass
 
 
+class ExecutorUnreachable(ExecutorUnavailable):
+    pass
+
+
 FUNCTION_ERRORS: dict[str, type[FunctionError]] = {
     cls.__name__: cls
     for cls in (FunctionHandledError, FunctionCrashed, FunctionTimeout, FunctionOutOfMemory, FunctionInitError)
@@ -261,6 +266,10 @@ class Executor(abc.ABC):
         reaped after the keep-alive like any other. Waits up to ``wait`` seconds for every spec
         to be ready or failed; answers, by ``FunctionSpec.key``, how far each desired spec is.
         """
+
+    async def reachable(self) -> bool:
+        """Whether invocations can reach the backend now (a client: whether its executor answers)."""
+        return True
 
     def census(self) -> list[SandboxCount]:
         """The sandboxes this executor holds, by kind, state and runtime (none if it holds none)."""

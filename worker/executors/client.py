@@ -3,7 +3,9 @@
 Requests travel as frames (``runtimes/agent/protocol.py``) over the executor's Unix
 socket, one request at a time per connection; idle connections are pooled per event
 loop. A connection that fails before an answer is read is never retried for an
-invocation, because the executor may have started it: that is an ``ExecutorUnavailable``.
+invocation, because the executor may have started it: that is an ``ExecutorUnavailable``;
+one that could not be opened at all started nothing: ``ExecutorUnreachable``. Messages name
+no host path: they reach callers.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from worker.executors.base import (
     Executor,
     ExecutorPlatformError,
     ExecutorUnavailable,
+    ExecutorUnreachable,
     FunctionSpec,
     InvokeRequest,
     InvokeResult,
@@ -92,7 +95,10 @@ class ExecutorClient(Executor):
                 reply = await protocol.receive_from(reader)
         except (OSError, protocol.ProtocolError, TimeoutError) as exc:
             writer.close()
-            raise ExecutorUnavailable(f"the executor at {self._socket_path} failed to answer: {exc}") from exc
+            raise ExecutorUnavailable(f"the executor failed to answer: {exc}") from exc
+        except BaseException:  # cancelled: hanging up tells the executor to stop the request
+            writer.close()
+            raise
         self._idle.setdefault(asyncio.get_running_loop(), []).append((reader, writer))
         return reply
 
@@ -106,6 +112,12 @@ class ExecutorClient(Executor):
         try:
             return await asyncio.open_unix_connection(str(self._socket_path))
         except OSError as exc:
-            raise ExecutorUnavailable(
-                f"the executor is not reachable at {self._socket_path} ({exc.strerror}); is `lambent executor` running?"
-            ) from exc
+            raise ExecutorUnreachable(f"the executor is not reachable ({exc.strerror})") from exc
+
+    async def reachable(self) -> bool:
+        try:
+            _, writer = await asyncio.open_unix_connection(str(self._socket_path))
+        except OSError:
+            return False
+        writer.close()
+        return True

@@ -1,7 +1,10 @@
 """The executor process's endpoint: serves the api and worker processes on a Unix socket.
 
 Each connection carries one request at a time (``ExecutorClient`` pools connections for
-concurrency); requests of different connections run concurrently on the backend.
+concurrency); requests of different connections run concurrently on the backend. A caller
+that hangs up before its answer (a worker that died or gave its attempt up) has its request
+cancelled: an invocation is stopped and its sandbox destroyed, so the attempt is truly over
+when its caller is, and whoever takes the attempt over never runs beside it.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -50,14 +54,33 @@ async def _serve_connection(backend: Executor, reader: asyncio.StreamReader, wri
     try:
         while True:
             header, body = await protocol.receive_from(reader)
-            reply, reply_body = await dispatch(backend, header, body)
-            writer.write(protocol.encode(reply, reply_body))
+            answered = await _unless_hung_up(dispatch(backend, header, body), reader)
+            if answered is None:
+                return
+            writer.write(protocol.encode(*answered))
             await writer.drain()
     except (protocol.ProtocolError, ConnectionError):
         pass
     finally:
         clients.discard(writer)
         writer.close()
+
+
+async def _unless_hung_up(request: Coroutine[Any, Any, tuple[dict[str, Any], bytes]],
+                          reader: asyncio.StreamReader) -> tuple[dict[str, Any], bytes] | None:
+    """The answer to ``request``, or None once the caller closed its end (the request cancelled).
+    A caller sends nothing while it waits, so anything read meanwhile is its end of the stream."""
+    answer = asyncio.ensure_future(request)
+    hang_up = asyncio.ensure_future(reader.read(1))
+    try:
+        await asyncio.wait((answer, hang_up), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not answer.done():
+            answer.cancel()
+            await asyncio.gather(answer, return_exceptions=True)
+        hang_up.cancel()  # and awaited: the stream takes one reader at a time
+        await asyncio.gather(hang_up, return_exceptions=True)
+    return answer.result() if not answer.cancelled() else None
 
 
 async def dispatch(backend: Executor, header: dict[str, Any], body: bytes) -> tuple[dict[str, Any], bytes]:

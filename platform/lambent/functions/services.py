@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from lambent.celery import app
+from lambent import broker
 from lambent.errors import CodeStorageExceeded, Conflict, InvalidParameter, NotFound, PreconditionFailed
 from lambent.functions import limits, selectors
 from lambent.functions.code_packages import CodePackage, code_files, code_store, inspect_zip
@@ -234,8 +234,8 @@ def provisioned_config_delete(*, tenant: Tenant, function_name: str, qualifier: 
 def reconcile_provisioned_soon() -> None:
     """Send a reconcile now instead of waiting for beat's next one (which does it if the broker is away)."""
     try:
-        app.send_task(RECONCILE_PROVISIONED, retry=False)
-    except Exception as exc:  # noqa: BLE001 - any broker failure; beat sends the next one anyway
+        broker.publish(task=RECONCILE_PROVISIONED, args=[])
+    except broker.BrokerUnavailable as exc:  # beat sends the next one anyway
         logger.warning("could not send %s, beat will: %s", RECONCILE_PROVISIONED, exc)
 
 

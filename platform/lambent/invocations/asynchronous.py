@@ -2,9 +2,10 @@
 
 An accepted invocation is an ``Invocation`` row (status ``queued``, its event, its retry
 budget and expiry taken from the event invoke config) and its outbox message, committed
-together before the caller hears 202. The message is then published at once; when the
-broker does not answer, the invocation is withdrawn (unless a worker already took it)
-and the caller hears 503, so a 202 always means the event will run or land as a failure
+together (``store``) before the caller hears 202. The message is then published at once
+(``accept_event`` of the invoke views, on the event loop); when the broker does not take it
+within ``REDIS_SOCKET_TIMEOUT``, the invocation is withdrawn (unless a worker already took
+it) and the caller hears 503, so a 202 always means the event will run or land as a failure
 and a 503 means it never will. The running side is ``processing``.
 """
 
@@ -32,24 +33,16 @@ PENDING = (InvocationStatus.QUEUED, InvocationStatus.RETRYING)
 REDRIVABLE = (InvocationStatus.FAILED, InvocationStatus.EXPIRED)
 
 
-def accept(*, tenant: Tenant, function: Function, qualifier: str | None, payload: bytes) -> Invocation:
-    """Queue an invocation of ``function`` (whose ``qualifier`` the caller resolved) and hand it
-    to the broker: the 202 of an ``Event`` invoke."""
+def store(*, tenant: Tenant, function: Function, qualifier: str | None, payload: bytes) -> Invocation:
+    """Commit a queued invocation of ``function`` (whose ``qualifier`` the caller resolved) and its
+    outbox message, the caller to publish it (``accept_event``)."""
     event = check_payload(payload, limit=ASYNC_PAYLOAD_MAX_BYTES)
     try:
         with transaction.atomic():
-            invocation = enqueue(tenant=tenant, function=function, qualifier=qualifier, payload=event,
-                                 publish_after_commit=False)
+            return enqueue(tenant=tenant, function=function, qualifier=qualifier, payload=event,
+                           publish_after_commit=False)
     except DatabaseError as exc:
         raise ServiceUnavailable(f"The invocation could not be stored: {exc}") from exc
-    try:
-        outbox.publish(task=outbox.RUN_INVOCATION, key=str(invocation.request_id))
-    except Exception as exc:
-        if _withdraw(invocation):
-            raise ServiceUnavailable(
-                f"The invocation could not be queued, the message broker did not answer ({exc}); "
-                "nothing will run, try again.") from exc
-    return invocation
 
 
 def enqueue(*, tenant: Tenant, function: Function, qualifier: str | None, payload: bytes,
@@ -70,8 +63,9 @@ def enqueue(*, tenant: Tenant, function: Function, qualifier: str | None, payloa
     return invocation
 
 
-def _withdraw(invocation: Invocation) -> bool:
-    """Take back an invocation no worker has taken yet; False when one already has."""
+def withdraw(invocation: Invocation) -> bool:
+    """Take back an invocation the broker did not take, unless a worker already has (the broker
+    took it after all): then False, and it runs."""
     with transaction.atomic():
         withdrawn, _ = Invocation.objects.filter(pk=invocation.pk, fence=0).delete()
         if withdrawn:

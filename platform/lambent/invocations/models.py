@@ -83,6 +83,8 @@ class Invocation(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     fence = models.PositiveIntegerField(default=0, help_text="Grows with every lease; outcomes need the current one.")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    admission_slot = models.CharField(max_length=200, blank=True, help_text="The concurrency slot the running "
+                                      "attempt holds (pool key and token), freed when a lost attempt is taken over.")
     attempt_started_at = models.DateTimeField(null=True, blank=True)
     redrive_count = models.PositiveSmallIntegerField(default=0)
     chain_depth = models.PositiveSmallIntegerField(

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from lambent.celery import app
+from lambent import broker
 from lambent.invocations.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -28,17 +28,25 @@ DELIVER_WEBHOOK = "lambent.invocations.deliver_webhook"
 SWEEP = "lambent.invocations.sweep"
 
 
+def _eta(due_at: datetime | None) -> datetime | None:
+    return due_at if due_at is not None and due_at > timezone.now() else None
+
+
 def publish(*, task: str, key: str, due_at: datetime | None = None) -> None:
-    """Send the message now (raises when the broker does not answer within its socket timeout)."""
-    eta = due_at if due_at is not None and due_at > timezone.now() else None
-    app.send_task(task, args=[key], eta=eta, retry=False)
+    """Send the message now; ``broker.BrokerUnavailable`` when the broker does not take it in time."""
+    broker.publish(task=task, args=[key], eta=_eta(due_at))
+
+
+async def publish_async(*, task: str, key: str, due_at: datetime | None = None) -> None:
+    """``publish`` on the running event loop."""
+    await broker.publish_async(task=task, args=[key], eta=_eta(due_at))
 
 
 def publish_quietly(*, task: str, key: str, due_at: datetime | None = None) -> None:
     """Send the message, or leave it to the sweeper when the broker is away."""
     try:
         publish(task=task, key=key, due_at=due_at)
-    except Exception as exc:  # noqa: BLE001 - any broker failure; the row stays owed
+    except broker.BrokerUnavailable as exc:  # the row stays owed
         logger.warning("could not publish %s(%s), the sweeper will: %s", task, key, exc)
 
 
@@ -70,7 +78,7 @@ def redeliver_overdue(*, limit: int = 1000) -> int:
     for message in overdue:
         try:
             publish(task=message.task, key=message.key)
-        except Exception as exc:  # noqa: BLE001 - the broker is away; try again next sweep
+        except broker.BrokerUnavailable as exc:  # try again next sweep
             logger.warning("redelivery stopped, the broker does not answer: %s", exc)
             break
         OutboxMessage.objects.filter(pk=message.pk, due_at=message.due_at).update(due_at=now)

@@ -14,10 +14,13 @@ A message is only a hint that an invocation may be due. ``process`` reads the ro
 decides; it takes the lease with an update conditional on ``fence``, which every lease
 increments, and writes the outcome only while the fence is still its own. So a
 duplicated or redelivered message never runs an attempt twice, nor two attempts at once.
-A lease lasts the function's timeout plus ``ASYNC_LEASE_MARGIN_SECONDS``: a worker that
-dies mid-attempt leaves a lease that runs out, and the next message (the sweeper sends
-one) records that attempt as interrupted and starts the next. The outcome, the attempt's
-row and the records for destinations commit in one transaction: each lands once.
+A lease lasts ``ASYNC_LEASE_SECONDS`` and is renewed while the attempt runs (``leases``): a
+worker that dies mid-attempt leaves a lease that runs out, and the next message (the sweeper
+sends one) records that attempt as interrupted and starts the next. The outcome, the attempt's
+row and the records for destinations commit in one transaction: each lands once, and a
+database that fails meanwhile is tried again (``leases.atomic_retried``) rather than the
+attempt run twice. Everything before the run is read afresh and retried whole, since nothing
+has run yet.
 
 An attempt also holds a concurrency slot (``lambent.quotas.admission``), taken before the
 lease. A throttled invocation is no attempt, as in Lambda: it waits (``retrying``, its
@@ -28,6 +31,7 @@ invocations fail at once, to the on-failure destination and the dead-letter targ
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -42,7 +46,7 @@ from django.utils import timezone
 from lambent import metrics
 from lambent.errors import NotFound, ServiceUnavailable, Throttled
 from lambent.functions.models import Function
-from lambent.invocations import destinations, event_configs, hot_cache, outbox, services
+from lambent.invocations import destinations, event_configs, hot_cache, leases, outbox, services
 from lambent.invocations.hot_cache import Routing, Target
 from lambent.invocations.models import (
     Attempt,
@@ -66,6 +70,9 @@ RESPONSE_KEEP_BYTES = 256 * 1024
 RETRIES_EXHAUSTED = "RetriesExhausted"
 EVENT_AGE_EXCEEDED = "EventAgeExceeded"
 PLATFORM_ERROR = "Lambent.PlatformError"
+WORKER_LOST = "Lambent.WorkerLost"
+#: An invocation's fields once no attempt holds it.
+LEASE_FREED: dict[str, Any] = {"lease_expires_at": None, "admission_slot": ""}
 
 
 @dataclass(frozen=True)
@@ -79,38 +86,54 @@ class Lease:
 
 def process(*, request_id: str) -> None:
     """Run the invocation's next attempt if it is due and nobody holds it; otherwise nothing."""
+    leases.wait_for_executor()
+    taken = leases.retried(lambda: _next_attempt(request_id=request_id), what=f"invocation {request_id}")
+    if taken is None:
+        return
+    lease, slot = taken
+    try:
+        _attempt(lease)
+    finally:
+        admission.release(slot)
+
+
+def _next_attempt(*, request_id: str) -> tuple[Lease, admission.Slot] | None:
+    """The lease of the invocation's next attempt with its concurrency slot, when it is due, nobody
+    holds it and it is admitted; else what the invocation's state calls for (ending it, waiting)."""
     invocation = Invocation.objects.select_related("tenant").filter(request_id=request_id).first()
     if invocation is None or invocation.status in TERMINAL:
         outbox.done(task=outbox.RUN_INVOCATION, key=request_id)
-        return
+        return None
     now = timezone.now()
     abandoned = invocation.status == InvocationStatus.RUNNING and _lease_over(invocation, now)
     if invocation.status == InvocationStatus.RUNNING and not abandoned:
-        return
+        return None
     assert invocation.expires_at is not None
     if invocation.expires_at <= now:
         _expire(invocation, abandoned=abandoned)
-        return
+        return None
     if not abandoned and invocation.next_attempt_at and invocation.next_attempt_at > now:
         outbox.publish_quietly(task=outbox.RUN_INVOCATION, key=request_id, due_at=invocation.next_attempt_at)
-        return
+        return None
     if invocation.chain_depth >= destinations.RECURSION_LIMIT:
         _end_unrun(invocation, abandoned=abandoned, status=InvocationStatus.FAILED,
                    error_type=destinations.RECURSIVE_INVOCATION,
                    error_message=f"Stopped a recursive loop: {destinations.RECURSION_LIMIT} invocations chained "
                                  "by function destinations came before this one.")
-        return
+        return None
     try:
         target = _routing(invocation).pick()
     except NotFound as exc:
         _end(invocation, status=InvocationStatus.FAILED, fence=invocation.fence, error_type="ResourceNotFoundException",
              error_message=str(exc))
-        return
-    _admitted_attempt(invocation, target=target, abandoned=abandoned)
+        return None
+    if abandoned and invocation.admission_slot:
+        admission.release(admission.Slot.parse(invocation.admission_slot))  # its attempt is over
+    return _admitted_lease(invocation, target=target, abandoned=abandoned)
 
 
-def _admitted_attempt(invocation: Invocation, *, target: Target, abandoned: bool) -> None:
-    """Take a concurrency slot, then the lease, and run the attempt; the slot is given back however it ends.
+def _admitted_lease(invocation: Invocation, *, target: Target, abandoned: bool) -> tuple[Lease, admission.Slot] | None:
+    """Take a concurrency slot, then the lease; the slot is given back unless both were taken.
     The attempt starts once admitted, so attempts that shared a slot never overlap in the ledger."""
     pool = hot_cache.pool(function=target.version.function)
     try:
@@ -121,16 +144,17 @@ def _admitted_attempt(invocation: Invocation, *, target: Target, abandoned: bool
                        error_message=exc.message)
         else:
             _postpone(invocation, abandoned=abandoned, error_type=exc.reason, error_message=exc.message)
-        return
+        return None
     except ServiceUnavailable as exc:
         _postpone(invocation, abandoned=abandoned, error_type=PLATFORM_ERROR, error_message=exc.message)
-        return
+        return None
+    lease = None
     try:
-        lease = _lease(invocation, target=target, now=timezone.now(), abandoned=abandoned)
-        if lease is not None:
-            _attempt(lease)
+        lease = _lease(invocation, target=target, slot=slot, now=timezone.now(), abandoned=abandoned)
     finally:
-        admission.release(slot)
+        if lease is None:
+            admission.release(slot)
+    return (lease, slot) if lease is not None else None
 
 
 def _lease_over(invocation: Invocation, now: datetime) -> bool:
@@ -143,14 +167,15 @@ def _routing(invocation: Invocation) -> Routing:
             or services.routing(tenant=invocation.tenant, function_name=invocation.function_name, qualifier=qualifier))
 
 
-def _lease(invocation: Invocation, *, target: Target, now: datetime, abandoned: bool) -> Lease | None:
+def _lease(invocation: Invocation, *, target: Target, slot: admission.Slot, now: datetime,
+           abandoned: bool) -> Lease | None:
     number = invocation.attempt_count + 1
     lease = Lease(invocation=invocation, target=target, fence=invocation.fence + 1, number=number, started_at=now)
     # One statement on the common path; a lost worker's attempt is recorded with the takeover.
     with transaction.atomic() if abandoned else contextlib.nullcontext():
         taken = Invocation.objects.filter(pk=invocation.pk, fence=invocation.fence, status=invocation.status).update(
             status=InvocationStatus.RUNNING, fence=lease.fence, attempt_count=number, next_attempt_at=None,
-            lease_expires_at=now + timedelta(seconds=target.spec.timeout + settings.ASYNC_LEASE_MARGIN_SECONDS),
+            lease_expires_at=now + leases.lease_expiry(), admission_slot=slot.serialized(),
             attempt_started_at=now, started_at=invocation.started_at or now)
         if taken and abandoned:
             _record_interrupted(invocation, now=now)
@@ -161,8 +186,9 @@ def _record_interrupted(invocation: Invocation, *, now: datetime) -> None:
     Attempt.objects.create(
         invocation=invocation, number=invocation.attempt_count, outcome=AttemptOutcome.INTERRUPTED,
         started_at=invocation.attempt_started_at or now, finished_at=invocation.lease_expires_at or now,
-        error_type="Lambent.WorkerLost",
-        error_message="The worker running this attempt stopped before it ended; the attempt is run again.")
+        error_type=WORKER_LOST,
+        error_message="The worker running this attempt stopped renewing its lease before the attempt ended; "
+                      "the attempt is run again.")
 
 
 def _attempt(lease: Lease) -> None:
@@ -174,12 +200,37 @@ def _attempt(lease: Lease) -> None:
         invoked_function_arn=f"{function.arn}:{qualifier}" if qualifier else function.arn)
     prepared = services.Prepared(tenant=invocation.tenant, version=target.version, qualifier=qualifier,
                                  spec=target.spec, request=request, started_at=lease.started_at)
-    try:
-        result = executors.run_blocking(services.run(prepared))
-    except ServiceUnavailable as exc:
-        _finish_platform_error(lease, str(exc))
-        return
-    _finish(lease, result)
+    with leases.keeper.holding(pk=invocation.pk, fence=lease.fence) as held:
+        try:
+            result = executors.run_blocking(_run_held(held, prepared))
+        except asyncio.CancelledError:
+            return  # the lease was lost: whoever holds it now records this attempt
+        except ServiceUnavailable as exc:
+            if isinstance(exc.__cause__, executors.ExecutorUnavailable):
+                leases.executor_failed()
+            if isinstance(exc.__cause__, executors.ExecutorUnreachable):
+                leases.atomic_retried(lambda: _give_back(lease), what=f"invocation {invocation.request_id}")
+            else:
+                message = str(exc)
+                leases.atomic_retried(lambda: _finish_platform_error(lease, message),
+                                      what=f"invocation {invocation.request_id}")
+            return
+        leases.atomic_retried(lambda: _finish(lease, result), what=f"the outcome of invocation {invocation.request_id}")
+
+
+async def _run_held(held: leases.Held, prepared: services.Prepared) -> executors.InvokeResult:
+    return await leases.run_while_held(held, asyncio.ensure_future(services.run(prepared)))
+
+
+def _give_back(lease: Lease) -> None:
+    """Undo a lease whose attempt never started (the executor could not be reached): not an attempt,
+    as a throttle is none; the invocation is tried again at once, once the executor answers."""
+    invocation = lease.invocation
+    if Invocation.objects.filter(pk=invocation.pk, fence=lease.fence).update(
+            status=InvocationStatus.RETRYING, attempt_count=lease.number - 1, **LEASE_FREED,
+            next_attempt_at=lease.started_at):
+        invocation.status, invocation.next_attempt_at = InvocationStatus.RETRYING, lease.started_at
+        _after(invocation, function=None)
 
 
 def _finish(lease: Lease, result: executors.InvokeResult) -> None:
@@ -198,19 +249,22 @@ def _finish(lease: Lease, result: executors.InvokeResult) -> None:
         status, due = InvocationStatus.RETRYING, now + timedelta(seconds=_retry_delay(errors))
     elif result.function_error:
         status = InvocationStatus.FAILED
-    changes = dict(status=status, next_attempt_at=due, lease_expires_at=None, function_error_count=errors,
+    changes = dict(status=status, next_attempt_at=due, **LEASE_FREED, function_error_count=errors,
                    finished_at=None if due else now, log_tail=bounded_log(log),
                    function_error=result.function_error or "", response=result.payload[:RESPONSE_KEEP_BYTES], **outcome)
-    with transaction.atomic():
-        if not Invocation.objects.filter(pk=invocation.pk, fence=lease.fence).update(**changes):
-            return  # the lease ran out and another worker took over: its outcome stands
-        Attempt.objects.create(
-            invocation=invocation, number=lease.number, started_at=lease.started_at, finished_at=now, log_tail=log,
-            outcome=AttemptOutcome.FUNCTION_ERROR if result.function_error else AttemptOutcome.SUCCEEDED, **outcome)
-        for name, value in changes.items():
-            setattr(invocation, name, value)
-        invocation.attempt_count = lease.number
-        _after(invocation, function=version.function)
+    if not Invocation.objects.filter(pk=invocation.pk, fence=lease.fence).update(**changes):
+        return  # the lease ran out and another worker took over: its outcome stands
+    Attempt.objects.create(
+        invocation=invocation, number=lease.number, started_at=lease.started_at, finished_at=now, log_tail=log,
+        outcome=AttemptOutcome.FUNCTION_ERROR if result.function_error else AttemptOutcome.SUCCEEDED, **outcome)
+    for name, value in changes.items():
+        setattr(invocation, name, value)
+    invocation.attempt_count = lease.number
+    _after(invocation, function=version.function)
+    transaction.on_commit(lambda: _count(invocation, result))
+
+
+def _count(invocation: Invocation, result: executors.InvokeResult) -> None:
     labels = (invocation.tenant.account_id, invocation.function_name)
     metrics.invocation_ran(tenant=labels[0], function=labels[1], invocation_type=InvocationType.EVENT,
                            failed=bool(result.function_error), init_duration_ms=result.init_duration_ms)
@@ -223,19 +277,19 @@ def _finish_platform_error(lease: Lease, message: str) -> None:
     wait = min(settings.ASYNC_PLATFORM_BACKOFF_SECONDS * 2 ** min(lease.number - 1, 20),
                settings.ASYNC_PLATFORM_BACKOFF_MAX_SECONDS)
     due = now + timedelta(seconds=wait)
-    with transaction.atomic():
-        changed = Invocation.objects.filter(pk=invocation.pk, fence=lease.fence).update(
-            status=InvocationStatus.RETRYING, next_attempt_at=due, lease_expires_at=None,
-            error_type=PLATFORM_ERROR, error_message=message)
-        if not changed:
-            return
-        Attempt.objects.create(invocation=invocation, number=lease.number, outcome=AttemptOutcome.PLATFORM_ERROR,
-                               started_at=lease.started_at, finished_at=now,
-                               executed_version=lease.target.version.version, error_type=PLATFORM_ERROR,
-                               error_message=message)
-        invocation.status, invocation.next_attempt_at = InvocationStatus.RETRYING, due
-        _after(invocation, function=None)
-    metrics.ASYNC_OUTCOMES.labels(invocation.tenant.account_id, invocation.function_name, "platform_error").inc()
+    changed = Invocation.objects.filter(pk=invocation.pk, fence=lease.fence).update(
+        status=InvocationStatus.RETRYING, next_attempt_at=due, **LEASE_FREED,
+        error_type=PLATFORM_ERROR, error_message=message)
+    if not changed:
+        return
+    Attempt.objects.create(invocation=invocation, number=lease.number, outcome=AttemptOutcome.PLATFORM_ERROR,
+                           started_at=lease.started_at, finished_at=now,
+                           executed_version=lease.target.version.version, error_type=PLATFORM_ERROR,
+                           error_message=message)
+    invocation.status, invocation.next_attempt_at = InvocationStatus.RETRYING, due
+    _after(invocation, function=None)
+    transaction.on_commit(lambda: metrics.ASYNC_OUTCOMES.labels(
+        invocation.tenant.account_id, invocation.function_name, "platform_error").inc())
     logger.warning("invocation %s: platform error, next attempt in %.1f s: %s", invocation.request_id, wait, message)
 
 
@@ -271,7 +325,7 @@ def _postpone(invocation: Invocation, *, abandoned: bool, error_type: str, error
     due = min(now + timedelta(seconds=wait), invocation.expires_at)
     with transaction.atomic():
         if not Invocation.objects.filter(pk=invocation.pk, fence=invocation.fence, status=invocation.status).update(
-                status=InvocationStatus.RETRYING, next_attempt_at=due, lease_expires_at=None, error_type=error_type,
+                status=InvocationStatus.RETRYING, next_attempt_at=due, **LEASE_FREED, error_type=error_type,
                 error_message=error_message):
             return
         if abandoned:
@@ -284,7 +338,7 @@ def _postpone(invocation: Invocation, *, abandoned: bool, error_type: str, error
 
 def _end(invocation: Invocation, *, status: str, fence: int, error_type: str, error_message: str) -> None:
     with transaction.atomic():
-        changes = dict(status=status, finished_at=timezone.now(), next_attempt_at=None, lease_expires_at=None,
+        changes = dict(status=status, finished_at=timezone.now(), next_attempt_at=None, **LEASE_FREED,
                        error_type=error_type, error_message=error_message)
         if Invocation.objects.filter(pk=invocation.pk, fence=fence, status=invocation.status).update(**changes):
             for name, value in changes.items():

@@ -15,26 +15,29 @@ Keys, per tenant (the braces keep a tenant's keys in one Redis Cluster slot)::
 
 The api awaits ``acquire_async``/``release_async`` (``redis.asyncio``) on its event loop;
 the worker calls ``acquire``/``release``. An unreachable Redis is ``ServiceUnavailable``
-when acquiring; a failed release is only logged, since the lease expires anyway.
+when acquiring. A release that fails (Redis paused, partitioned, restarting), and an acquire
+that fails (Redis may run it when it wakes), are given back every ``RELEASE_RETRY_SECONDS`` by
+a thread of the process until Redis removed the slot or its lease has run out anyway: slots
+held while Redis hung are free as soon as it answers again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
+import threading
+import time
+import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-import redis.asyncio
 from django.conf import settings
-from redis.asyncio.retry import Retry as AsyncRetry
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-from lambent import metrics
+from lambent import metrics, redis_clients
 from lambent.errors import ServiceUnavailable, Throttled
 from lambent.quotas import limits
 
@@ -67,6 +70,9 @@ return counts
 
 logger = logging.getLogger(__name__)
 
+#: How often a release that failed is tried again.
+RELEASE_RETRY_SECONDS = 0.5
+
 
 @dataclass(frozen=True)
 class Pool:
@@ -93,6 +99,17 @@ class Pool:
 class Slot:
     key: str
     token: str
+    #: ``time.monotonic()`` by which the lease has run out in any case.
+    held_until: float = field(default=0.0, compare=False)
+
+    def serialized(self) -> str:
+        """What another process needs to release it (``parse``)."""
+        return f"{self.key} {self.token}"
+
+    @classmethod
+    def parse(cls, serialized: str) -> Slot:
+        key, _, token = serialized.partition(" ")
+        return cls(key=key, token=token)
 
 
 def function_key(*, account_id: str, function_id: int) -> str:
@@ -110,31 +127,37 @@ def lease_seconds(*, timeout: int) -> float:
 
 def acquire(*, pool: Pool, lease_seconds: float) -> Slot:
     """A slot of ``pool`` for one execution; ``Throttled`` when the pool is full."""
-    slot = Slot(key=pool.key, token=secrets.token_hex(16))
+    slot = _new_slot(pool, lease_seconds)
     if pool.limit > 0:
         try:
             taken = _redis().acquire(keys=[slot.key], args=[pool.limit, slot.token, _ms(lease_seconds)])
         except redis.RedisError as exc:
+            _unreleased.add(slot, exc)  # Redis may run it yet, the request still in its socket
             raise _unavailable(exc) from exc
         if taken:
             return slot
     raise _throttled(pool)
 
 
+def _new_slot(pool: Pool, lease_seconds: float) -> Slot:
+    return Slot(key=pool.key, token=secrets.token_hex(16), held_until=time.monotonic() + lease_seconds)
+
+
 def release(slot: Slot) -> None:
     try:
         _redis().client.zrem(slot.key, slot.token)
     except redis.RedisError as exc:
-        logger.warning("a concurrency slot of %s was not released (its lease will expire): %s", slot.key, exc)
+        _unreleased.add(slot, exc)
 
 
 async def acquire_async(*, pool: Pool, lease_seconds: float) -> Slot:
     """``acquire`` on the running event loop."""
-    slot = Slot(key=pool.key, token=secrets.token_hex(16))
+    slot = _new_slot(pool, lease_seconds)
     if pool.limit > 0:
         try:
             taken = await _async_redis().acquire(keys=[slot.key], args=[pool.limit, slot.token, _ms(lease_seconds)])
         except redis.RedisError as exc:
+            _unreleased.add(slot, exc)  # Redis may run it yet, the request still in its socket
             raise _unavailable(exc) from exc
         if taken:
             return slot
@@ -146,7 +169,7 @@ async def release_async(slot: Slot) -> None:
     try:
         await asyncio.shield(_async_redis().client.zrem(slot.key, slot.token))
     except redis.RedisError as exc:
-        logger.warning("a concurrency slot of %s was not released (its lease will expire): %s", slot.key, exc)
+        _unreleased.add(slot, exc)
 
 
 def in_use(*, keys: Sequence[str]) -> list[int]:
@@ -188,38 +211,68 @@ class _Redis:
     count: Any
 
 
-def _connect(client_class: Any, retry_class: Any) -> _Redis:
-    # One quick retry for a pooled connection a Redis restart broke; redis-py's default
-    # (ten, with backoff) would hold an invocation for many seconds before its 503.
-    timeout = settings.REDIS_SOCKET_TIMEOUT
-    retry = retry_class(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
-    client = client_class.from_url(settings.REDIS_URL, retry=retry, socket_timeout=timeout,
-                                   socket_connect_timeout=timeout)
-    return _Redis(client=client, acquire=client.register_script(ACQUIRE), count=client.register_script(COUNT))
+_scripted: weakref.WeakKeyDictionary[Any, _Redis] = weakref.WeakKeyDictionary()
 
 
-_sync: dict[str, _Redis] = {}
-_per_loop: dict[asyncio.AbstractEventLoop, dict[str, _Redis]] = {}
+def _with_scripts(client: Any) -> _Redis:
+    found = _scripted.get(client)
+    if found is None:
+        found = _scripted[client] = _Redis(client=client, acquire=client.register_script(ACQUIRE),
+                                           count=client.register_script(COUNT))
+    return found
 
 
 def _redis() -> _Redis:
-    """This process's client of ``REDIS_URL`` (redis-py starts its pool afresh after a fork)."""
-    found = _sync.get(settings.REDIS_URL)
-    if found is None:
-        found = _sync[settings.REDIS_URL] = _connect(redis.Redis, Retry)
-    return found
+    return _with_scripts(redis_clients.sync_client())
 
 
 def _async_redis() -> _Redis:
-    """A client of the running event loop: asyncio connections cannot move between loops. The api
-    runs one loop for ever; callers that make a loop per call (tests) leave closed ones, dropped here."""
-    loop = asyncio.get_running_loop()
-    clients = _per_loop.get(loop)
-    if clients is None:
-        for closed in [other for other in _per_loop if other.is_closed()]:
-            del _per_loop[closed]
-        clients = _per_loop[loop] = {}
-    found = clients.get(settings.REDIS_URL)
-    if found is None:
-        found = clients[settings.REDIS_URL] = _connect(redis.asyncio.Redis, AsyncRetry)
-    return found
+    return _with_scripts(redis_clients.async_client())
+
+
+class _Unreleased:
+    """Slots that may be held with nobody to give them back: a release that failed, and an acquire
+    that failed, which Redis may still have run or may yet run (the request sent before the
+    connection hung, delivered when it wakes). A thread of this process removes each until Redis
+    says it removed it, or until its lease has run out anyway."""
+
+    def __init__(self) -> None:
+        self._slots: list[Slot] = []
+        self._lock = threading.Lock()
+        self._thread_pid = 0
+
+    def add(self, slot: Slot, exc: Exception) -> None:
+        logger.warning("a concurrency slot of %s may be held, Redis did not answer (%s): releasing it once it does",
+                       slot.key, exc)
+        with self._lock:
+            self._slots.append(slot)
+            if self._thread_pid != os.getpid():  # none yet, or the one of the parent this process forked from
+                self._thread_pid = os.getpid()
+                threading.Thread(target=self._retry_forever, name="admission-release", daemon=True).start()
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._slots)
+
+    def _retry_forever(self) -> None:
+        while True:
+            time.sleep(RELEASE_RETRY_SECONDS)
+            with self._lock:
+                slots, self._slots = self._slots, []
+            slots = [slot for slot in slots if slot.held_until > time.monotonic()]
+            still = self._release_all(slots) if slots else []
+            with self._lock:
+                self._slots.extend(still)
+
+    @staticmethod
+    def _release_all(slots: list[Slot]) -> list[Slot]:
+        """Those of ``slots`` not removed (all of them while Redis does not answer)."""
+        pipeline = _redis().client.pipeline(transaction=False)
+        for slot in slots:
+            pipeline.zrem(slot.key, slot.token)
+        try:
+            removed = pipeline.execute()
+        except redis.RedisError:
+            return slots
+        return [slot for slot, count in zip(slots, removed, strict=True) if not count]
+_unreleased = _Unreleased()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import uuid
 
 import pytest
@@ -72,3 +73,18 @@ def test_the_generic_pool_refills_once_the_cold_start_that_emptied_it_is_answere
         assert await until(lambda: executor.generic_count("python3.11") == 1)
 
     run_with_executor(scenario, code=slow, keep_alive_s=60, generic_pool_size=1)
+
+
+def test_unsandboxed_sandboxes_run_side_by_side_in_their_code_folder():
+    """LAMBENT_SANDBOX=none: each agent serves its runtime on a loopback port of its own (the host's
+    loopback is shared), and the runtime starts in the code's own folder."""
+    code = make_zip({"app.py": "import os, time\ndef handler(event, context):\n"
+                               "    time.sleep(0.3)\n    return [os.getcwd(), sorted(os.listdir('.'))]\n"})
+
+    async def scenario(executor: LocalExecutor) -> None:
+        results = await asyncio.gather(*(executor.invoke(spec(f"side-{n}"), request()) for n in range(3)))
+        for result in results:
+            cwd, files = json.loads(result.payload)
+            assert "app.py" in files and cwd.endswith(SHA)  # the code folder of spec()'s package
+
+    run_with_executor(scenario, code=code, keep_alive_s=60, isolation=False)

@@ -51,7 +51,8 @@ sandbox, such as the event loop's or a long-lived pool's.
 UNSANDBOXED MODE (``isolation=False``, when an operator sets ``LAMBENT_SANDBOX=none``): the
 command runs directly on the host as the executor's own user, with no namespace, no cgroup,
 no uid change, no size limit and the host's real ``/tmp``; only the environment is still
-cleared. Function code can read everything that user can. It exists for developing without
+cleared, and the command is sent SIGTERM when the thread that started it ends (``setpriv
+--pdeathsig``). Function code can read everything that user can. It exists for developing without
 root, never for running anyone else's code. Arguments naming a path under ``/var/task``,
 ``/var/runtime``, ``/run/lambent`` or an extra bind's target are rewritten to the host path.
 """
@@ -434,7 +435,10 @@ class _Launch:
 def _prepare(spec: SandboxSpec, *, cgroups: CgroupDriver | None, state_root: Path, isolation: bool,
              bwrap: str) -> _Launch:
     if not isolation:
-        return _Launch(argv=_host_argv(spec), cwd=str(spec.code_dir), new_session=True)
+        # Ended (SIGTERM: the agent then ends its runtime) when the executor dies, as bwrap's
+        # --die-with-parent ends a sandbox: in a session of its own, nothing else would.
+        orphan_guard = [SETPRIV, "--pdeathsig", "TERM", "--"] if os.access(SETPRIV, os.X_OK) else []
+        return _Launch(argv=[*orphan_guard, *_host_argv(spec)], cwd=str(spec.code_dir), new_session=True)
     if os.geteuid() != 0:
         raise SandboxUnavailable(f"sandboxes need the executor to run as root (it runs as uid {os.geteuid()}); "
                                  "set LAMBENT_SANDBOX=none to run functions unsandboxed instead")

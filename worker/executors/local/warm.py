@@ -36,11 +36,13 @@ from worker.executors.base import (
 )
 from worker.executors.local.cgroups import CgroupDriver
 from worker.executors.local.interpreters import Interpreter
-from worker.executors.local.sandbox import AsyncSandbox, SandboxError, SandboxSpec, UidPool, launch_async
+from worker.executors.local.sandbox import TASK_DIR, AsyncSandbox, SandboxError, SandboxSpec, UidPool, launch_async
 
 AGENT = "/var/runtime/agent/__main__.py"
 AGENT_SOCKET = "agent.sock"
 RUNTIME_API = "127.0.0.1:9001"
+#: Unsandboxed, every agent shares the host's loopback: each takes a port the kernel picks.
+HOST_RUNTIME_API = "127.0.0.1:0"
 #: Processes and threads one sandbox may hold, as Lambda's limit.
 PIDS_MAX = 1024
 START_TIMEOUT_S = 10.0
@@ -89,7 +91,7 @@ async def launch_agent(*, node: Node, interpreter: Interpreter, code_dir: Path |
     sandbox_spec = SandboxSpec(
         sandbox_id=sandbox_id, interpreter=interpreter,
         command=[str(interpreter.executable), "-I", "-S", AGENT, "--socket", f"/run/lambent/{AGENT_SOCKET}",
-                 "--runtime-api", RUNTIME_API],
+                 "--runtime-api", RUNTIME_API if node.isolation else HOST_RUNTIME_API, "--task-root", TASK_DIR],
         code_dir=code_dir, runtime_dir=node.runtime_dir, run_dir=run_dir, tmp_mb=tmp_mb, memory_mb=memory_mb,
         pids_max=PIDS_MAX, uid=uid, gid=uid,
     )

@@ -20,8 +20,8 @@ from django.http import HttpResponse
 from lambent.api.threads import on_database_thread
 from lambent.errors import InvalidParameter
 from lambent.iam.models import Tenant
-from lambent.invocations import asynchronous, hot_cache, services
-from lambent.invocations.api.invoke import run_recorded
+from lambent.invocations import hot_cache, services
+from lambent.invocations.api.invoke import accept_event, run_recorded
 from lambent.invocations.hot_cache import Routing
 from lambent.invocations.logs import tail_base64
 from lambent.invocations.models import InvocationType
@@ -42,10 +42,9 @@ async def _routing(tenant: Tenant, found: Target) -> Routing:
 _routing_from_database = on_database_thread(services.routing)
 
 
-@on_database_thread
-def _accept(call: Call, found: Target, routing: Routing, payload: bytes) -> str:
-    invocation = asynchronous.accept(tenant=call.tenant, function=routing.primary.version.function,
-                                     qualifier=found.qualifier, payload=payload)
+async def _accept(call: Call, found: Target, routing: Routing, payload: bytes) -> str:
+    invocation = await accept_event(tenant=call.tenant, function=routing.primary.version.function,
+                                    qualifier=found.qualifier, payload=payload)
     return str(invocation.request_id)
 
 
