@@ -300,10 +300,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["lambent.iam.authentication.AccessKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["lambent.iam.authentication.IsTenantMember"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only; the views that take a code upload add multipart (lambent.api.content).
+    "DEFAULT_PARSER_CLASSES": ["lambent.api.content.JSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "lambent.api.content.JSONOnly",
     "DEFAULT_PAGINATION_CLASS": "lambent.api.pagination.CursorPagination",
     "EXCEPTION_HANDLER": "lambent.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

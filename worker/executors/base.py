@@ -176,7 +176,7 @@ def failure_reason(result: InvokeResult) -> str:
     try:
         document = json.loads(result.payload)
         return f"{document['errorType']}: {document['errorMessage']}"[:1000]
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):  # whatever a custom runtime posted
         return result.error_type or "the function's init failed"
 
 

@@ -17,8 +17,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from lambent import metrics
-from lambent.errors import InvalidParameter, RequestTooLarge, ServiceUnavailable
+from lambent import jsonbody, metrics
+from lambent.errors import RequestTooLarge, ServiceUnavailable, UserError
 from lambent.functions import selectors as function_selectors
 from lambent.functions.models import Version
 from lambent.iam.models import Tenant
@@ -51,15 +51,16 @@ def function_spec(version: Version) -> executors.FunctionSpec:
 
 
 def check_payload(payload: bytes, *, limit: int) -> bytes:
-    """The event as the function will see it; an empty body is ``{}``, anything else must be JSON."""
+    """The event as the function will see it; an empty body is ``{}``, anything else must be JSON
+    (``lambent.jsonbody``: nested ``MAX_DEPTH`` levels at most), as Lambda's Invoke requires."""
     if len(payload) > limit:
         raise RequestTooLarge(f"Request must be smaller than {limit} bytes for the invoke operation.")
     if not payload.strip():
         return b"{}"
     try:
-        json.loads(payload)
-    except ValueError:
-        raise InvalidParameter.field("payload", "Could not parse request body into json.") from None
+        jsonbody.parse(payload)
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise UserError(f"Could not parse request body into json: {exc}") from None
     return payload
 
 
@@ -145,7 +146,7 @@ def error_message(result: executors.InvokeResult) -> str:
     if not result.function_error:
         return ""
     try:
-        return str(json.loads(result.payload).get("errorMessage", ""))
+        return str(jsonbody.parse(result.payload).get("errorMessage", ""))
     except (ValueError, AttributeError):
         return result.payload[:1000].decode(errors="replace")
 
