@@ -41,14 +41,13 @@ def accept(*, tenant: Tenant, function: Function, qualifier: str | None, payload
             invocation = enqueue(tenant=tenant, function=function, qualifier=qualifier, payload=event,
                                  publish_after_commit=False)
     except DatabaseError as exc:
-        raise ServiceUnavailable(f"The invocation could not be stored: {exc}") from exc
+        raise ServiceUnavailable("The invocation could not be stored: the database did not answer. Try again.") from exc
     try:
         outbox.publish(task=outbox.RUN_INVOCATION, key=str(invocation.request_id))
     except Exception as exc:
         if _withdraw(invocation):
-            raise ServiceUnavailable(
-                f"The invocation could not be queued, the message broker did not answer ({exc}); "
-                "nothing will run, try again.") from exc
+            raise ServiceUnavailable("The invocation could not be queued: the message broker did not answer. "
+                                     "Nothing will run; try again.") from exc
     return invocation
 
 

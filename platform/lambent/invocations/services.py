@@ -11,6 +11,7 @@ the call), for ``ledger_writer`` to write; the response's headers are read from 
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -27,6 +28,8 @@ from lambent.invocations.hot_cache import Routing, Target
 from lambent.invocations.logs import lambda_log
 from lambent.invocations.models import Invocation, InvocationStatus, InvocationType, bounded_log
 from worker import executors
+
+logger = logging.getLogger(__name__)
 
 #: Largest synchronous request and response payload, as Lambda.
 SYNC_PAYLOAD_MAX_BYTES = 6 * 1024 * 1024
@@ -107,7 +110,10 @@ async def run(prepared: Prepared) -> executors.InvokeResult:
     except executors.FunctionError as failure:
         result = failure.result
     except executors.ExecutorPlatformError as exc:
-        raise ServiceUnavailable(f"The function could not be run: {exc}") from exc
+        # The details (socket paths, a sandbox's stderr) are the operator's: logged, never answered.
+        logger.warning("invocation %s: the executor failed: %s", prepared.request.request_id, exc)
+        raise ServiceUnavailable("The function could not be run: the executor failed or did not answer. "
+                                 "Try again.") from exc
     if len(result.payload) > SYNC_PAYLOAD_MAX_BYTES:
         result = _response_too_large(result)
     return result

@@ -52,17 +52,20 @@ from pathlib import Path
 
 from django.conf import settings
 
+from lambent.functions.archives import ArchiveError
 from worker.executors.base import (
     Executor,
     ExecutorPlatformError,
     FunctionError,
     FunctionHandledError,
+    FunctionInitError,
     FunctionSpec,
     InvokeRequest,
     InvokeResult,
     Provision,
     Provisioned,
     SandboxCount,
+    invalid_package,
     provision_targets,
 )
 from worker.executors.local import cgroups
@@ -261,7 +264,10 @@ class LocalExecutor(Executor):
 
     async def _start(self, spec: FunctionSpec, *, prewarmed: bool = False, provisioned: bool = False) -> WarmSandbox:
         interpreter = self._interpreter(spec.runtime)
-        code_dir = await self._code.path(spec.code_sha256)
+        try:
+            code_dir = await self._code.path(spec.code_sha256)
+        except ArchiveError as exc:  # a package stored before its limits existed: the function's fault
+            raise FunctionInitError(invalid_package(str(exc))) from None
         pool = self._generic[interpreter.executable]
         generic = pool.pop() if pool else None
         self._refill(interpreter)
