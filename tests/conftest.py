@@ -28,6 +28,18 @@ def make_zip(files: dict[str, str | bytes] | None = None, *, compression: int = 
     return buffer.getvalue()
 
 
+def lying_zip(*, real_bytes: int = 3_000_000, said_bytes: int = 1000) -> bytes:
+    """A zip whose ``app.py`` inflates to ``real_bytes`` while both of its headers (the local one and
+    the central directory's) say ``said_bytes``: the package of issue 12, small."""
+    data = bytearray(make_zip({"app.py": "def handler(event, context):\n    return event\n" + "#" * real_bytes}))
+    said = said_bytes.to_bytes(4, "little")
+    local = data.index(b"PK\x03\x04")
+    data[local + 22:local + 26] = said
+    central = data.index(b"PK\x01\x02")
+    data[central + 24:central + 28] = said
+    return bytes(data)
+
+
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 

@@ -32,3 +32,21 @@ def test_admin_shows_tenants_but_never_secrets(operator_client, tenant):
     page = operator_client.get("/admin/iam/accesskey/").content.decode()
     assert tenant.credentials.access_key_id in page
     assert tenant.credentials.secret_access_key not in page
+
+
+def test_a_tenant_added_in_the_admin_gets_its_first_user_and_keys_can_be_issued_there(operator_client):
+    from lambent.iam.authentication import authenticate
+    from lambent.iam.models import AccessKey, Tenant
+
+    added = operator_client.post("/admin/iam/tenant/add/", {"name": "initech", "memberships-TOTAL_FORMS": "0",
+                                                             "memberships-INITIAL_FORMS": "0"})
+    assert added.status_code == 302, added.content.decode()[:2000]
+    tenant = Tenant.objects.get(name="initech")
+    assert [m.user.username for m in tenant.memberships.all()] == ["initech-admin"]
+    issued = operator_client.post("/admin/iam/tenant/", {"action": "issue_access_key", "_selected_action": [tenant.pk]},
+                                  follow=True)
+    page = issued.content.decode()
+    key = AccessKey.objects.get(tenant=tenant)
+    assert key.access_key_id in page
+    secret = page.split("secret access key ", 1)[1].split(" ", 1)[0]
+    assert authenticate(f"Bearer {key.access_key_id}:{secret}") == key

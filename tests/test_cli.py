@@ -137,3 +137,30 @@ def test_executor_without_sandbox_warns_loudly(env, tmp_path):
         process.terminate()
         _, stderr = process.communicate(timeout=30)
     assert "Tenants are NOT isolated" in stderr
+
+
+def test_help_lists_lambent_s_commands_and_version_is_lambent_s(env):
+    from lambent import __version__
+
+    shown = lambent("--help", env=env).stdout
+    assert {"up", "api", "worker", "executor", "beat", "tenant", "quota", "migrate"} <= set(shown.split())
+    assert "startproject" not in shown and "runserver" not in shown
+    assert "startproject" in lambent("django", "help", env=env).stdout
+    assert lambent("--version", env=env).stdout.strip() == f"lambent {__version__}"
+
+
+def test_a_command_where_no_data_directory_exists_says_where_it_looked_and_creates_nothing(env, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    run = subprocess.run([LAMBENT, "tenant", "create", "acme"], env={k: v for k, v in env.items()
+                         if k != "LAMBENT_DATA_DIR"}, cwd=elsewhere, capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0
+    assert f"no data directory at {elsewhere / '.lambent'}" in run.stderr and "LAMBENT_DATA_DIR" in run.stderr
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_command_before_migrate_says_so_instead_of_a_traceback(env, tmp_path):
+    (tmp_path / "data").mkdir()
+    run = lambent("tenant", "create", "acme", env=env, check=False)
+    assert run.returncode != 0
+    assert "lambent migrate" in run.stderr and "Traceback" not in run.stderr

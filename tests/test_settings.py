@@ -6,6 +6,7 @@ with exactly the environment it names.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -129,3 +130,36 @@ def test_bad_bind_addresses_are_refused(bind):
 
     with pytest.raises(ImproperlyConfigured, match="host:port"):
         parse_bind(bind)
+
+
+HOST_SETTINGS = """
+import json, django
+django.setup()
+from django.conf import settings
+print(json.dumps([settings.CGROUP_PARENT, settings.SANDBOX_UID_BASE, settings.WORKER_METRICS_BIND,
+                  settings.EXECUTOR_METRICS_BIND]))
+"""
+
+
+def host_settings(env, cwd):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LAMBENT_")}
+    clean.update(env, DJANGO_SETTINGS_MODULE="lambent.settings")
+    result = subprocess.run([sys.executable, "-c", HOST_SETTINGS], env=clean, cwd=cwd, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_two_installations_on_one_host_get_defaults_that_do_not_collide(tmp_path):
+    # Fixed paths, so the derived values are the same on every run (a random pair could share a uid slot).
+    one, two = "/tmp/lambent-host-one", "/tmp/lambent-host-two"
+    try:
+        first = host_settings({"LAMBENT_DATA_DIR": one}, tmp_path)
+        second = host_settings({"LAMBENT_DATA_DIR": two, "LAMBENT_BIND": "127.0.0.1:8001"}, tmp_path)
+        assert first == host_settings({"LAMBENT_DATA_DIR": one}, tmp_path)  # stable across restarts
+    finally:
+        for folder in (one, two):
+            shutil.rmtree(folder, ignore_errors=True)
+    assert first[0] != second[0] and first[0].startswith("lambent-")
+    assert abs(first[1] - second[1]) >= 65536  # uid ranges of 65536 that do not overlap
+    assert first[2:] == ["127.0.0.1:9101", "127.0.0.1:10101"]  # the API's port 8000, plus 1101 and 2101
+    assert len({*first[2:], *second[2:]}) == 4

@@ -5,3 +5,10 @@ command) and the parent of one app per domain concept: ``iam``, ``functions``,
 ``invocations``. It lives in ``platform/``, a source root that is never a package itself
 (see tests/test_layout.py for why).
 """
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("lambent")
+except PackageNotFoundError:  # run from a checkout that was never installed (manage.py)
+    __version__ = "unknown"

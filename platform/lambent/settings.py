@@ -10,6 +10,7 @@ not agree with its peers.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from lambent.env import (
     env_secret,
     env_str,
     local_secret,
+    parse_bind,
 )
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -43,6 +45,13 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 #: ``host:port`` the API server listens on.
 BIND = env_str("LAMBENT_BIND", default="127.0.0.1:8000")
+
+#: What tells two installations on one host apart: their data directories (a second one cannot share
+#: the first's, which holds its executor's socket and its sandboxes). Defaults that would collide on
+#: a host (the cgroup parent, the sandboxes' uids) are derived from it; the metrics ports follow the
+#: API's port, which two installations cannot share either.
+_INSTALLATION = int(hashlib.sha256(str(DATA_DIR).encode()).hexdigest()[:8], 16)
+_API_PORT = parse_bind(BIND)[1]
 
 DEBUG = env_bool("LAMBENT_DEBUG", default=False)
 ALLOWED_HOSTS = env_list("LAMBENT_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
@@ -144,10 +153,10 @@ LEDGER_LINGER_MS = env_int("LAMBENT_LEDGER_LINGER_MS", default=10, minimum=0)
 GENERIC_POOL_SIZE = env_int("LAMBENT_GENERIC_POOL_SIZE", default=2, minimum=0)
 #: The cgroup (in each hierarchy) this installation's sandboxes live under. An executor reaps at
 #: start whatever it finds there, so two installations on one host need different ones.
-CGROUP_PARENT = env_str("LAMBENT_CGROUP_PARENT", default="lambent")
+CGROUP_PARENT = env_str("LAMBENT_CGROUP_PARENT", default=f"lambent-{_INSTALLATION:08x}")
 #: First host uid (and gid) of the range sandboxes run as (65536 of them); never root. Two
 #: installations on one host need ranges that do not overlap, or their sandboxes could share a uid.
-SANDBOX_UID_BASE = env_int("LAMBENT_SANDBOX_UID_BASE", default=200000, minimum=1000)
+SANDBOX_UID_BASE = env_int("LAMBENT_SANDBOX_UID_BASE", default=200000 + 65536 * (_INSTALLATION % 4096), minimum=1000)
 
 # --- asynchronous invocations -------------------------------------------------------------
 
@@ -210,9 +219,9 @@ REDIS_SOCKET_TIMEOUT = env_int("LAMBENT_REDIS_SOCKET_TIMEOUT", default=2, minimu
 #: A bearer token that lets any client read the api's /metrics; unset, only loopback clients may.
 METRICS_TOKEN = env_secret("LAMBENT_METRICS_TOKEN")
 #: ``host:port`` where ``lambent worker`` serves the metrics of all its processes; ``none``: nowhere.
-WORKER_METRICS_BIND = env_str("LAMBENT_WORKER_METRICS_BIND", default="127.0.0.1:9101")
+WORKER_METRICS_BIND = env_str("LAMBENT_WORKER_METRICS_BIND", default=f"127.0.0.1:{_API_PORT + 1101}")
 #: ``host:port`` where ``lambent executor`` serves its ``lambent_executor_*`` metrics; ``none``: nowhere.
-EXECUTOR_METRICS_BIND = env_str("LAMBENT_EXECUTOR_METRICS_BIND", default="127.0.0.1:9102")
+EXECUTOR_METRICS_BIND = env_str("LAMBENT_EXECUTOR_METRICS_BIND", default=f"127.0.0.1:{_API_PORT + 2101}")
 
 # --- provisioned concurrency --------------------------------------------------------------
 
@@ -305,10 +314,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["lambent.iam.authentication.AccessKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["lambent.iam.authentication.IsTenantMember"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only; the views that take a code upload add multipart (lambent.api.content).
+    "DEFAULT_PARSER_CLASSES": ["lambent.api.content.JSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "lambent.api.content.JSONOnly",
     "DEFAULT_PAGINATION_CLASS": "lambent.api.pagination.CursorPagination",
     "EXCEPTION_HANDLER": "lambent.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

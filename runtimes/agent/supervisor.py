@@ -14,7 +14,8 @@ start (a Python runtime is forked ahead of demand and waits for that: see ``laun
 the first result. A result's ``log`` holds what the runtime wrote since the previous one.
 
 Ahead of demand (provisioned concurrency: ``"ahead_of_demand": true`` in the init frame), the
-platform waits for init before it sends any invocation, and watches the sandbox while it is idle:
+platform waits for init before it sends any invocation, and watches the sandbox while it is idle.
+With ``"announce_init": true`` alone (a cold start held to Lambda's init limit), only the first:
 
     initialized  sent once init is over: ``status`` ``ready``, or ``init_error`` with the error
                  document as body and the log; its ``init_duration_ms`` is then reported by no
@@ -79,6 +80,7 @@ class Supervisor:
         self._init_ms: float | None = None
         self._init_reported = False
         self._ahead = False  # initialized ahead of demand: announce init, end with an idle runtime
+        self._announce = False  # send ``initialized`` once init is over
         self._failure: tuple[str, bytes | None] | None = None  # init failed: the type, the body (None: exit)
         self._exit: tuple[int | None, int | None] | None = None  # the runtime's exit code or signal
         self._pending: Invocation | None = None  # received, not answered yet
@@ -118,10 +120,10 @@ class Supervisor:
         if self._initialized:
             raise ProtocolError("init: the sandbox is already initialized")
         environment = runtime_environment(header, runtime_api=self._runtime_api, task_root=self._task_root)
-        ahead = header.get("ahead_of_demand", False)
-        if not isinstance(ahead, bool):
-            raise ProtocolError("init: ahead_of_demand must be a boolean")
-        self._initialized, self._ahead = True, ahead
+        ahead, announce = header.get("ahead_of_demand", False), header.get("announce_init", False)
+        if not isinstance(ahead, bool) or not isinstance(announce, bool):
+            raise ProtocolError("init: ahead_of_demand and announce_init must be booleans")
+        self._initialized, self._ahead, self._announce = True, ahead, ahead or announce
         self._started_at = time.perf_counter()
         standby, self._standby = self._standby, None
         try:
@@ -154,7 +156,7 @@ class Supervisor:
         if not self._ready and self._runtime is not None and self._failure is None:
             self._ready = True
             self._init_ms = self._since(self._started_at)
-            if self._ahead:
+            if self._announce:
                 self._announce_init()
         self._parked.append(connection)
         if self._ready and self._failure is None:
@@ -237,13 +239,13 @@ class Supervisor:
     def _fail_init(self, error_type: str, body: "bytes | None") -> None:
         self._failure = (error_type, body)
         self._init_ms = self._since(self._started_at)
-        if self._ahead:
+        if self._announce:
             self._announce_init()
         if self._pending is not None:
             self._answer_failed()
 
     def _announce_init(self) -> None:
-        """Ahead of demand: tell the platform that init is over, and how it went."""
+        """Tell the platform that init is over, and how it went."""
         assert self._platform is not None
         self._init_reported = True
         header: dict = {"op": "initialized", "status": "ready", "error_type": None, "init_duration_ms": self._init_ms}

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.conftest import make_zip
+from tests.conftest import lying_zip, make_zip
 from worker.executors import (
     Executor,
     FunctionHandledError,
@@ -215,6 +215,23 @@ def test_init_errors(backend_factory, files, handler, error_type):
             await backend.invoke(spec(code.add(files), handler), request())
         assert raised.value.result.function_error == "Unhandled"
         assert json.loads(raised.value.result.payload)["errorType"] == error_type
+    run(backend_factory, scenario)
+
+
+def test_a_package_that_will_not_unpack_is_an_init_error_each_time(backend_factory):
+    """A package stored before the archive limits existed (its sizes lie): the function's fault,
+    answered at once on every invoke, with no host path in it."""
+    async def scenario(backend, code):
+        data = lying_zip()
+        sha = hashlib.sha256(data).hexdigest()
+        code.zips[sha] = data
+        for _ in range(2):
+            with pytest.raises(FunctionInitError) as raised:
+                await backend.invoke(spec(sha, "app.handler"), request())
+            error = json.loads(raised.value.result.payload)
+            assert (error["errorType"], raised.value.result.function_error) == ("Runtime.InvalidZipFile", "Unhandled")
+            assert "Not a valid zip archive" in error["errorMessage"]
+            assert tempfile.gettempdir() not in error["errorMessage"]
     run(backend_factory, scenario)
 
 

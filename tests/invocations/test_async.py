@@ -260,3 +260,25 @@ def test_a_duplicated_message_runs_the_attempt_once(api):
     time.sleep(1)
     assert [a["outcome"] for a in invocation(api, request_id)["attempts"]] == ["succeeded"]
     assert done["attempt_count"] == 1
+
+
+def test_a_stored_package_that_will_not_unpack_fails_as_the_function_s_error_using_its_retries(api):
+    """A package stored before the archive limits existed: each attempt is a function error (counted,
+    retried as Lambda retries them), never a platform error retried without end."""
+    import io
+
+    from lambent.functions.code_packages import code_storage
+    from lambent.functions.models import Version
+    from tests.conftest import lying_zip
+
+    create(api, "lying", "def handler(event, context):\n    return 'lies'\n")  # code no other test stores
+    artifact = Version.objects.get(function__name="lying").code
+    code_storage().delete(artifact.storage_name)
+    code_storage().save(artifact.storage_name, io.BytesIO(lying_zip()))
+    configure(api, "lying", maximum_retry_attempts=1)
+
+    done = wait_status(api, invoke_event(api, "lying", {}), timeout=60)
+
+    assert done["status"] == "failed"
+    assert [a["outcome"] for a in done["attempts"]] == ["function_error", "function_error"]
+    assert {a["error_type"] for a in done["attempts"]} == {"Runtime.InvalidZipFile"}

@@ -77,8 +77,24 @@ def test_on_demand_a_runtime_that_dies_while_idle_answers_the_next_invocation(
     assert result["status"] == "crashed"
 
 
-def test_ahead_of_demand_must_be_a_boolean(agent: Agent, write: Callable[..., Path]) -> None:
+def test_announce_init_alone_announces_init_and_keeps_an_on_demand_sandbox_s_ways(
+        agent: Agent, write: Callable[..., Path]) -> None:
+    """A cold start held to the init limit: told when init is over, then served as any on-demand sandbox."""
     write("app.py", APP)
-    agent.init(ahead_of_demand="yes")
+    agent.init(announce_init=True)
+    header, _ = protocol.receive(agent.sock)
+    assert (header["op"], header["status"]) == ("initialized", "ready") and header["init_duration_ms"] > 0
+    result, answer = agent.invoke({})
+    assert result["status"] == "success" and result["init_duration_ms"] is None
+    assert answer["type"] == "on-demand"
+    os.kill(answer["pid"], signal.SIGKILL)
+    assert agent.invoke({})[0]["status"] == "crashed"  # not ended while idle: that is provisioned sandboxes' way
+
+
+@pytest.mark.parametrize("flag", ["ahead_of_demand", "announce_init"])
+def test_ahead_of_demand_and_announce_init_must_be_booleans(agent: Agent, write: Callable[..., Path],
+                                                            flag: str) -> None:
+    write("app.py", APP)
+    agent.init(**{flag: "yes"})
     assert agent.process.wait(TIMEOUT) == 1
-    assert "ahead_of_demand must be a boolean" in agent.stderr()
+    assert "ahead_of_demand and announce_init must be booleans" in agent.stderr()

@@ -161,6 +161,18 @@ def error_payload(*, error_type: str, message: str) -> bytes:
     return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
 
 
+#: The error of a code package that cannot be unpacked (one stored before the limits of
+#: ``lambent.functions.archives`` existed): an init error, the function's owner's to fix.
+INVALID_PACKAGE = "Runtime.InvalidZipFile"
+
+
+def invalid_package(reason: str) -> InvokeResult:
+    """What an invocation of a function whose code will not unpack answers."""
+    return InvokeResult(payload=error_payload(error_type=INVALID_PACKAGE,
+                                              message=f"The code package could not be unpacked: {reason}"),
+                        duration_ms=0.0, max_memory_used_mb=0, error_type=INVALID_PACKAGE)
+
+
 def provision_targets(desired: Sequence[Provision]) -> dict[str, Provision]:
     """``desired`` by spec key, the counts of one key added up; negative counts are refused."""
     targets: dict[str, Provision] = {}
@@ -177,7 +189,7 @@ def failure_reason(result: InvokeResult) -> str:
     try:
         document = json.loads(result.payload)
         return f"{document['errorType']}: {document['errorMessage']}"[:1000]
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):  # whatever a custom runtime posted
         return result.error_type or "the function's init failed"
 
 

@@ -20,7 +20,6 @@ import tempfile
 import threading
 import time
 import traceback
-import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, redirect_stderr, redirect_stdout, suppress
@@ -29,6 +28,7 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
+from lambent.functions import archives
 from worker.executors.base import (
     Executor,
     FunctionHandledError,
@@ -41,6 +41,7 @@ from worker.executors.base import (
     Provisioned,
     error_payload,
     failure_reason,
+    invalid_package,
     provision_targets,
 )
 
@@ -66,13 +67,16 @@ class _Sandbox:
     def __init__(self, spec: FunctionSpec, code: bytes) -> None:
         self.spec = spec
         self.folder = tempfile.TemporaryDirectory(prefix="lambent-fake-")
-        with zipfile.ZipFile(io.BytesIO(code)) as archive:
-            archive.extractall(self.folder.name)
         self.handler: Callable[[Any, Any], Any] | None = None
         self.init_error: bytes | None = None
         self.pending_init_ms: float | None = None
         self.pending_log = ""
         self.provisioned = False
+        try:
+            archives.read(code, into=Path(self.folder.name))
+        except archives.ArchiveError as exc:
+            self.init_error = invalid_package(str(exc)).payload
+            return
         started = time.perf_counter()
         output = io.StringIO()
         with redirect_stdout(output), redirect_stderr(output), _environment(spec.environment):

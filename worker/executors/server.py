@@ -104,6 +104,9 @@ async def dispatch(backend: Executor, header: dict[str, Any], body: bytes) -> tu
         return {"ok": False, "message": str(exc)}, b""
     except (KeyError, TypeError, ValueError) as exc:
         return {"ok": False, "message": f"malformed request: {exc}"}, b""
+    except Exception as exc:  # noqa: BLE001 - a fault of the backend must not end the connection unanswered
+        logger.exception("executor failure in %s", header.get("op"))
+        return {"ok": False, "message": f"the executor failed: {type(exc).__name__}: {exc}"}, b""
 
 
 async def _provision(backend: Executor, header: dict[str, Any]) -> dict[str, Any]:

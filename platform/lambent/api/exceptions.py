@@ -6,9 +6,12 @@
 
 ``fields`` is present on validation errors only; a throttle (429) adds ``reason`` and a
 ``Retry-After`` header. Service errors (``lambent.errors``) carry their own status; DRF's
-own exceptions (parsing, authentication, permissions) are given the matching type.
+own exceptions (parsing, authentication, permissions) are given the matching type, and
+Django's refusals of a request (too many fields, a malformed multipart body) are 400s.
 Anything else is a platform fault: logged with its traceback and answered 500 without
-internals.
+internals. The same shape answers outside the views too: ``handler400``, ``handler403``,
+``handler404`` and ``handler500`` (``lambent.urls``) are the views below, so a path that
+matches nothing is a JSON 404, not Django's HTML page. Only the admin keeps its HTML pages.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
-from django.http import Http404
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -72,6 +76,8 @@ def error_headers(exc: errors.LambentError) -> dict[str, str] | None:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, RequestDataTooBig):
         exc = errors.RequestTooLarge(f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
+    if isinstance(exc, SuspiciousOperation):
+        exc = errors.UserError(f"The request was refused: {exc}")
     if isinstance(exc, errors.LambentError):
         return Response(error_body(exc), status=exc.status_code, headers=error_headers(exc))
     if isinstance(exc, Http404):
@@ -102,3 +108,33 @@ def _flatten(messages: Any) -> str:
     if isinstance(messages, list):
         return " ".join(_flatten(message) for message in messages)
     return str(messages)
+
+
+def _is_admin(request: HttpRequest) -> bool:
+    return request.path.startswith("/admin/")
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_admin(request):
+        return defaults.bad_request(request, exception)
+    return JsonResponse({"type": "InvalidRequestException", "message": f"The request was refused: {exception}"},
+                        status=400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_admin(request):
+        return defaults.permission_denied(request, exception)
+    return JsonResponse({"type": "AccessDeniedException", "message": "Access denied."}, status=403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_admin(request):
+        return defaults.page_not_found(request, exception)
+    return JsonResponse({"type": "ResourceNotFoundException", "message": f"Nothing is at {request.path}."},
+                        status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _is_admin(request):
+        return defaults.server_error(request)
+    return JsonResponse({"type": "ServiceException", "message": "Internal error."}, status=500)

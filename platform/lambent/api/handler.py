@@ -8,6 +8,12 @@ with access keys and sets no cookies, so it needs none of them; it gets one asyn
 middleware instead, which does what ``CommonMiddleware`` did for it (validate the Host
 header against ``ALLOWED_HOSTS``, set ``Content-Length``) and marks responses ``nosniff``.
 Invocations (``INVOKE_PATHS``) take a leaner way through (``APIHandler.handle_invocation``).
+
+Two refusals happen here, before any view, in the shape of the API the path belongs to (the
+Lambda API's for its dated paths): a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is a 413 as
+soon as its ``Content-Length`` or its bytes say so (it is never spooled to disk whole), and a
+NUL character in the path or the query is a 400 (no name holds one, and PostgreSQL refuses
+to compare text with it).
 """
 
 from __future__ import annotations
@@ -17,11 +23,15 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import DisallowedHost, RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.urls import ResolverMatch, get_resolver, set_script_prefix
+
+from lambent import errors
+from lambent.lambda_api.protocol import Call, error_response
 
 Handler = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 
@@ -30,6 +40,12 @@ API_PATHS = re.compile(r"^/(?:api/|healthz$|metrics$|lambda-code/|\d{4}-\d{2}-\d
 #: The invoke paths of both APIs: the hot path.
 INVOKE_PATHS = re.compile(r"^/(?:api/v1/functions/[^/]+/invoke|2015-03-31/functions/[^/]+/invocations"
                           r"|2014-11-13/functions/[^/]+/invoke-async)/?$")
+#: The Lambda API's paths: its errors keep Lambda's shape.
+LAMBDA_PATHS = re.compile(r"^/\d{4}-\d{2}-\d{2}/")
+
+
+class _BodyTooLarge(Exception):
+    """The request body grew past the limit while it was read."""
 
 
 @functools.lru_cache(maxsize=4096)
@@ -45,6 +61,8 @@ def api_middleware(get_response: Handler) -> Handler:
             return JsonResponse({"type": "InvalidRequestException", "message": str(exc)}, status=400)
         response = await get_response(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if response.status_code == 204:  # no content, so no type of content (Django gives every response one)
+            response.headers.pop("Content-Type", None)
         if not response.streaming and "Content-Length" not in response:
             response["Content-Length"] = str(len(response.content))  # type: ignore[attr-defined]
         return response
@@ -69,10 +87,34 @@ class APIHandler(ASGIHandler):
         return match
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and INVOKE_PATHS.match(scope["path"]):
-            await self.handle_invocation(scope, receive, send)
-        else:
+        if scope["type"] != "http":
             await super().__call__(scope, receive, send)
+            return
+        refusal = _refusal(scope)
+        if refusal is not None:
+            await self.send_response(_answer(scope, refusal), send)
+            return
+        try:
+            if INVOKE_PATHS.match(scope["path"]):
+                await self.handle_invocation(scope, receive, send)
+            else:
+                await super().__call__(scope, receive, send)
+        except _BodyTooLarge:
+            await self.send_response(_answer(scope, _too_large()), send)
+
+    async def read_body(self, receive: Any) -> Any:
+        """As Django's, up to ``DATA_UPLOAD_MAX_MEMORY_SIZE`` bytes."""
+        limit, received = settings.DATA_UPLOAD_MAX_MEMORY_SIZE, 0
+
+        async def counted() -> Any:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise _BodyTooLarge()
+            return message
+
+        return await super().read_body(counted)
 
     async def handle_invocation(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Django's ``handle`` without what an invocation does not need (some 0.3 ms here):
@@ -92,3 +134,27 @@ class APIHandler(ASGIHandler):
             await self.send_response(response, send)
         finally:
             body_file.close()
+
+
+def _refusal(scope: dict[str, Any]) -> errors.UserError | None:
+    """Why the request is refused before it is read, if it is."""
+    if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+        return errors.InvalidParameter("The path and the query may not hold a NUL character (%00).")
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            if not value.isdigit():
+                return errors.UserError("Content-Length must be a number of bytes.")
+            if int(value) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+                return _too_large()
+    return None
+
+
+def _too_large() -> errors.RequestTooLarge:
+    return errors.RequestTooLarge(f"Request must be smaller than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
+
+
+def _answer(scope: dict[str, Any], refusal: errors.UserError) -> HttpResponseBase:
+    """The refusal in the shape of the API the path belongs to."""
+    if LAMBDA_PATHS.match(scope["path"]):
+        return error_response(refusal, request_id=Call.new_request_id())
+    return JsonResponse({"type": refusal.error_type, "message": refusal.message}, status=refusal.status_code)

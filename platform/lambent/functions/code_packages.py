@@ -1,15 +1,14 @@
 """Code packages: validating a zip and keeping it, once, by its sha256.
 
-The zip is read from its central directory only (no extraction): enough to prove it is
-a real archive, to sum the sizes it would unpack to, to refuse paths that would escape
-the code folder, and to list the files a runtime checks a handler against.
+Every entry of an upload is inflated and counted (``lambent.functions.archives``, which
+believes nothing the zip says of itself): it proves the zip is real and within the limits
+before it is stored, gives the size it really unpacks to, and lists the files a runtime
+checks a handler against.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
-import posixpath
 import zipfile
 from dataclasses import dataclass
 
@@ -17,7 +16,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
 
 from lambent.errors import InvalidParameter
-from lambent.functions import limits
+from lambent.functions import archives, limits
 from lambent.functions.models import CodeArtifact
 
 FIELD = "zip_file"
@@ -48,25 +47,11 @@ def inspect_zip(data: bytes) -> CodePackage:
     if not data:
         raise InvalidParameter.field(FIELD, "The zip is empty.")
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            members = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError):
-        raise InvalidParameter.field(FIELD, "Not a valid zip archive.") from None
-    unzipped = sum(member.file_size for member in members)
-    if unzipped > limits.CODE_UNZIPPED_MAX_BYTES:
-        raise InvalidParameter.field(
-            FIELD, f"The zip unpacks to {unzipped} bytes; the limit is {limits.CODE_UNZIPPED_MAX_BYTES} bytes."
-        )
-    unsafe = [member.filename for member in members if _escapes(member.filename)]
-    if unsafe:
-        raise InvalidParameter.field(FIELD, f"The zip holds paths outside its root: {', '.join(unsafe[:5])}.")
-    files = frozenset(member.filename for member in members if not member.is_dir())
-    return CodePackage(data=data, sha256=hashlib.sha256(data).hexdigest(), unzipped_size=unzipped, files=files)
-
-
-def _escapes(name: str) -> bool:
-    normalized = posixpath.normpath(name.replace("\\", "/"))
-    return name.startswith(("/", "\\")) or normalized == ".." or normalized.startswith("../")
+        contents = archives.read(data)
+    except archives.ArchiveError as exc:
+        raise InvalidParameter.field(FIELD, str(exc)) from None
+    return CodePackage(data=data, sha256=hashlib.sha256(data).hexdigest(), unzipped_size=contents.unzipped_size,
+                       files=contents.files)
 
 
 def code_storage() -> Storage:

@@ -1,7 +1,12 @@
-from django.contrib import admin
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from lambent.errors import NotFound
+from lambent.iam import selectors, services
 from lambent.iam.models import AccessKey, Membership, Tenant
 
 
@@ -13,10 +18,37 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
+    """A tenant added here gets its first user (``<name>-admin``), as ``lambent tenant create`` gives
+    one, so keys can be issued to it: the action below shows each new key's secret once."""
+
     list_display = ["name", "account_id", "created_at"]
     search_fields = ["name", "account_id"]
     readonly_fields = ["account_id", "created_at"]
     inlines = [MembershipInline]
+    actions = ["issue_access_key"]
+
+    def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change:
+            return
+        try:
+            with transaction.atomic():
+                services.tenant_first_user_create(tenant=obj)
+        except IntegrityError:
+            self.message_user(request, f"A user named {obj.name}-admin exists already: add a member to "
+                                       f"{obj.name} before issuing keys.", messages.WARNING)
+
+    @admin.action(description="Issue an access key to the selected tenants' first users")
+    def issue_access_key(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        for tenant in queryset:
+            try:
+                member = selectors.tenant_first_member(tenant=tenant)
+            except NotFound as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+                continue
+            issued = services.access_key_issue(tenant=tenant, user=member.user)
+            self.message_user(request, f"{tenant.name}: access key id {issued.access_key_id}, secret access key "
+                                       f"{issued.secret_access_key} (shown once; keep it safe).", messages.SUCCESS)
 
 
 @admin.register(AccessKey)

@@ -39,17 +39,22 @@ def tenant_create(*, name: str) -> NewTenant:
         tenant.full_clean(validate_unique=False)
     except ValidationError as exc:
         raise InvalidParameter(fields=exc.message_dict) from None
-    User = get_user_model()
-    username = f"{name}-admin"
     try:
         with transaction.atomic():
             tenant.save()
-            user = User.objects.create_user(username=username)
-            Membership.objects.create(user=user, tenant=tenant)
+            user = tenant_first_user_create(tenant=tenant)
             credentials = access_key_issue(tenant=tenant, user=user)
     except IntegrityError:
-        raise Conflict(f"a tenant named {name!r} or a user named {username!r} already exists") from None
+        raise Conflict(f"a tenant named {name!r} or a user named {name}-admin already exists") from None
     return NewTenant(tenant=tenant, credentials=credentials)
+
+
+def tenant_first_user_create(*, tenant: Tenant) -> User:
+    """The tenant's first user, ``<name>-admin``, a member of it: what access keys are issued to
+    (a tenant made in the admin gets one too). Raises ``IntegrityError`` if the name is taken."""
+    user: User = get_user_model().objects.create_user(username=f"{tenant.name}-admin")
+    Membership.objects.create(user=user, tenant=tenant)
+    return user
 
 
 def access_key_issue(*, tenant: Tenant, user: User) -> IssuedAccessKey:

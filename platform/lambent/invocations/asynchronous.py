@@ -42,7 +42,7 @@ def store(*, tenant: Tenant, function: Function, qualifier: str | None, payload:
             return enqueue(tenant=tenant, function=function, qualifier=qualifier, payload=event,
                            publish_after_commit=False)
     except DatabaseError as exc:
-        raise ServiceUnavailable(f"The invocation could not be stored: {exc}") from exc
+        raise ServiceUnavailable("The invocation could not be stored: the database did not answer. Try again.") from exc
 
 
 def enqueue(*, tenant: Tenant, function: Function, qualifier: str | None, payload: bytes,

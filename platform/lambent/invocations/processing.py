@@ -43,7 +43,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from lambent import metrics
+from lambent import jsonbody, metrics
 from lambent.errors import NotFound, ServiceUnavailable, Throttled
 from lambent.functions.models import Function
 from lambent.invocations import destinations, event_configs, hot_cache, leases, outbox, services
@@ -400,7 +400,7 @@ def _destination_record(invocation: Invocation, *, function: Function, condition
 
 def _json_or_text(data: bytes) -> Any:
     try:
-        return json.loads(data)
+        return jsonbody.parse(data)  # a function's response may nest deeper than a record can hold
     except ValueError:
         return data.decode(errors="replace")
 

@@ -11,14 +11,15 @@ the call), for ``ledger_writer`` to write; the response's headers are read from 
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.utils import timezone
 
-from lambent import metrics
-from lambent.errors import InvalidParameter, RequestTooLarge, ServiceUnavailable
+from lambent import jsonbody, metrics
+from lambent.errors import RequestTooLarge, ServiceUnavailable, UserError
 from lambent.functions import selectors as function_selectors
 from lambent.functions.models import Version
 from lambent.iam.models import Tenant
@@ -27,6 +28,8 @@ from lambent.invocations.hot_cache import Routing, Target
 from lambent.invocations.logs import lambda_log
 from lambent.invocations.models import Invocation, InvocationStatus, InvocationType, bounded_log
 from worker import executors
+
+logger = logging.getLogger(__name__)
 
 #: Largest synchronous request and response payload, as Lambda.
 SYNC_PAYLOAD_MAX_BYTES = 6 * 1024 * 1024
@@ -51,15 +54,16 @@ def function_spec(version: Version) -> executors.FunctionSpec:
 
 
 def check_payload(payload: bytes, *, limit: int) -> bytes:
-    """The event as the function will see it; an empty body is ``{}``, anything else must be JSON."""
+    """The event as the function will see it; an empty body is ``{}``, anything else must be JSON
+    (``lambent.jsonbody``: nested ``MAX_DEPTH`` levels at most), as Lambda's Invoke requires."""
     if len(payload) > limit:
         raise RequestTooLarge(f"Request must be smaller than {limit} bytes for the invoke operation.")
     if not payload.strip():
         return b"{}"
     try:
-        json.loads(payload)
-    except ValueError:
-        raise InvalidParameter.field("payload", "Could not parse request body into json.") from None
+        jsonbody.parse(payload)
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise UserError(f"Could not parse request body into json: {exc}") from None
     return payload
 
 
@@ -106,7 +110,10 @@ async def run(prepared: Prepared) -> executors.InvokeResult:
     except executors.FunctionError as failure:
         result = failure.result
     except executors.ExecutorPlatformError as exc:
-        raise ServiceUnavailable(f"The function could not be run: {exc}") from exc
+        # The details (socket paths, a sandbox's stderr) are the operator's: logged, never answered.
+        logger.warning("invocation %s: the executor failed: %s", prepared.request.request_id, exc)
+        raise ServiceUnavailable("The function could not be run: the executor failed or did not answer. "
+                                 "Try again.") from exc
     if len(result.payload) > SYNC_PAYLOAD_MAX_BYTES:
         result = _response_too_large(result)
     return result
@@ -145,7 +152,7 @@ def error_message(result: executors.InvokeResult) -> str:
     if not result.function_error:
         return ""
     try:
-        return str(json.loads(result.payload).get("errorMessage", ""))
+        return str(jsonbody.parse(result.payload).get("errorMessage", ""))
     except (ValueError, AttributeError):
         return result.payload[:1000].decode(errors="replace")
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.http import HttpResponse, QueryDict
 
-from lambent import errors
+from lambent import errors, jsonbody
 from lambent.iam.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -66,9 +66,9 @@ class Call:
         if not self.body.strip():
             return {}
         try:
-            value = json.loads(self.body)
-        except ValueError:
-            raise errors.UserError("Could not parse request body into json: the body is not valid JSON.") from None
+            value = jsonbody.parse_text_document(self.body)
+        except ValueError as exc:  # UnicodeDecodeError included
+            raise errors.UserError(f"Could not parse request body into json: {exc}.") from None
         if not isinstance(value, dict):
             raise errors.UserError("Could not parse request body into json: expected an object.")
         return value

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -57,6 +57,8 @@ async def dispatch(request: HttpRequest) -> HttpResponse:
         too_large = errors.RequestTooLarge(
             f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
         return error_response(too_large, request_id=call_id)
+    except SuspiciousOperation as exc:  # too many query parameters, say
+        return error_response(errors.UserError(f"The request was refused: {exc}"), request_id=call_id)
     except Exception as exc:  # noqa: BLE001 - answered as Lambda's ServiceException, logged
         return unexpected_error(exc, request_id=call_id)
 

@@ -199,7 +199,8 @@ def _throttled(pool: Pool) -> Throttled:
 
 
 def _unavailable(exc: Exception) -> ServiceUnavailable:
-    return ServiceUnavailable(f"The concurrency counters (Redis) did not answer: {exc}")
+    logger.warning("the concurrency counters (Redis) did not answer: %s", exc)  # a socket path, maybe: not answered
+    return ServiceUnavailable("The concurrency counters (Redis) did not answer. Try again.")
 
 
 @dataclass(frozen=True)

@@ -426,7 +426,7 @@ def test_without_root_sandboxes_are_refused(python: Interpreter) -> None:
         pytest.skip("needs a python3.11 under /usr")
     program = f"""
 import sys
-sys.path[:0] = [{str(REPO)!r}, {str(REPO / '.venv/lib/python3.11/site-packages')!r}]
+sys.path[:0] = [{str(REPO)!r}, {str(REPO / 'platform')!r}, {str(REPO / '.venv/lib/python3.11/site-packages')!r}]
 from pathlib import Path
 from worker.executors.local import cgroups, sandbox
 try:

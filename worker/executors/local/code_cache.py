@@ -3,19 +3,22 @@
 Concurrent cold starts of one version share one extraction. A zip is unpacked into a
 staging folder and renamed into place, so a half-written tree is never mounted; file
 modes recorded in the zip are kept (a ``bootstrap`` stays executable) and everything is
-readable by the unprivileged sandbox uids.
+readable by the unprivileged sandbox uids. It is unpacked by ``lambent.functions.archives``,
+counting what every entry really inflates to: a package that breaks its limits (one stored
+before they existed) raises ``ArchiveError`` after at most that much work, and nothing of it
+is kept, so every cold start of it fails the same way, as the function's init error.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import shutil
 import tempfile
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
+
+from lambent.functions import archives
 
 
 class CodeCache:
@@ -40,14 +43,12 @@ class CodeCache:
         self._root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{sha256[:12]}-", dir=self._root))
         try:
-            with zipfile.ZipFile(io.BytesIO(self._source(sha256))) as archive:
-                for member in archive.infolist():
-                    extracted = Path(archive.extract(member, staging))
-                    mode = (member.external_attr >> 16) & 0o777
-                    executable = mode & 0o111 and not member.is_dir()
-                    os.chmod(extracted, 0o755 if member.is_dir() or executable else 0o644)
+            archives.read(self._source(sha256), into=staging)
             os.chmod(staging, 0o755)
             os.rename(staging, target)
+        except archives.ArchiveError:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         except OSError:
             shutil.rmtree(staging, ignore_errors=True)
             if not target.is_dir():  # not a lost race with another process: a real failure

@@ -48,21 +48,25 @@ import subprocess
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from django.conf import settings
 
+from lambent.functions.archives import ArchiveError
 from worker.executors.base import (
     Executor,
     ExecutorPlatformError,
     FunctionError,
     FunctionHandledError,
+    FunctionInitError,
     FunctionSpec,
     InvokeRequest,
     InvokeResult,
     Provision,
     Provisioned,
     SandboxCount,
+    invalid_package,
     provision_targets,
 )
 from worker.executors.local import cgroups
@@ -70,7 +74,7 @@ from worker.executors.local.code_cache import CodeCache
 from worker.executors.local.interpreters import Interpreter, find_interpreters
 from worker.executors.local.provisioned import Provisioner
 from worker.executors.local.sandbox import UidPool, reap_orphans
-from worker.executors.local.warm import Node, Started, WarmSandbox, launch_agent
+from worker.executors.local.warm import INIT_TIMEOUT_S, InitTimedOut, Node, Started, WarmSandbox, launch_agent
 from worker.executors.metrics import INIT_DURATION, INVOCATIONS, REAPED, STARTED
 
 logger = logging.getLogger(__name__)
@@ -99,12 +103,13 @@ class LocalExecutor(Executor):
     def __init__(self, *, code_source: Callable[[str], bytes], state_dir: Path, keep_alive_s: float,
                  isolation: bool = True, interpreters: dict[str, str] | None = None, uid_base: int = 200000,
                  region: str = "us-east-1", generic_pool_size: int = 2,
-                 cgroup_parent: str = cgroups.DEFAULT_PARENT) -> None:
+                 cgroup_parent: str = cgroups.DEFAULT_PARENT, init_timeout_s: float = INIT_TIMEOUT_S) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
         state_dir.chmod(0o711)  # bwrap runs as the sandbox uids: they must traverse, never list
         driver = cgroups.detect(parent=cgroup_parent) if isolation else None
         self._node = Node(runtime_dir=RUNTIMES_DIR, state_dir=state_dir, region=region, cgroups=driver,
-                          uids=UidPool(base=uid_base) if isolation else None, isolation=isolation)
+                          uids=UidPool(base=uid_base) if isolation else None, isolation=isolation,
+                          init_timeout_s=init_timeout_s)
         if driver is not None:
             reaped = reap_orphans(cgroups=driver, state_root=state_dir / "staging")
             if reaped:
@@ -140,9 +145,25 @@ class LocalExecutor(Executor):
         if sandbox is not None:
             return await self._serve(sandbox, request)
         with self._cold_starts.running():
-            sandbox = await self._start(spec)
+            try:
+                sandbox = await self._start(spec)
+            except InitTimedOut as exc:
+                return await self._suppressed_init(spec, request, limit_s=exc.limit_s)
             self._mark_busy(sandbox, "cold")
             return await self._serve(sandbox, request)
+
+    async def _suppressed_init(self, spec: FunctionSpec, request: InvokeRequest, *, limit_s: float) -> InvokeResult:
+        """After an init that ran out of its limit, init once more within the invocation, under the
+        function's timeout, as Lambda's suppressed init; the log starts with Lambda's INIT_REPORT line."""
+        report = f"INIT_REPORT Init Duration: {limit_s * 1000:.2f} ms\tPhase: init\tStatus: timeout\n"
+        sandbox = await self._start(spec, init_limit=False)
+        self._mark_busy(sandbox, "cold")
+        try:
+            result = await self._serve(sandbox, request)
+        except FunctionError as exc:
+            exc.result = replace(exc.result, log=report + exc.result.log)
+            raise
+        return replace(result, log=report + result.log)
 
     async def _serve(self, sandbox: WarmSandbox, request: InvokeRequest) -> InvokeResult:
         try:
@@ -259,17 +280,22 @@ class LocalExecutor(Executor):
         with contextlib.suppress(Exception):
             await asyncio.shield(ending)
 
-    async def _start(self, spec: FunctionSpec, *, prewarmed: bool = False, provisioned: bool = False) -> WarmSandbox:
+    async def _start(self, spec: FunctionSpec, *, prewarmed: bool = False, provisioned: bool = False,
+                     init_limit: bool = True) -> WarmSandbox:
         interpreter = self._interpreter(spec.runtime)
-        code_dir = await self._code.path(spec.code_sha256)
+        try:
+            code_dir = await self._code.path(spec.code_sha256)
+        except ArchiveError as exc:  # a package stored before its limits existed: the function's fault
+            raise FunctionInitError(invalid_package(str(exc))) from None
         pool = self._generic[interpreter.executable]
         generic = pool.pop() if pool else None
         self._refill(interpreter)
         sandbox = await WarmSandbox.start(spec, node=self._node, interpreter=interpreter, code_dir=code_dir,
-                                          generic=generic, prewarmed=prewarmed, provisioned=provisioned)
+                                          generic=generic, prewarmed=prewarmed, provisioned=provisioned,
+                                          init_limit=init_limit)
         kind = "provisioned" if provisioned else "on_demand"
         STARTED.labels(kind).inc()
-        if sandbox.init_duration_ms is not None:
+        if provisioned and sandbox.init_duration_ms is not None:  # a cold start's is observed with its result
             INIT_DURATION.labels(kind).observe(sandbox.init_duration_ms / 1000)
         return sandbox
 

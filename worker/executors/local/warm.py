@@ -5,10 +5,15 @@ It serves one ``FunctionSpec`` for its whole life and one invocation at a time; 
 failure that leaves its runtime in doubt (timeout, crash, out of memory, init error,
 a broken connection) ends it.
 
-A provisioned sandbox is initialized ahead of demand: its agent is told so in the init
-frame, ``start`` waits for the agent's ``initialized`` frame (the handler imported, the
-function's init code run), and the agent ends the connection if the runtime dies while
-the sandbox is idle, so ``alive`` turns false and the executor replaces it.
+Init has a limit of its own, as on Lambda: ``start`` sends the init frame and waits for the
+agent's ``initialized`` frame (the handler imported, the function's init code run) before any
+invocation is sent, so the function's timeout covers the invocation only. A cold start's init
+may take ``Node.init_timeout_s`` (Lambda's 10 s); past it ``InitTimedOut`` is raised, the
+sandbox destroyed, and the executor tries once more as Lambda's "suppressed init" does: init
+and invocation together, within the function's timeout (``start`` with ``init_limit=False``).
+A provisioned sandbox's init may take ``PROVISIONED_INIT_TIMEOUT_S`` or the function's timeout,
+whichever is longer (Lambda's rule), and the agent ends the connection if its runtime dies
+while the sandbox is idle, so ``alive`` turns false and the executor replaces it.
 """
 
 from __future__ import annotations
@@ -46,8 +51,10 @@ HOST_RUNTIME_API = "127.0.0.1:0"
 #: Processes and threads one sandbox may hold, as Lambda's limit.
 PIDS_MAX = 1024
 START_TIMEOUT_S = 10.0
-#: The least time a provisioned sandbox's init may take (Lambda's init limit); a longer function timeout extends it.
+#: How long the init of a cold start may take: Lambda's init phase limit.
 INIT_TIMEOUT_S = 10.0
+#: How long a provisioned sandbox's init may take at least; a longer function timeout extends it (Lambda's rule).
+PROVISIONED_INIT_TIMEOUT_S = 130.0
 #: A generic sandbox's limits until it is specialized: enough for the idle agent.
 GENERIC_MEMORY_MB = 128
 GENERIC_TMP_MB = 512
@@ -65,6 +72,15 @@ class Node:
     cgroups: CgroupDriver | None
     uids: UidPool | None
     isolation: bool
+    init_timeout_s: float = INIT_TIMEOUT_S
+
+
+class InitTimedOut(Exception):
+    """A cold start's init went past ``Node.init_timeout_s``; the sandbox is destroyed."""
+
+    def __init__(self, limit_s: float) -> None:
+        super().__init__(f"init did not finish within {limit_s:.2f} seconds")
+        self.limit_s = limit_s
 
 
 @dataclass
@@ -119,7 +135,8 @@ class WarmSandbox:
         self._writer = writer
         self._prewarmed = prewarmed
         self.last_used = time.monotonic()
-        self.init_duration_ms: float | None = None  # known at start for a provisioned sandbox
+        self.init_duration_ms: float | None = None  # known once start waited for init
+        self._init_unreported = False  # the first result reports init_duration_ms (a cold start)
 
     @property
     def alive(self) -> bool:
@@ -129,10 +146,12 @@ class WarmSandbox:
     @classmethod
     async def start(cls, spec: FunctionSpec, *, node: Node, interpreter: Interpreter, code_dir: Path,
                     generic: Started | None = None, prewarmed: bool = False,
-                    provisioned: bool = False) -> WarmSandbox:
+                    provisioned: bool = False, init_limit: bool = True) -> WarmSandbox:
         """A sandbox for ``spec``: ``generic`` specialized when given (a cold start then pays only
-        for init), else one started now with the code in place. A ``provisioned`` one is returned
-        initialized, or destroyed and ``FunctionInitError`` (or ``ExecutorPlatformError``) raised."""
+        for init), else one started now with the code in place. It is returned initialized, or
+        destroyed and ``FunctionInitError``, ``InitTimedOut`` or ``ExecutorPlatformError`` raised.
+        Without ``init_limit`` (the suppressed init), it is returned as soon as init began: the
+        first invocation waits for init within the function's timeout."""
         if generic is None:
             generic = await launch_agent(node=node, interpreter=interpreter, code_dir=code_dir,
                                          memory_mb=spec.memory_size, tmp_mb=spec.ephemeral_storage)
@@ -142,28 +161,33 @@ class WarmSandbox:
             except SandboxError as exc:
                 await generic.destroy()
                 raise ExecutorPlatformError(f"a sandbox for {spec.function_name} would not specialize: {exc}") from exc
+        frame = _init_frame(spec, region=node.region, ahead=provisioned, announce=init_limit)
         try:
-            generic.writer.write(protocol.encode(_init_frame(spec, region=node.region, ahead=provisioned)))
+            generic.writer.write(protocol.encode(frame))
             await generic.writer.drain()
         except BaseException:
             await generic.destroy()
             raise
         sandbox = cls(spec=spec, sandbox=generic.sandbox, reader=generic.reader, writer=generic.writer,
                       prewarmed=prewarmed)
-        if provisioned:
+        if provisioned or init_limit:
             try:
-                await sandbox._initialized()
+                await sandbox._initialized(provisioned=provisioned, limit_s=node.init_timeout_s)
             except BaseException:
                 await sandbox.destroy()
                 raise
+            sandbox._init_unreported = not (provisioned or prewarmed)
         return sandbox
 
-    async def _initialized(self) -> None:
+    async def _initialized(self, *, provisioned: bool, limit_s: float) -> None:
         """Wait for the agent's ``initialized`` frame; raise if init failed or never ended."""
-        timeout = max(INIT_TIMEOUT_S, float(self.spec.timeout))
+        timeout = max(PROVISIONED_INIT_TIMEOUT_S, float(self.spec.timeout)) if provisioned else limit_s
         try:
-            header, body = await asyncio.wait_for(protocol.receive_from(self._reader), timeout)
+            async with asyncio.timeout(timeout):
+                header, body = await protocol.receive_from(self._reader)
         except TimeoutError:
+            if not provisioned:
+                raise InitTimedOut(timeout) from None
             message = f"Init did not finish within {timeout:.2f} seconds"
             raise FunctionInitError(InvokeResult(
                 payload=error_payload(error_type="Sandbox.Timedout", message=message), duration_ms=0.0,
@@ -212,6 +236,8 @@ class WarmSandbox:
 
     def _result(self, reply: dict[str, object], body: bytes) -> InvokeResult:
         init_ms = reply.get("init_duration_ms")
+        if self._init_unreported:  # the agent announced it before this invocation was sent
+            init_ms, self._init_unreported = self.init_duration_ms, False
         if self._prewarmed:  # initialized ahead of demand: this is no cold start
             init_ms, self._prewarmed = None, False
         return InvokeResult(
@@ -251,14 +277,14 @@ def _with_error(result: InvokeResult, error_type: str, message: str) -> InvokeRe
     return replace(result, payload=error_payload(error_type=error_type, message=message), error_type=error_type)
 
 
-def _init_frame(spec: FunctionSpec, *, region: str, ahead: bool) -> dict[str, object]:
+def _init_frame(spec: FunctionSpec, *, region: str, ahead: bool, announce: bool) -> dict[str, object]:
     return {
         "op": "init", "runtime": spec.runtime, "handler": spec.handler, "function_name": spec.function_name,
         "function_version": spec.version, "memory_size": spec.memory_size,
         "environment": dict(spec.environment), "log_group_name": f"/aws/lambda/{spec.function_name}",
         "log_stream_name": f"{time.strftime('%Y/%m/%d')}/[{spec.version}]{spec.fingerprint[:32]}",
         "region": region, "initialization_type": "provisioned-concurrency" if ahead else "on-demand",
-        "ahead_of_demand": ahead,
+        "ahead_of_demand": ahead, "announce_init": announce,
     }
 
 

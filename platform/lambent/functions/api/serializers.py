@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import UploadedFile
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from lambent.api.serializers import StrictSerializer
 from lambent.functions import limits
 from lambent.functions.code_packages import check_zipped_size
 from lambent.functions.models import Alias, Function, Version
@@ -38,7 +39,7 @@ class ZipFileField(serializers.Field):
         return base64.b64encode(value).decode()
 
 
-class ConfigurationSerializer(serializers.Serializer):
+class ConfigurationSerializer(StrictSerializer):
     """The configuration fields, all optional (an update names only what changes)."""
 
     runtime = serializers.CharField(required=False, help_text="For example python3.12.")
@@ -70,13 +71,13 @@ class FunctionConfigurationUpdateSerializer(ConfigurationSerializer):
     revision_id = serializers.UUIDField(required=False)
 
 
-class FunctionCodeUpdateSerializer(serializers.Serializer):
+class FunctionCodeUpdateSerializer(StrictSerializer):
     zip_file = ZipFileField()
     revision_id = serializers.UUIDField(required=False)
     publish = serializers.BooleanField(default=False)
 
 
-class VersionPublishSerializer(serializers.Serializer):
+class VersionPublishSerializer(StrictSerializer):
     description = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
     revision_id = serializers.UUIDField(required=False)
     code_sha256 = serializers.CharField(required=False, help_text="Publish only if $LATEST has this code.")
@@ -124,7 +125,7 @@ class AliasSerializer(serializers.ModelSerializer):
         read_only_fields = ["revision_id", "created_at", "last_modified"]
 
 
-class AliasCreateSerializer(serializers.Serializer):
+class AliasCreateSerializer(StrictSerializer):
     name = serializers.CharField(trim_whitespace=False)
     function_version = serializers.CharField(help_text="A version number or $LATEST.")
     additional_version_weights = serializers.DictField(
@@ -133,7 +134,7 @@ class AliasCreateSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, default="")
 
 
-class AliasUpdateSerializer(serializers.Serializer):
+class AliasUpdateSerializer(StrictSerializer):
     function_version = serializers.CharField(required=False)
     additional_version_weights = serializers.DictField(child=serializers.FloatField(), required=False)
     description = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from lambent.api.content import JSONParser
 from lambent.api.views import TenantAPIView
 from lambent.functions import selectors, services
 from lambent.functions.api import serializers as s
@@ -17,6 +19,8 @@ NO_CONTENT = OpenApiResponse(description="Deleted.")
 
 class FunctionsView(TenantAPIView):
     """The tenant's functions."""
+
+    parser_classes = [JSONParser, MultiPartParser]  # the zip as a file of a multipart upload
 
     @extend_schema(responses=s.VersionSerializer(many=True), summary="List functions ($LATEST of each)")
     def get(self, request: Request) -> Response:
@@ -65,6 +69,8 @@ class FunctionView(TenantAPIView):
 
 class FunctionCodeView(TenantAPIView):
     """The code of $LATEST."""
+
+    parser_classes = [JSONParser, MultiPartParser]
 
     @extend_schema(request=s.FunctionCodeUpdateSerializer, responses=s.VersionSerializer,
                    summary="Replace the code of $LATEST")

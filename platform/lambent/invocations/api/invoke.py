@@ -82,9 +82,8 @@ async def accept_event(*, tenant: Tenant, function: Function, qualifier: str | N
     except BrokerUnavailable as exc:
         if await _withdraw(invocation):
             logger.warning("event invocation of %s refused: the broker did not take it (%s)", function.name, exc)
-            raise ServiceUnavailable(
-                f"The invocation could not be queued, the message broker did not answer ({exc}); "
-                "nothing will run, try again.") from exc
+            raise ServiceUnavailable("The invocation could not be queued: the message broker did not answer. "
+                                     "Nothing will run; try again.") from exc
     return invocation
 
 

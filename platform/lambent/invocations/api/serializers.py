@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from lambent.api.serializers import StrictInput, StrictSerializer
 from lambent.invocations.event_configs import EventInvokeChanges
 from lambent.invocations.models import Attempt, DeadLetterConfig, EventInvokeConfig, Invocation
 
@@ -39,29 +40,29 @@ class InvocationDetailSerializer(InvocationSerializer):
         fields = [*InvocationSerializer.Meta.fields, "attempts"]
 
 
-class InvocationFilterSerializer(serializers.Serializer):
+class InvocationFilterSerializer(StrictSerializer):
     function = serializers.CharField(required=False)
     status = serializers.CharField(required=False)
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
 
 
-class RedriveSerializer(serializers.Serializer):
+class RedriveSerializer(StrictSerializer):
     qualifier = serializers.CharField(required=False, allow_blank=True,
                                       help_text="Another version or alias to run it on; its own by default.")
 
 
-class DestinationSerializer(serializers.Serializer):
+class DestinationSerializer(StrictSerializer):
     destination = serializers.CharField(allow_blank=True, max_length=2048,
                                         help_text="A function or queue ARN of this account, or an http(s) URL.")
 
 
-class DestinationConfigSerializer(serializers.Serializer):
+class DestinationConfigSerializer(StrictSerializer):
     on_success = DestinationSerializer(required=False)
     on_failure = DestinationSerializer(required=False)
 
 
-class EventInvokeConfigSerializer(serializers.ModelSerializer):
+class EventInvokeConfigSerializer(StrictInput, serializers.ModelSerializer):
     """Read and write shape, as Lambda's EventInvokeConfig in snake case."""
 
     function_arn = serializers.SerializerMethodField()
@@ -95,7 +96,7 @@ class EventInvokeConfigSerializer(serializers.ModelSerializer):
         )
 
 
-class DeadLetterConfigSerializer(serializers.ModelSerializer):
+class DeadLetterConfigSerializer(StrictInput, serializers.ModelSerializer):
     target = serializers.CharField(max_length=2048,
                                    help_text="A function or queue ARN of this account, or an http(s) URL.")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from lambent.api.serializers import StrictSerializer
 from lambent.queues import limits
 from lambent.queues.models import Message, Queue
 
@@ -27,7 +28,7 @@ class QueueSerializer(serializers.ModelSerializer):
                   "approximate_number_of_messages", "approximate_number_of_messages_not_visible"]
 
 
-class QueueCreateSerializer(serializers.Serializer):
+class QueueCreateSerializer(StrictSerializer):
     name = serializers.CharField(trim_whitespace=False,
                                  help_text=f"1-{limits.NAME_MAX} letters, digits, '-' or '_'; unique in the tenant.")
     visibility_timeout = serializers.IntegerField(
@@ -36,12 +37,12 @@ class QueueCreateSerializer(serializers.Serializer):
         required=False, help_text=f"{_RETENTION_HELP}, default {limits.RETENTION_DEFAULT_S} (4 days).")
 
 
-class QueueUpdateSerializer(serializers.Serializer):
+class QueueUpdateSerializer(StrictSerializer):
     visibility_timeout = serializers.IntegerField(required=False, help_text=f"{_VISIBILITY_HELP}.")
     message_retention_seconds = serializers.IntegerField(required=False, help_text=f"{_RETENTION_HELP}.")
 
 
-class MessageSendSerializer(serializers.Serializer):
+class MessageSendSerializer(StrictSerializer):
     body = serializers.CharField(trim_whitespace=False, help_text=(
         f"Any text; body and attributes together at most {limits.MESSAGE_MAX_BYTES} bytes of UTF-8."))
     attributes = serializers.DictField(
@@ -55,7 +56,7 @@ class MessageSentSerializer(serializers.ModelSerializer):
         fields = ["message_id"]
 
 
-class MessagesReceiveSerializer(serializers.Serializer):
+class MessagesReceiveSerializer(StrictSerializer):
     max_messages = serializers.IntegerField(default=1, help_text=f"1-{limits.RECEIVE_MAX}, default 1.")
     visibility_timeout = serializers.IntegerField(
         required=False, help_text=f"{_VISIBILITY_HELP}; default the queue's.")

@@ -7,12 +7,13 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
+from lambent.api.serializers import StrictSerializer
 from lambent.functions import limits as function_limits
 from lambent.functions.models import ProvisionedConcurrencyConfig
 from lambent.quotas.selectors import Account
 
 
-class ReservedConcurrencySerializer(serializers.Serializer):
+class ReservedConcurrencySerializer(StrictSerializer):
     reserved_concurrent_executions = serializers.IntegerField(
         help_text="Executions set aside for the function, and the most it runs at once (all versions); 0 stops it.")
 
@@ -52,7 +53,7 @@ class AccountSerializer(serializers.Serializer):
         }
 
 
-class ProvisionedConcurrencyPutSerializer(serializers.Serializer):
+class ProvisionedConcurrencyPutSerializer(StrictSerializer):
     provisioned_concurrent_executions = serializers.IntegerField(
         help_text="Sandboxes to keep initialized, at least 1.")
 
