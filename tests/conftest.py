@@ -147,3 +147,15 @@ def async_platform(executor_process, django_db_setup, django_db_blocker):
     yield {"worker": worker, "beat": beat, "env": env, "metrics": f"http://127.0.0.1:{metrics_port}/metrics"}
     beat.stop()
     worker.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_kept_slots() -> Any:
+    """The slots this process kept after a test's invocations are given back before the next test."""
+    yield
+    from lambent.quotas import slots
+
+    if slots.keeper.held():
+        import asyncio
+
+        asyncio.run(slots.keeper.give_back_idle())

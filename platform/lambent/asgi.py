@@ -3,7 +3,8 @@
 The APIs, ``/healthz`` and ``/metrics`` go to ``APIHandler`` (no browser middleware, see
 ``lambent.api.handler``); the admin, the docs' static files and everything else to
 Django's standard handler with the full middleware stack. The lifespan runs the ledger's
-batch writer (``lambent.invocations.ledger_writer``) while the process serves.
+batch writer (``lambent.invocations.ledger_writer``) while the process serves, and gives back
+the concurrency slots the process kept (``lambent.quotas.slots``) when it stops.
 """
 
 import os
@@ -17,6 +18,7 @@ django_application = get_asgi_application()
 
 from lambent.api.handler import API_PATHS, APIHandler  # noqa: E402  (needs the apps loaded)
 from lambent.invocations import ledger_writer  # noqa: E402
+from lambent.quotas import slots  # noqa: E402
 
 api_application = APIHandler()
 
@@ -29,6 +31,7 @@ async def lifespan(receive: Any, send: Any) -> None:
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await ledger_writer.stop()
+            await slots.keeper.give_back_idle()
             await send({"type": "lifespan.shutdown.complete"})
             return
 

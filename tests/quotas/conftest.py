@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -10,7 +11,7 @@ from rest_framework.test import APIClient
 
 from lambent.functions.models import Function
 from lambent.invocations import hot_cache
-from lambent.quotas import admission
+from lambent.quotas import admission, slots
 
 
 def reserve(api: APIClient, function: str, count: Any) -> Any:
@@ -20,10 +21,12 @@ def reserve(api: APIClient, function: str, count: Any) -> Any:
 
 @pytest.fixture
 def hold() -> Iterator[Callable[..., admission.Slot]]:
-    """Take a slot of a function's pool as an execution would; every slot is given back afterwards."""
+    """Take a slot of a function's pool as an execution of another process would, once this process
+    gave back the slots it kept after its invocations; every slot is given back afterwards."""
     held: list[admission.Slot] = []
 
     def take(function: str, *, lease_seconds: float = 60) -> admission.Slot:
+        asyncio.run(slots.keeper.give_back_idle())
         pool = hot_cache.pool(function=Function.objects.select_related("tenant").get(name=function))
         slot = admission.acquire(pool=pool, lease_seconds=lease_seconds)
         held.append(slot)

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from lambent.errors import ServiceUnavailable, Throttled
-from lambent.quotas import admission, limits
+from lambent.quotas import admission, limits, slots
 from tests.processes import RedisServer, free_port, platform_env, wait_until
 from tests.quotas.conftest import reserve
 from tests.test_metrics import count
@@ -173,9 +173,12 @@ def test_a_function_error_gives_the_slot_back(api, create_function, fake_executo
 
     create_function("fails", zip_file=b64(make_zip({"app.py": "def handler(e, c):\n    raise ValueError('x')\n"})))
     reserve(api, "fails", 1)
-    for _ in range(3):
+    for _ in range(3):  # one slot, back after each: none is throttled
         response = api.post("/api/v1/functions/fails/invoke", {}, format="json")
         assert response.status_code == 200 and response["X-Lambent-Function-Error"] == "Unhandled"
+    assert slots.keeper.held() == 1  # kept for the next invocation, counted in use meanwhile
+    assert api.get("/api/v1/account").json()["concurrent_executions_in_use"] == 1
+    asyncio.run(slots.keeper.give_back_idle())
     assert api.get("/api/v1/account").json()["concurrent_executions_in_use"] == 0
 
 

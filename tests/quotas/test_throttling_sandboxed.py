@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from lambent.quotas import limits
+from lambent.quotas import limits, slots
 from tests.invocations.async_helpers import configure, create, invocation, invoke_event, queue_arn, wait_status
 from tests.processes import Process, platform_env, start_api, wait_until
 from tests.quotas.conftest import reserve
@@ -76,8 +76,9 @@ def test_a_reservation_of_n_holds_under_ten_times_n_parallel_calls(api, tenant, 
             assert body["type"] == "TooManyRequestsException"
             assert body["reason"] == limits.RESERVED_LIMIT_EXCEEDED
             assert int(headers["retry-after"]) >= 1
-    account = api.get("/api/v1/account").json()
-    assert account["concurrent_executions_in_use"] == 0
+    # The api process gives back the slots it kept once they are idle for a moment.
+    assert wait_until(lambda: api.get("/api/v1/account").json()["concurrent_executions_in_use"] == 0,
+                      timeout=slots.IDLE_RETURN_SECONDS + 3, what="the kept slots given back")
 
 
 @pytest.mark.usefixtures("async_platform")

@@ -91,7 +91,10 @@ class Keeper:
             with self._lock:
                 held = list(self._held)
             for lease in held:
-                self._renew(lease)
+                try:
+                    self._renew(lease)
+                except Exception:  # the thread must live on for the next leases
+                    logger.exception("renewing the lease of invocation %d failed", lease.pk)
 
     @staticmethod
     def _renew(held: Held) -> None:

@@ -68,6 +68,21 @@ end
 return counts
 """
 
+# KEYS: the pools' sets; ARGV: the lease in ms, then one token per key. Each token still in its
+# set (not expired, not released) gets a lease from now, on Redis's clock.
+RENEW = """
+local clock = redis.call('TIME')
+local lease = tonumber(ARGV[1])
+local expiry = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) + lease
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, 'XX', expiry, ARGV[i + 1])
+  if redis.call('PTTL', key) < lease then
+    redis.call('PEXPIRE', key, lease)
+  end
+end
+return #KEYS
+"""
+
 logger = logging.getLogger(__name__)
 
 #: How often a release that failed is tried again.
@@ -172,6 +187,12 @@ async def release_async(slot: Slot) -> None:
         _unreleased.add(slot, exc)
 
 
+async def renew_async(slots: Sequence[Slot], *, lease_seconds: float) -> None:
+    """Lease ``slots`` for ``lease_seconds`` from now, those still held (redis errors are raised)."""
+    await _async_redis().renew(keys=[slot.key for slot in slots],
+                               args=[_ms(lease_seconds), *(slot.token for slot in slots)])
+
+
 def in_use(*, keys: Sequence[str]) -> list[int]:
     """The slots held now in each of ``keys`` (expired leases not counted)."""
     if not keys:
@@ -210,6 +231,7 @@ class _Redis:
     client: Any
     acquire: Any
     count: Any
+    renew: Any
 
 
 _scripted: weakref.WeakKeyDictionary[Any, _Redis] = weakref.WeakKeyDictionary()
@@ -219,7 +241,7 @@ def _with_scripts(client: Any) -> _Redis:
     found = _scripted.get(client)
     if found is None:
         found = _scripted[client] = _Redis(client=client, acquire=client.register_script(ACQUIRE),
-                                           count=client.register_script(COUNT))
+                                           count=client.register_script(COUNT), renew=client.register_script(RENEW))
     return found
 
 
@@ -273,7 +295,7 @@ class _Unreleased:
             pipeline.zrem(slot.key, slot.token)
         try:
             removed = pipeline.execute()
-        except redis.RedisError:
+        except Exception:  # noqa: BLE001 - Redis away or the client torn down: the thread must live on
             return slots
         return [slot for slot, count in zip(slots, removed, strict=True) if not count]
 _unreleased = _Unreleased()

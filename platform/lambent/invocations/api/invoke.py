@@ -9,7 +9,8 @@ qualifier (skipped while ``hot_cache`` remembers both), writing the invocation's
 (in batches, after the response: ``ledger_writer``), and accepting an ``Event`` (202 once
 its row and outbox message are committed and handed to the broker).
 A synchronous invocation runs holding a concurrency slot (``lambent.quotas.admission``),
-taken right before the executor is called and given back right after, whatever happens;
+taken right before the executor is called and given back right after, whatever happens
+(kept by the process for the next invocation a moment: ``lambent.quotas.slots``);
 over the function's reservation or the tenant's unreserved pool it answers 429 with a
 ``reason`` and ``Retry-After``, without running anything.
 It speaks the same errors as the REST views (``lambent.api.exceptions.error_body``).
@@ -33,7 +34,7 @@ from lambent.invocations import asynchronous, hot_cache, ledger_writer, outbox, 
 from lambent.invocations.hot_cache import Routing
 from lambent.invocations.logs import tail_base64
 from lambent.invocations.models import Invocation, InvocationType
-from lambent.quotas import admission
+from lambent.quotas import slots
 from lambent.quotas.admission import Pool
 from worker import executors
 
@@ -103,12 +104,11 @@ async def run_recorded(prepared: services.Prepared) -> tuple[executors.InvokeRes
     hand the invocation's ledger row to the writer. The row carries what the response says."""
     function = prepared.version.function
     pool: Pool = hot_cache.pools.get(function.pk) or await _pool_from_database(function=function)
-    lease = admission.lease_seconds(timeout=prepared.spec.timeout)
-    slot = await admission.acquire_async(pool=pool, lease_seconds=lease)
+    kept = await slots.keeper.take(pool=pool)
     try:
         result = await services.run(prepared)
     finally:
-        await admission.release_async(slot)
+        slots.keeper.give_back(kept)
     invocation = services.sync_ledger_row(prepared, result)
     await ledger_writer.record(invocation)
     return result, invocation
