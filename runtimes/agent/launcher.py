@@ -24,6 +24,10 @@ comes from ``.pyc`` files), while a function's modules are compiled at every col
 
 A forked runtime's ``/proc/self/environ`` still shows the agent's exec-time environment (the
 kernel's copy is not rewritten by ``putenv``), so the executor starts the agent with an empty one.
+And a fork holds a copy of all the agent's memory as it was: the standby is forked before the agent
+has read anything from the platform; a replacement forked at init (when the standby died) holds the
+init frame too, which is the function's own. Whatever the agent must keep from the function (a
+lease token) must therefore never be in its memory when it forks.
 
 Any other runtime is ``<task root>/bootstrap``, else ``/opt/bootstrap``, exec'd with the
 runtime's environment through ``posix_spawn``, in its own process group too; its standby is
@@ -33,6 +37,8 @@ killed unused.
 import io
 import posix
 import sys
+
+from . import hardening
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -214,6 +220,7 @@ def _wait_then_run(
     """The standby's life: shed the agent, warm the compiler, wait for ``start``, run the bootstrap."""
     status = 1
     try:
+        hardening.set_dumpable(True)  # the agent is not (see ``hardening``); the function's runtime is
         posix.setpgid(0, 0)
         _signal.set_wakeup_fd(-1)
         _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
@@ -294,13 +301,19 @@ def _replace_environment(environment: dict[str, str]) -> None:
 
 
 def _unload_agent() -> None:
-    """Forget the agent's packages (and ``python``, the bootstrap's), and the folder holding them."""
+    """Forget the agent's packages (and ``python``, the bootstrap's), and the folder holding them; and
+    let ``__main__`` be the bootstrap's script, not the agent's, as in ``python bootstrap.py``: a
+    ``multiprocessing`` child of the "spawn" or "forkserver" kind re-runs the parent's main script,
+    and would start a second agent."""
     ours = {__name__.partition(".")[0], bootstrap.__name__.partition(".")[0]}
     holder = (sys.modules[__name__.partition(".")[0]].__file__ or "").rpartition("/")[0].rpartition("/")[0]
     for name in [name for name in sys.modules if name.partition(".")[0] in ours]:
         del sys.modules[name]
     sys.path[:] = [entry for entry in sys.path if entry != holder]
     sys.argv[:] = [bootstrap.__file__ or "bootstrap.py"]
+    main = type(sys)("__main__")  # a script's module: no __spec__, so children run it by path
+    main.__file__ = sys.argv[0]
+    sys.modules["__main__"] = main
 
 
 def _exit_status(exit: SystemExit) -> int:

@@ -1,5 +1,7 @@
 """The sandbox's state: the runtime's life, the invocation in flight, the result owed for it.
 
+The agent greets the platform with a ``ready`` frame once it listens and its standby is forked:
+``pid`` is its own in the sandbox, which the executor checks is the pid its seccomp guard protects.
 The platform sends ``init`` once, then ``invoke`` frames, one at a time; each gets exactly one
 ``result`` frame:
 
@@ -101,6 +103,7 @@ class Supervisor:
 
     def attach(self, platform: Stream) -> None:
         self._platform = platform
+        platform.write(protocol.encode({"op": "ready", "pid": posix.getpid()}))
 
     def on_platform_data(self, data: bytes) -> None:
         self._frames.feed(data)

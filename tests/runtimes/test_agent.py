@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from runtimes.agent import protocol
-from tests.runtimes.conftest import ROOT, TIMEOUT, Agent, process_gone, wait_until
+from tests.runtimes.conftest import ROOT, TIMEOUT, Agent, process_gone
 
 PREFIX = "/2018-06-01/runtime"
 SLEEPING_BOOTSTRAP = """
@@ -373,4 +373,3 @@ def test_a_second_init_is_a_protocol_error(agent: Agent, write: Callable[..., Pa
 
 def test_the_agent_exits_when_the_platform_leaves_before_init(agent: Agent) -> None:
     assert agent.close() == 0
-    wait_until(lambda: not agent.socket_path.exists())
