@@ -75,6 +75,7 @@ def handler(event, context):
     attempts = {
         "agent": lambda: open(f"/proc/{AGENT}/cmdline").read().split("\0")[3],
         "self": lambda: os.getpid(),
+        "dumpable": lambda: os.stat(f"/proc/{os.getpid()}/environ").st_uid == os.getuid(),  # the runtime is
         "ptrace": lambda: attempt(raw("ptrace", 16, AGENT, 0, 0)),  # PTRACE_ATTACH
         "process_vm_readv": lambda: attempt(raw("process_vm_readv", AGENT, 0, 0, 0, 0, 0)),
         "kill": lambda: attempt(lambda: os.kill(AGENT, 0)),
@@ -129,6 +130,7 @@ def attack(*only: str, **options: object) -> tuple[dict[str, object], dict[str, 
 def test_the_function_cannot_touch_the_agent() -> None:
     first, second = attack()
     assert first["agent"].endswith("agent/__main__.py") and first["self"] != 2  # type: ignore[union-attr]
+    assert first["dumpable"] is True  # the runtime the agent forked is an ordinary process again
     denied = ("ptrace", "process_vm_readv", "kill", "stop", "kill_group", "kill_all", "tgkill", "sigqueue", "pidfd",
               "proc_dir", "join_group", "prlimit", "io_owner")
     assert {name: first[name] for name in denied} == {name: "EPERM" for name in denied}

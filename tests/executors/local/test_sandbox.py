@@ -409,3 +409,35 @@ def test_specs_are_validated(make_spec: Callable[..., SandboxSpec]) -> None:
     for field, value in (("uid", 0), ("gid", 0), ("sandbox_id", "../x"), ("command", []), ("tmp_mb", 0)):
         with pytest.raises(ValueError):
             SandboxSpec(**{**vars(spec), field: value})
+
+
+def test_dev_holds_only_the_devices_and_only_shm_is_writable(start: Start) -> None:
+    sandbox = start("""
+import errno, json, os
+def attempt(action):
+    try:
+        action()
+        return "ok"
+    except OSError as error:
+        return errno.errorcode[error.errno]
+def fill(path):
+    with open(path, "wb", buffering=0) as big:
+        while True:
+            big.write(b"x" * 65536)
+print(json.dumps({
+    "dev": sorted(os.listdir("/dev")), "links": {name: os.readlink(f"/dev/{name}") for name in ("fd", "stdout")},
+    "new": attempt(lambda: open("/dev/planted", "w")), "dir": attempt(lambda: os.mkdir("/dev/pts")),
+    "null": attempt(lambda: open("/dev/null", "w").write("gone")),
+    "urandom": len(open("/dev/urandom", "rb").read(16)), "full": attempt(lambda: open("/dev/full", "wb", buffering=0).write(b"x")),
+    "tty": attempt(lambda: open("/dev/tty")),
+    "tmp": attempt(lambda: fill("/tmp/half")), "shm": attempt(lambda: fill("/dev/shm/rest")),
+    "sizes": os.path.getsize("/tmp/half") + os.path.getsize("/dev/shm/rest"),
+}))
+""", tmp_mb=4)
+    seen = report(sandbox)
+    assert seen["dev"] == ["fd", "full", "null", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero"]
+    assert seen["links"] == {"fd": "/proc/self/fd", "stdout": "/proc/self/fd/1"}
+    assert seen["new"] == seen["dir"] == "EROFS"
+    assert seen["null"] == "ok" and seen["urandom"] == 16 and seen["full"] == "ENOSPC"
+    assert seen["tty"] == "ENXIO"  # no controlling terminal
+    assert seen["tmp"] == seen["shm"] == "ENOSPC" and 3 << 20 < seen["sizes"] <= 4 << 20  # one tmpfs, one size
