@@ -204,6 +204,7 @@ def guard_program(agent_pid: int = AGENT_PID) -> bytes:
     try:
         syscall_filter = seccomp.SyscallFilter(seccomp.ALLOW)
         syscall_filter.set_attr(seccomp.Attr.ACT_BADARCH, seccomp.KILL_PROCESS)
+        syscall_filter.set_attr(seccomp.Attr.CTL_OPTIMIZE, 2)  # every call runs it: a tree, not a chain
         for target in (agent_pid, -agent_pid, -1):
             syscall_filter.add_rule(deny, "kill", low32(0, target))
         for name in ("tkill", "rt_sigqueueinfo", "prlimit64"):
