@@ -16,6 +16,17 @@ from worker.executors.local.sandbox import Sandbox
 
 REPO = Path(__file__).resolve().parents[3]
 Start = Callable[..., Sandbox]
+#: For scripts run in a sandbox: ``attempt(action)`` is "ok", or the errno's name the action failed with.
+ATTEMPT = """
+import errno
+
+def attempt(action):
+    try:
+        action()
+        return "ok"
+    except OSError as error:
+        return errno.errorcode[error.errno]
+"""
 
 
 def report(sandbox: Sandbox) -> dict[str, Any]:

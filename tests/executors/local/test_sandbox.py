@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.executors.local import REPO, Start, report, running
+from tests.executors.local import ATTEMPT, REPO, Start, report, running
 from worker.executors.local.cgroups import CgroupDriver
 from worker.executors.local.interpreters import Interpreter, find_interpreters
 from worker.executors.local.sandbox import (
@@ -412,14 +412,8 @@ def test_specs_are_validated(make_spec: Callable[..., SandboxSpec]) -> None:
 
 
 def test_dev_holds_only_the_devices_and_only_shm_is_writable(start: Start) -> None:
-    sandbox = start("""
-import errno, json, os
-def attempt(action):
-    try:
-        action()
-        return "ok"
-    except OSError as error:
-        return errno.errorcode[error.errno]
+    sandbox = start(ATTEMPT + """
+import json, os
 def fill(path):
     with open(path, "wb", buffering=0) as big:
         while True:
