@@ -6,7 +6,8 @@ its environment, its descriptors (``/proc/<pid>/fd``) and its OOM score. The age
 duration of every invocation and will hold the platform's secrets (a lease token), so it makes
 itself *not dumpable* (``prctl(PR_SET_DUMPABLE, 0)``) as its first act: the kernel's ptrace access
 check then fails for any process lacking ``CAP_SYS_PTRACE``, which no process of a sandbox has, and
-``/proc/<pid>`` of the agent belongs to root (who does not even exist inside), not to its uid.
+the files under ``/proc/<pid>`` of the agent belong to root, not to its uid (inside, where root is
+not mapped, they show as 65534).
 Chosen over a uid of its own inside the sandbox: bwrap, unprivileged, maps only one.
 
 The rest is the seccomp guard the executor has bwrap load (``worker/executors/local/seccomp.py``):

@@ -14,7 +14,7 @@ import pytest
 from tests.executors.local import report
 from worker.executors.local import seccomp
 from worker.executors.local.cgroups import CgroupDriver
-from worker.executors.local.sandbox import SandboxSpec, UidPool, launch
+from worker.executors.local.sandbox import SandboxSpec, SandboxUnavailable, UidPool, check_seccomp, launch
 
 pytestmark = pytest.mark.sandbox
 
@@ -109,3 +109,12 @@ def test_the_programs_are_built_once_and_handed_over_per_launch() -> None:
     finally:
         for fd in first + second:
             os.close(fd)
+
+
+def test_a_bwrap_that_cannot_load_filters_is_refused(tmp_path: Path) -> None:
+    old = tmp_path / "bwrap"
+    old.write_text("#!/bin/sh\necho 'usage: bwrap'\necho '    --seccomp FD    Load and use seccomp rules from FD'\n")
+    old.chmod(0o755)
+    check_seccomp()  # this host's bwrap can
+    with pytest.raises(SandboxUnavailable, match=r"--add-seccomp-fd needs bubblewrap 0\.5\+"):
+        check_seccomp(str(old))

@@ -65,11 +65,11 @@ from worker.executors.base import (
     SandboxCount,
     provision_targets,
 )
-from worker.executors.local import cgroups, seccomp
+from worker.executors.local import cgroups
 from worker.executors.local.code_cache import CodeCache
 from worker.executors.local.interpreters import Interpreter, find_interpreters
 from worker.executors.local.provisioned import Provisioner
-from worker.executors.local.sandbox import SandboxUnavailable, UidPool, reap_orphans
+from worker.executors.local.sandbox import UidPool, check_seccomp, reap_orphans
 from worker.executors.local.warm import Node, Started, WarmSandbox, launch_agent
 from worker.executors.metrics import INIT_DURATION, INVOCATIONS, REAPED, STARTED
 
@@ -95,15 +95,6 @@ def _precompile_runtimes(interpreters: Iterable[Interpreter]) -> None:
                        check=False, capture_output=True, timeout=120)
 
 
-def _build_filters() -> None:
-    """Build the seccomp programs now (~10 ms, once), so that an executor that cannot starts not at all."""
-    try:
-        seccomp.allow_list_program()
-        seccomp.guard_program()
-    except seccomp.SeccompUnavailable as error:
-        raise SandboxUnavailable(f"{error}; or set LAMBENT_SECCOMP=unconfined to run sandboxes without it") from error
-
-
 class LocalExecutor(Executor):
     def __init__(self, *, code_source: Callable[[str], bytes], state_dir: Path, keep_alive_s: float,
                  isolation: bool = True, interpreters: dict[str, str] | None = None, uid_base: int = 200000,
@@ -113,7 +104,7 @@ class LocalExecutor(Executor):
         state_dir.chmod(0o711)  # bwrap runs as the sandbox uids: they must traverse, never list
         driver = cgroups.detect(parent=cgroup_parent) if isolation else None
         if isolation and seccomp:
-            _build_filters()
+            check_seccomp()  # an executor that could start no sandbox does not start at all
         self._node = Node(runtime_dir=RUNTIMES_DIR, state_dir=state_dir, region=region, cgroups=driver,
                           uids=UidPool(base=uid_base) if isolation else None, isolation=isolation,
                           seccomp=seccomp)

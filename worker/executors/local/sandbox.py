@@ -499,14 +499,22 @@ def _prepare(spec: SandboxSpec, *, cgroups: CgroupDriver | None, state_root: Pat
     return launch
 
 
-def _seccomp_fds(bwrap: str) -> list[int]:
+def check_seccomp(bwrap: str = BWRAP) -> None:
+    """Raise ``SandboxUnavailable`` unless ``bwrap`` can load the seccomp filters and libseccomp can
+    build them here (built once per process: ~10 ms)."""
     if "--add-seccomp-fd" not in _bwrap_options(bwrap):
         raise SandboxUnavailable(f"{bwrap} cannot load seccomp filters (--add-seccomp-fd needs bubblewrap 0.5+); "
                                  "set LAMBENT_SECCOMP=unconfined to run sandboxes without them")
     try:
-        return seccomp.program_fds()
+        seccomp.allow_list_program()
+        seccomp.guard_program()
     except seccomp.SeccompUnavailable as error:
         raise SandboxUnavailable(f"{error}; or set LAMBENT_SECCOMP=unconfined to run sandboxes without it") from error
+
+
+def _seccomp_fds(bwrap: str) -> list[int]:
+    check_seccomp(bwrap)
+    return seccomp.program_fds()
 
 
 class _SandboxBase(abc.ABC):
