@@ -22,15 +22,9 @@ from __future__ import annotations
 
 import math
 
-from prometheus_client import Counter
-
-from worker.executors.metrics import REGISTRY
+from worker.executors.metrics import FIGURES_CORRECTED as CORRECTED
 
 SLACK_MS = 20.0
-
-CORRECTED = Counter("lambent_executor_figures_corrected", "Figures an agent reported outside the executor's own "
-                    "measure, replaced by its bound: a runtime or an agent that lied, or a host too loaded to tell.",
-                    ["figure"], registry=REGISTRY)
 
 
 def _number(value: object) -> float | None:
