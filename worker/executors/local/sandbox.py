@@ -486,7 +486,8 @@ def _prepare(spec: SandboxSpec, *, cgroups: CgroupDriver | None, state_root: Pat
     try:
         staging = _Staging.create(spec, state_root)
     except BaseException:
-        _Launch(argv=[], cwd="/", new_session=False, seccomp_fds=seccomp_fds).release()
+        for fd in seccomp_fds:
+            os.close(fd)
         raise
     launch = _Launch(argv=[], cwd="/", new_session=False, staging=staging, seccomp_fds=seccomp_fds)
     try:

@@ -97,8 +97,13 @@ async def launch_agent(*, node: Node, interpreter: Interpreter, code_dir: Path |
     sandbox: no tenant's code, no tenant's limits yet (see ``AsyncSandbox.specialize``)."""
     sandbox_id = f"sandbox-{next(_serial)}-{int(time.time() * 1000) % 100000}"
     socket_path = node.state_dir / AGENT_SOCKETS / f"{sandbox_id}.sock"
-    listener = _listen(socket_path)
     uid = node.uids.acquire() if node.uids else 1
+    try:
+        listener = _listen(socket_path)
+    except ExecutorPlatformError:
+        if node.uids:
+            node.uids.release(uid)
+        raise
     sandbox_spec = SandboxSpec(
         sandbox_id=sandbox_id, interpreter=interpreter,
         command=[str(interpreter.executable), "-I", "-S", AGENT, "--socket-fd", str(listener.fileno()),
