@@ -89,7 +89,8 @@ class Supervisor:
 
     def stand_by(self) -> None:
         """Fork the Python runtime ahead of demand (see ``launcher``), once every descriptor of the
-        agent is in the loop; if the fork fails now, init forks one."""
+        agent is in the loop, before it reads anything from the platform; if the fork fails now,
+        init execs a runtime instead."""
         try:
             self._standby = launcher.fork_standby(close_agent_files=self._loop.close_all)
         except launcher.LaunchError:
@@ -132,7 +133,6 @@ class Supervisor:
                 runtime=header["runtime"],
                 environment=environment,
                 task_root=self._task_root,
-                close_agent_files=self._loop.close_all,
                 standby=standby,
             )
         except launcher.LaunchError as error:
