@@ -25,7 +25,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from bench import floors, loadgen
+from bench import floors, loadgen, seccomp
 from bench.celery_floor import CeleryFloor
 from bench.instance import WORKER_CONCURRENCY, Platform
 from bench.ledger import Ledger
@@ -297,6 +297,15 @@ def _sandbox_cgroups(platform: Platform) -> list[Path]:
     return []
 
 
+def measure_seccomp(results: list[dict[str, object]]) -> None:
+    """The sandboxes' seccomp filters against none, at the executor (see ``bench.seccomp``)."""
+    medians = seccomp.measure()
+    results.append(row("seccomp_cold_start_p50", medians["cold_filtered"], "ms", medians["cold_unconfined"],
+                       target=seccomp.TARGET))
+    results.append(row("seccomp_warm_invoke_p50", medians["warm_filtered"], "ms", medians["warm_unconfined"],
+                       target=seccomp.TARGET))
+
+
 def _interpreter(runtime: str) -> Path:
     from worker.executors.local.interpreters import find_interpreters
 
@@ -327,6 +336,7 @@ def main() -> None:
         measure_idle_memory(platform, results)
         measure_burst(platform, results)
         measure_async(platform, results)
+    measure_seccomp(results)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"{'name':<26}{'value':>12}{'floor':>12}  unit    {'ratio':>7}  target")
     for result in results:

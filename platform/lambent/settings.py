@@ -137,6 +137,10 @@ EXECUTOR_BACKEND = env_str("LAMBENT_EXECUTOR_BACKEND", default="worker.executors
 EXECUTOR_SOCKET = env_path("LAMBENT_EXECUTOR_SOCKET", default=DATA_DIR / "executor.sock")
 #: ``bwrap`` isolates every sandbox; ``none`` runs functions as plain processes (no isolation).
 SANDBOX = env_choice("LAMBENT_SANDBOX", choices=("bwrap", "none"), default="bwrap")
+#: ``default`` runs every bwrap sandbox under the seccomp allow-list and the agent's guard
+#: (worker.executors.local.seccomp); ``unconfined`` without them, for chasing a function that
+#: needs a system call the list lacks.
+SECCOMP = env_choice("LAMBENT_SECCOMP", choices=("default", "unconfined"), default="default")
 #: Seconds an idle warm sandbox is kept before it is reaped.
 KEEP_ALIVE_SECONDS = env_int("LAMBENT_KEEP_ALIVE_SECONDS", default=300, minimum=1)
 #: Interpreters for the Python runtimes, ``python3.12=/path/to/python3.12,...``; found on the node when unset.

@@ -13,9 +13,9 @@ sends it its environment and task root: it takes exactly that environment (stdou
 unbuffered when ``PYTHONUNBUFFERED`` is set, as Lambda sets it), enters the task root and runs
 the bootstrap, whose first instruction is the function's own ``import``. It never returns into
 the agent's code: it ends with ``os._exit``. A standby that died (or could not be forked) is
-replaced by a fork made there and then. The standby runs no function code before ``start``: a
-generic sandbox's standby, once the sandbox is specialized, belongs to that function as the
-rest of the sandbox does.
+replaced by ``python -I -S bootstrap.py`` exec'd afresh, never by a fork made then (see below).
+The standby runs no function code before ``start``: a generic sandbox's standby, once the sandbox
+is specialized, belongs to that function as the rest of the sandbox does.
 
 Warming the compiler: the first ``compile()`` in a process costs ~1.6 ms here (CPython builds its
 AST types on first use) against ~0.05 ms for the next; the agent never compiles anything (its code
@@ -24,6 +24,10 @@ comes from ``.pyc`` files), while a function's modules are compiled at every col
 
 A forked runtime's ``/proc/self/environ`` still shows the agent's exec-time environment (the
 kernel's copy is not rewritten by ``putenv``), so the executor starts the agent with an empty one.
+And a fork holds a copy of all the agent's memory as it was, which the function can read: the
+standby is forked before the agent has read anything from the platform, and it is the only fork
+the agent makes. A runtime started later (the standby died) is exec'd, so whatever the agent holds
+by then (the platform's frames, a lease token) never reaches the function.
 
 Any other runtime is ``<task root>/bootstrap``, else ``/opt/bootstrap``, exec'd with the
 runtime's environment through ``posix_spawn``, in its own process group too; its standby is
@@ -33,6 +37,8 @@ killed unused.
 import io
 import posix
 import sys
+
+from . import hardening
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -139,11 +145,10 @@ def start(
     runtime: str,
     environment: dict[str, str],
     task_root: str,
-    close_agent_files: "Callable[[], None]",
     standby: "Standby | None" = None,
 ) -> Runtime:
     """Start the runtime in ``task_root``: a Python one from ``standby`` when it still waits, else
-    forked now. ``close_agent_files`` closes the agent's descriptors in a fork."""
+    exec'd now."""
     try:
         # Only now: a generic sandbox, started ahead of demand, gets its code mounted at the task
         # root when it is specialized, just before this init.
@@ -155,11 +160,11 @@ def start(
     if not runtime.startswith("python"):
         if standby is not None:
             discard(standby)
-        return _spawn(environment=environment, task_root=task_root)
+        return _spawn_bootstrap(environment=environment, task_root=task_root)
     if standby is None or not standby.alive():
         if standby is not None:
             discard(standby)
-        standby = fork_standby(close_agent_files=close_agent_files)
+        return _spawn_python(environment=environment)
     _send_all(standby.go_fd, bootstrap.dumps({"environment": environment, "task_root": task_root}))
     posix.close(standby.go_fd)
     return Runtime(pid=standby.pid, log_fd=standby.log_fd)
@@ -175,12 +180,24 @@ def _send_all(fd: int, data: bytes) -> None:
             return
 
 
-def _spawn(*, environment: dict[str, str], task_root: str) -> Runtime:
+def _spawn_bootstrap(*, environment: dict[str, str], task_root: str) -> Runtime:
     candidates = (f"{task_root}/bootstrap", "/opt/bootstrap")
     path = next((candidate for candidate in candidates if _executable(candidate)), None)
     if path is None:
         message = f"Couldn't find valid bootstrap(s): [{' '.join(candidates)}]"
         raise LaunchError("Runtime.InvalidEntrypoint", message)
+    return _spawn(path, [path], environment=environment)
+
+
+def _spawn_python(*, environment: dict[str, str]) -> Runtime:
+    """The Python runtime as the standby would have become it: the agent's interpreter and flags
+    (``-I -S``; ``-u`` for ``PYTHONUNBUFFERED``, which ``-I`` would ignore) running the bootstrap."""
+    unbuffered = ["-u"] if environment.get("PYTHONUNBUFFERED") else []
+    script = bootstrap.__file__ or "bootstrap.py"
+    return _spawn(sys.executable, [sys.executable, "-I", "-S", *unbuffered, script], environment=environment)
+
+
+def _spawn(path: str, argv: "list[str]", *, environment: dict[str, str]) -> Runtime:
     log_read, log_write = posix.pipe()
     actions = [
         (posix.POSIX_SPAWN_OPEN, 0, "/dev/null", posix.O_RDONLY, 0),
@@ -189,7 +206,7 @@ def _spawn(*, environment: dict[str, str], task_root: str) -> Runtime:
     ]
     try:
         pid = posix.posix_spawn(
-            path, [path], environment, file_actions=actions, setpgroup=0, setsigdef=_DEFAULT_AFTER_EXEC, setsigmask=()
+            path, argv, environment, file_actions=actions, setpgroup=0, setsigdef=_DEFAULT_AFTER_EXEC, setsigmask=()
         )
     except OSError as error:
         posix.close(log_read)
@@ -214,6 +231,7 @@ def _wait_then_run(
     """The standby's life: shed the agent, warm the compiler, wait for ``start``, run the bootstrap."""
     status = 1
     try:
+        hardening.set_dumpable(True)  # the agent is not (see ``hardening``); the function's runtime is
         posix.setpgid(0, 0)
         _signal.set_wakeup_fd(-1)
         _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
@@ -294,13 +312,19 @@ def _replace_environment(environment: dict[str, str]) -> None:
 
 
 def _unload_agent() -> None:
-    """Forget the agent's packages (and ``python``, the bootstrap's), and the folder holding them."""
+    """Forget the agent's packages (and ``python``, the bootstrap's), and the folder holding them; and
+    let ``__main__`` be the bootstrap's script, not the agent's, as in ``python bootstrap.py``: a
+    ``multiprocessing`` child of the "spawn" or "forkserver" kind re-runs the parent's main script,
+    and would start a second agent."""
     ours = {__name__.partition(".")[0], bootstrap.__name__.partition(".")[0]}
     holder = (sys.modules[__name__.partition(".")[0]].__file__ or "").rpartition("/")[0].rpartition("/")[0]
     for name in [name for name in sys.modules if name.partition(".")[0] in ours]:
         del sys.modules[name]
     sys.path[:] = [entry for entry in sys.path if entry != holder]
     sys.argv[:] = [bootstrap.__file__ or "bootstrap.py"]
+    main = type(sys)("__main__")  # a script's module: no __spec__, so children run it by path
+    main.__file__ = sys.argv[0]
+    sys.modules["__main__"] = main
 
 
 def _exit_status(exit: SystemExit) -> int:

@@ -1,21 +1,24 @@
 """The agent's command line, its listeners and its life.
 
-    python -I -S /var/runtime/agent/__main__.py --socket PATH --runtime-api HOST:PORT [--task-root DIR]
+    python -I -S /var/runtime/agent/__main__.py --socket-fd FD --runtime-api HOST:PORT [--task-root DIR]
 
-The Unix socket at ``--socket`` appears once both listeners are up (it is bound under another name
-and renamed), so a platform that sees it may connect at once. The Python runtime is forked then too,
-ahead of demand, and waits for init (see ``launcher``). The first connection is the
-platform's; any later one is closed unanswered.
+``--socket-fd`` is a listening Unix socket the agent inherits: the platform binds it where the
+sandbox cannot see it, so no process of the sandbox can connect to it, replace it or plant one in
+its place. The agent first makes itself not dumpable (see ``hardening``), then listens on the
+Runtime API and forks the Python runtime ahead of demand, which waits for init (see ``launcher``),
+and only then accepts: the first connection is the platform's, greeted with a ``ready`` frame (see
+``supervisor``); any later one is closed unanswered.
 
 Exit status: 0 once the platform closed its connection, or on SIGTERM or SIGINT; 1 on a protocol
-error (the reason on stderr); 2 for a bad command line. The runtime and its process group are
-killed on the way out, and the socket file removed.
+error, or if the agent cannot protect itself or listen (the reason on stderr); 2 for a bad command
+line. The runtime and its process group are killed on the way out.
 """
 
 import _socket
 import posix
 import sys
 
+from . import hardening
 from .loop import POLLIN, Loop, Stream
 from .protocol import ProtocolError
 from .supervisor import Supervisor
@@ -26,8 +29,8 @@ if TYPE_CHECKING:
 else:
     import _signal
 
-USAGE = "usage: agent --socket PATH --runtime-api HOST:PORT [--task-root DIR]"
-_OPTIONS = ("--socket", "--runtime-api", "--task-root")
+USAGE = "usage: agent --socket-fd FD --runtime-api HOST:PORT [--task-root DIR]"
+_OPTIONS = ("--socket-fd", "--runtime-api", "--task-root")
 
 
 def main(argv: list[str]) -> int:
@@ -36,15 +39,19 @@ def main(argv: list[str]) -> int:
     except ValueError as error:
         sys.stderr.write(f"agent: {error}\n{USAGE}\n")
         return 2
-    loop = Loop()
-    socket_path = options["--socket"]
     try:
+        hardening.set_dumpable(False)
+    except OSError as error:
+        sys.stderr.write(f"agent: cannot protect itself: {error}\n")
+        return 1
+    loop = Loop()
+    try:
+        platform_listener = _inherited_listener(options["--socket-fd"])
         api_listener, runtime_api = _listen_tcp(options["--runtime-api"])
         supervisor = Supervisor(
             loop=loop, listener=api_listener, runtime_api=runtime_api, task_root=options["--task-root"]
         )
         _watch_signals(loop, supervisor)
-        platform_listener = _listen_unix(socket_path)
     except (OSError, ValueError) as error:
         sys.stderr.write(f"agent: cannot listen: {error}\n")
         return 1
@@ -64,10 +71,6 @@ def main(argv: list[str]) -> int:
     finally:
         supervisor.close()
         loop.close_all()
-        try:
-            posix.unlink(socket_path)
-        except OSError:
-            pass
 
 
 def _options(argv: list[str]) -> dict[str, str]:
@@ -131,16 +134,14 @@ def _listen_tcp(address: str) -> "tuple[_socket.socket, str]":
     return listener, f"{host}:{listener.getsockname()[1]}"
 
 
-def _listen_unix(path: str) -> "_socket.socket":
-    staging = f"{path}~"
-    try:
-        posix.unlink(staging)
-    except FileNotFoundError:
-        pass
-    listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    listener.bind(staging)
-    listener.listen(4)
-    posix.rename(staging, path)
+def _inherited_listener(fd: str) -> "_socket.socket":
+    """The platform's listening socket, kept from any runtime the agent spawns (the forked one
+    closes it with the rest of the loop's descriptors)."""
+    listener = _socket.socket(fileno=int(fd))
+    if listener.family != _socket.AF_UNIX or listener.getsockopt(_socket.SOL_SOCKET, _socket.SO_ACCEPTCONN) != 1:
+        listener.detach()
+        raise ValueError(f"descriptor {fd} is not a listening Unix socket")
+    posix.set_inheritable(listener.fileno(), False)
     return listener
 
 

@@ -1,5 +1,7 @@
 """The sandbox's state: the runtime's life, the invocation in flight, the result owed for it.
 
+The agent greets the platform with a ``ready`` frame once it listens and its standby is forked:
+``pid`` is its own in the sandbox, which the executor checks is the pid its seccomp guard protects.
 The platform sends ``init`` once, then ``invoke`` frames, one at a time; each gets exactly one
 ``result`` frame:
 
@@ -89,7 +91,8 @@ class Supervisor:
 
     def stand_by(self) -> None:
         """Fork the Python runtime ahead of demand (see ``launcher``), once every descriptor of the
-        agent is in the loop; if the fork fails now, init forks one."""
+        agent is in the loop, before it reads anything from the platform; if the fork fails now,
+        init execs a runtime instead."""
         try:
             self._standby = launcher.fork_standby(close_agent_files=self._loop.close_all)
         except launcher.LaunchError:
@@ -103,6 +106,7 @@ class Supervisor:
 
     def attach(self, platform: Stream) -> None:
         self._platform = platform
+        platform.write(protocol.encode({"op": "ready", "pid": posix.getpid()}))
 
     def on_platform_data(self, data: bytes) -> None:
         self._frames.feed(data)
@@ -131,7 +135,6 @@ class Supervisor:
                 runtime=header["runtime"],
                 environment=environment,
                 task_root=self._task_root,
-                close_agent_files=self._loop.close_all,
                 standby=standby,
             )
         except launcher.LaunchError as error:

@@ -28,36 +28,37 @@ TIMEOUT = 20.0
 
 
 class Agent:
-    """One agent process and the platform's connection to it."""
+    """One agent process and the platform's connection to it. As the executor does, the test binds
+    the listening socket and the agent inherits it."""
 
     def __init__(self, *, task_root: Path, socket_path: Path, environment: dict[str, str]) -> None:
         self.task_root = task_root
         self.socket_path = socket_path
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-I",
-                "-S",
-                str(AGENT),
-                "--socket",
-                str(socket_path),
-                "--runtime-api",
-                "127.0.0.1:0",
-                "--task-root",
-                str(task_root),
-            ],
-            env=environment,
-            stderr=subprocess.PIPE,
-        )
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+            listener.bind(str(socket_path))
+            listener.listen(4)
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-I",
+                    "-S",
+                    str(AGENT),
+                    "--socket-fd",
+                    str(listener.fileno()),
+                    "--runtime-api",
+                    "127.0.0.1:0",
+                    "--task-root",
+                    str(task_root),
+                ],
+                env=environment,
+                stderr=subprocess.PIPE,
+                pass_fds=[listener.fileno()],
+            )
         self.sock = self.connect()
+        self.ready, _ = protocol.receive(self.sock)
 
     def connect(self) -> socket.socket:
-        deadline = time.monotonic() + TIMEOUT
-        while not self.socket_path.exists():
-            if self.process.poll() is not None:
-                raise AssertionError(f"agent exited: {self.stderr()}")
-            assert time.monotonic() < deadline, "agent did not start listening"
-            time.sleep(0.001)
+        """A connection to the agent's socket (it waits in the backlog until the agent accepts it)."""
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(TIMEOUT)
         sock.connect(str(self.socket_path))

@@ -10,6 +10,8 @@ import base64
 import http.client
 import json
 import signal
+import socket
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from runtimes.agent import protocol
-from tests.runtimes.conftest import ROOT, TIMEOUT, Agent, process_gone, wait_until
+from tests.runtimes.conftest import ROOT, TIMEOUT, Agent, process_gone
 
 PREFIX = "/2018-06-01/runtime"
 SLEEPING_BOOTSTRAP = """
@@ -373,4 +375,27 @@ def test_a_second_init_is_a_protocol_error(agent: Agent, write: Callable[..., Pa
 
 def test_the_agent_exits_when_the_platform_leaves_before_init(agent: Agent) -> None:
     assert agent.close() == 0
-    wait_until(lambda: not agent.socket_path.exists())
+
+
+def test_the_agent_greets_the_platform_with_its_pid(agent: Agent) -> None:
+    assert agent.ready == {"op": "ready", "pid": agent.process.pid}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "status", "message"),
+    [
+        (["--socket-fd", "0"], 1, "cannot listen: [Errno 88] Socket operation on non-socket"),  # /dev/null
+        (["--socket-fd", "99"], 1, "cannot listen: [Errno 9] Bad file descriptor"),
+        (["--socket-fd", "{connected}"], 1, "is not a listening Unix socket"),
+        ([], 2, "--socket-fd and --runtime-api missing"),
+    ],
+)
+def test_the_agent_needs_an_inherited_listening_socket(arguments: list[str], status: int, message: str) -> None:
+    runtime_api = ["--runtime-api", "127.0.0.1:0"] if arguments else []
+    mine, theirs = socket.socketpair()
+    with mine, theirs:
+        arguments = [argument.format(connected=theirs.fileno()) for argument in arguments]
+        result = subprocess.run([sys.executable, "-I", "-S", str(ROOT / "runtimes" / "agent" / "__main__.py"),
+                                 *arguments, *runtime_api], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                timeout=TIMEOUT, env={}, pass_fds=[theirs.fileno()])
+    assert result.returncode == status and message in result.stderr

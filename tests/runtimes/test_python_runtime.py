@@ -457,4 +457,3 @@ def test_the_runtime_is_killed_when_the_platform_leaves(agent: Agent, write: Cal
     assert agent.close() == 0
     assert process_gone(runtime_pid)
     wait_until(lambda: process_gone(grandchild_pid))  # the whole process group went
-    assert not agent.socket_path.exists()

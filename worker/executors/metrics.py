@@ -14,6 +14,9 @@ from the backend's ``census()`` at each scrape, so they can never drift from wha
                                                          invocation), evicted
     lambent_executor_invocations_total{start}            cold (started a sandbox), warm, provisioned
     lambent_executor_init_duration_seconds{kind}         on_demand or provisioned
+    lambent_executor_figures_corrected_total{figure}     duration or init_duration: what an agent
+                                                         reported outside the executor's own measure
+                                                         (see ``worker.executors.local.figures``)
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ REAPED = Counter("lambent_executor_sandboxes_reaped", "Sandboxes ended by the ex
                  registry=REGISTRY)
 INVOCATIONS = Counter("lambent_executor_invocations", "Invocations by how their sandbox was had: cold, warm or "
                       "provisioned.", ["start"], registry=REGISTRY)
+FIGURES_CORRECTED = Counter("lambent_executor_figures_corrected", "Figures an agent reported outside the executor's "
+                            "own measure, replaced by its bound: a runtime or an agent that lied, or a host too "
+                            "loaded to tell.", ["figure"], registry=REGISTRY)
 INIT_DURATION = Histogram("lambent_executor_init_duration_seconds", "Init duration of new sandboxes, by kind.",
                           ["kind"], registry=REGISTRY,
                           buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))

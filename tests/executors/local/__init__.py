@@ -2,13 +2,39 @@
 
 import asyncio
 import inspect
+import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 
 from worker.executors.local.cgroups import DEFAULT_ROOT
+from worker.executors.local.sandbox import Sandbox
+
+REPO = Path(__file__).resolve().parents[3]
+Start = Callable[..., Sandbox]
+#: For scripts run in a sandbox: ``attempt(action)`` is "ok", or the errno's name the action failed with.
+ATTEMPT = """
+import errno
+
+def attempt(action):
+    try:
+        action()
+        return "ok"
+    except OSError as error:
+        return errno.errorcode[error.errno]
+"""
+
+
+def report(sandbox: Sandbox) -> dict[str, Any]:
+    """The JSON line the sandboxed script printed first."""
+    line = sandbox.stdout.readline()
+    assert line, f"no output; exit {sandbox.wait(10)}, stderr {sandbox.stderr!r}"
+    result: dict[str, Any] = json.loads(line)
+    return result
 
 
 def running(pid: int) -> bool:

@@ -5,27 +5,22 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import errno
-import itertools
 import json
 import os
 import shutil
 import socket
 import subprocess
-import tempfile
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.executors.local import running
-from worker.executors.local.cgroups import CgroupDriver, detect
+from tests.executors.local import ATTEMPT, REPO, Start, report, running
+from worker.executors.local.cgroups import CgroupDriver
 from worker.executors.local.interpreters import Interpreter, find_interpreters
 from worker.executors.local.sandbox import (
     ENVIRONMENT,
     SETPRIV,
-    Sandbox,
     SandboxError,
     SandboxSpec,
     UidPool,
@@ -39,90 +34,11 @@ from worker.executors.local.sandbox import (
 
 pytestmark = pytest.mark.sandbox  # skipped only where sandboxes cannot run; required in CI
 MARKER = "LAMBENT_TEST_HOST_MARKER"
-REPO = Path(__file__).resolve().parents[3]
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
 def mounts() -> str:
     return Path("/proc/mounts").read_text()
-
-
-@pytest.fixture
-def cgroups() -> Iterator[CgroupDriver]:
-    driver = detect(parent=f"lambent-test-{uuid.uuid4().hex[:8]}")
-    yield driver
-    driver.reap_all()
-    for parent in CGROUP_ROOT.glob(f"*/{driver.parent}"):
-        parent.rmdir()
-
-
-@pytest.fixture
-def state_root() -> Iterator[Path]:
-    """Staging must be reachable by sandbox uids: pytest's own tmp directories are 0700."""
-    path = Path(tempfile.mkdtemp(prefix="lambent-state-", dir="/tmp"))
-    path.chmod(0o711)
-    yield path
-    path.rmdir()  # fails if a sandbox left its staging directory behind
-
-
-@pytest.fixture
-def uids() -> UidPool:
-    return UidPool()
-
-
-@pytest.fixture
-def python() -> Interpreter:
-    """An interpreter outside /usr when the node has one, so its prefix must be bind-mounted."""
-    found = find_interpreters()
-    return next(found[runtime] for runtime in ("python3.13", "python3.12", "python3.11") if runtime in found)
-
-
-Start = Callable[..., Sandbox]
-
-
-@pytest.fixture
-def make_spec(tmp_path: Path, uids: UidPool, python: Interpreter) -> Callable[..., SandboxSpec]:
-    counter = itertools.count()
-
-    def make(script: str = "", *, command: list[str] | None = None, **limits: Any) -> SandboxSpec:
-        number = next(counter)
-        code_dir, run_dir = tmp_path / f"code{number}", tmp_path / f"run{number}"
-        code_dir.mkdir()
-        run_dir.mkdir()
-        code_dir.chmod(0o755)
-        (code_dir / "main.py").write_text(script)
-        uid = uids.acquire()
-        settings: dict[str, Any] = {"tmp_mb": 8, "memory_mb": 128, "pids_max": 64, **limits}
-        return SandboxSpec(
-            sandbox_id=f"test-{uuid.uuid4().hex[:12]}", interpreter=python,
-            command=command or [str(python.executable), "-I", "-S", "/var/task/main.py"],
-            code_dir=code_dir, runtime_dir=REPO / "runtimes", run_dir=run_dir, uid=uid, gid=uid, **settings,
-        )
-
-    return make
-
-
-@pytest.fixture
-def start(make_spec: Callable[..., SandboxSpec], cgroups: CgroupDriver, state_root: Path,
-          uids: UidPool) -> Iterator[Start]:
-    started: list[Sandbox] = []
-
-    def start(script: str = "", **options: Any) -> Sandbox:
-        sandbox = launch(make_spec(script, **options), cgroups=cgroups, state_root=state_root, uids=uids)
-        started.append(sandbox)
-        return sandbox
-
-    yield start
-    for sandbox in started:
-        sandbox.destroy()
-
-
-def report(sandbox: Sandbox) -> dict[str, Any]:
-    """The JSON line the sandboxed script printed first."""
-    line = sandbox.stdout.readline()
-    assert line, f"no output; exit {sandbox.wait(10)}, stderr {sandbox.stderr!r}"
-    result: dict[str, Any] = json.loads(line)
-    return result
 
 
 PROBE = """
@@ -144,6 +60,7 @@ print(json.dumps({
     "hostname": socket.gethostname(), "processes": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
     "caps": [status[key] for key in ("CapEff", "CapPrm", "CapBnd", "CapAmb")],
     "no_new_privs": status["NoNewPrivs"], "userns": attempt(lambda: os.unshare(os.CLONE_NEWUSER)),
+    "seccomp": [status["Seccomp"], status["Seccomp_filters"]],
 }), flush=True)
 time.sleep(60)
 """
@@ -156,13 +73,14 @@ def test_identity_files_and_environment_are_the_sandbox_s_own(start: Start, monk
     assert (seen["uid"], seen["gid"], seen["groups"]) == (1000, 1000, [])
     assert seen["cwd"] == "/var/task" and seen["hostname"] == "sandbox"
     assert seen["shadow"] == seen["settings"] == seen["repo"] == "FileNotFoundError"
-    assert seen["root"] == ["bin", "dev", "lib", "lib64", "proc", "root", "run", "sbin", "tmp", "usr", "var"]
+    assert seen["root"] == ["bin", "dev", "lib", "lib64", "proc", "root", "sbin", "tmp", "usr", "var"]
     assert "host-secret-4711" not in json.dumps(seen)
     assert set(seen["environ"]) <= {"PWD", "LC_CTYPE"}  # bwrap sets PWD, Python's C locale coercion LC_CTYPE
     launcher_environ = [f"{key}={value}" for key, value in ENVIRONMENT.items()] + ["PWD=/"]  # sh exports PWD
     assert sorted(seen["init_environ"].split("\0")[:-1]) == sorted(launcher_environ)
     assert seen["caps"] == ["0000000000000000"] * 4 and seen["no_new_privs"] == "1"
-    assert seen["userns"] == "OSError"  # --disable-userns
+    assert seen["userns"] == "PermissionError"  # the seccomp filter (--disable-userns would refuse it too)
+    assert seen["seccomp"] == ["2", "2"]  # filtered (mode 2), by the allow-list and the agent's guard
     assert seen["processes"] == [1, 2]  # bwrap's init and the script: a pid namespace of its own
     host_pids = sandbox.host_pids()
     assert len(host_pids) == 3  # bwrap, its init and the script
@@ -215,16 +133,14 @@ print(json.dumps({
     "runtime": attempt(lambda: open("/var/runtime/x", "w")),
     "root": attempt(lambda: open("/new-file", "w")), "dir": attempt(lambda: os.mkdir("/new-dir")),
     "tmp": attempt(lambda: open("/tmp/small", "w").write("ok")),
-    "socket_dir": attempt(lambda: open("/run/lambent/agent.sock", "w").write("ok")),
     "fill": attempt(fill), "filled": os.path.getsize("/tmp/fill"),
 }))
 """, tmp_mb=4)
     seen = report(sandbox)
     assert seen["task"] == seen["usr"] == seen["runtime"] == seen["root"] == seen["dir"] == "EROFS"
-    assert seen["tmp"] == seen["socket_dir"] == 2
+    assert seen["tmp"] == 2
     assert seen["fill"] == "ENOSPC" and 3 << 20 < seen["filled"] <= 4 << 20
     assert sandbox.wait(10) == 0
-    assert (sandbox.spec.run_dir / "agent.sock").stat().st_uid == sandbox.spec.uid
 
 
 def test_going_over_memory_is_an_oom_kill(start: Start) -> None:
@@ -409,13 +325,13 @@ def test_unsandboxed_mode_runs_on_the_host_with_a_cleared_environment(make_spec:
     monkeypatch.setenv(MARKER, "host-secret-4711")
     script = "import json, os, sys\nprint(json.dumps([os.getcwd(), dict(os.environ), sys.argv[1:], os.getuid()]))"
     spec = make_spec(script)
-    spec = SandboxSpec(**{**vars(spec), "command": [*spec.command, "/run/lambent/agent.sock", "/tmp/x"]})
+    spec = SandboxSpec(**{**vars(spec), "command": [*spec.command, "/var/runtime/agent", "/tmp/x"]})
     sandbox = launch(spec, cgroups=None, isolation=False)
     cwd, environ, argv, uid = json.loads(sandbox.communicate(10))
     sandbox.destroy()
     assert cwd == str(spec.code_dir) and uid == os.getuid()
     assert {key: environ[key] for key in ENVIRONMENT} == ENVIRONMENT and MARKER not in environ
-    assert argv == [str(spec.run_dir / "agent.sock"), "/tmp/x"]
+    assert argv == [str(REPO / "runtimes" / "agent"), "/tmp/x"]
     assert sandbox.peak_memory_mb() is None and sandbox.host_pids() == []
 
 
@@ -434,7 +350,7 @@ try:
 except cgroups.CgroupUnavailable as error:
     print(error)
 spec = sandbox.SandboxSpec(sandbox_id="x", interpreter=None, command=["/usr/bin/true"], code_dir=Path("/"),
-                           runtime_dir=Path("/"), run_dir=Path("/"), tmp_mb=1, memory_mb=64, pids_max=8,
+                           runtime_dir=Path("/"), tmp_mb=1, memory_mb=64, pids_max=8,
                            uid=200000, gid=200000)
 try:
     sandbox.launch(spec, cgroups=None)
@@ -453,16 +369,18 @@ except sandbox.SandboxUnavailable as error:
 def test_the_bwrap_command_line(make_spec: Callable[..., SandboxSpec], python: Interpreter) -> None:
     spec = make_spec(extra_ro_binds=[(Path("/srv/layer"), "/opt")])
     staging = Path("/run/lambent-sandboxes") / spec.sandbox_id
-    argv = bwrap_argv(spec, staging=staging)
+    argv = bwrap_argv(spec, staging=staging, seccomp_fds=[7, 8])
     assert argv[:8] == ["/usr/bin/bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
                         "--new-session", "--hostname", "sandbox"]
     assert "--setenv" not in argv and "--clearenv" in argv
     joined = " ".join(argv)
     for mount in (f"--ro-bind {staging}/ro0 {python.prefix}", f"--ro-bind {staging}/task /var/task",
-                  f"--ro-bind {staging}/runtime /var/runtime", f"--bind {staging}/run /run/lambent",
-                  f"--ro-bind {staging}/ro1 /opt", f"--bind {staging}/tmp /tmp", "--ro-bind /usr /usr"):
+                  f"--ro-bind {staging}/runtime /var/runtime", f"--ro-bind {staging}/ro1 /opt",
+                  f"--bind {staging}/scratch/tmp /tmp", f"--bind {staging}/scratch/shm /dev/shm",
+                  "--dev-bind /dev/null /dev/null", "--remount-ro /dev", "--add-seccomp-fd 7 --add-seccomp-fd 8",
+                  "--ro-bind /usr /usr"):
         assert mount in joined
-    assert "/etc" not in joined
+    assert "/etc" not in joined and " /run/lambent " not in joined and "--dev " not in joined
     assert argv[-5:] == ["--", str(python.executable), "-I", "-S", "/var/task/main.py"]
 
 
@@ -491,3 +409,30 @@ def test_specs_are_validated(make_spec: Callable[..., SandboxSpec]) -> None:
     for field, value in (("uid", 0), ("gid", 0), ("sandbox_id", "../x"), ("command", []), ("tmp_mb", 0)):
         with pytest.raises(ValueError):
             SandboxSpec(**{**vars(spec), field: value})
+
+
+def test_dev_holds_only_the_devices_and_only_shm_is_writable(start: Start) -> None:
+    sandbox = start(ATTEMPT + """
+import json, os
+def fill(path):
+    with open(path, "wb", buffering=0) as big:
+        while True:
+            big.write(b"x" * 65536)
+print(json.dumps({
+    "dev": sorted(os.listdir("/dev")), "links": {name: os.readlink(f"/dev/{name}") for name in ("fd", "stdout")},
+    "new": attempt(lambda: open("/dev/planted", "w")), "dir": attempt(lambda: os.mkdir("/dev/pts")),
+    "null": attempt(lambda: open("/dev/null", "w").write("gone")),
+    "urandom": len(open("/dev/urandom", "rb").read(16)),
+    "full": attempt(lambda: open("/dev/full", "wb", buffering=0).write(b"x")),
+    "tty": attempt(lambda: open("/dev/tty")),
+    "tmp": attempt(lambda: fill("/tmp/half")), "shm": attempt(lambda: fill("/dev/shm/rest")),
+    "sizes": os.path.getsize("/tmp/half") + os.path.getsize("/dev/shm/rest"),
+}))
+""", tmp_mb=4)
+    seen = report(sandbox)
+    assert seen["dev"] == ["fd", "full", "null", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero"]
+    assert seen["links"] == {"fd": "/proc/self/fd", "stdout": "/proc/self/fd/1"}
+    assert seen["new"] == seen["dir"] == "EROFS"
+    assert seen["null"] == "ok" and seen["urandom"] == 16 and seen["full"] == "ENOSPC"
+    assert seen["tty"] == "ENXIO"  # no controlling terminal
+    assert seen["tmp"] == seen["shm"] == "ENOSPC" and 3 << 20 < seen["sizes"] <= 4 << 20  # one tmpfs, one size

@@ -73,7 +73,7 @@ from worker.executors.local import cgroups
 from worker.executors.local.code_cache import CodeCache
 from worker.executors.local.interpreters import Interpreter, find_interpreters
 from worker.executors.local.provisioned import Provisioner
-from worker.executors.local.sandbox import UidPool, reap_orphans
+from worker.executors.local.sandbox import UidPool, check_seccomp, reap_orphans
 from worker.executors.local.warm import INIT_TIMEOUT_S, InitTimedOut, Node, Started, WarmSandbox, launch_agent
 from worker.executors.metrics import INIT_DURATION, INVOCATIONS, REAPED, STARTED
 
@@ -103,13 +103,16 @@ class LocalExecutor(Executor):
     def __init__(self, *, code_source: Callable[[str], bytes], state_dir: Path, keep_alive_s: float,
                  isolation: bool = True, interpreters: dict[str, str] | None = None, uid_base: int = 200000,
                  region: str = "us-east-1", generic_pool_size: int = 2,
-                 cgroup_parent: str = cgroups.DEFAULT_PARENT, init_timeout_s: float = INIT_TIMEOUT_S) -> None:
+                 cgroup_parent: str = cgroups.DEFAULT_PARENT, init_timeout_s: float = INIT_TIMEOUT_S,
+                 seccomp: bool = True) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
         state_dir.chmod(0o711)  # bwrap runs as the sandbox uids: they must traverse, never list
         driver = cgroups.detect(parent=cgroup_parent) if isolation else None
+        if isolation and seccomp:
+            check_seccomp()  # an executor that could start no sandbox does not start at all
         self._node = Node(runtime_dir=RUNTIMES_DIR, state_dir=state_dir, region=region, cgroups=driver,
                           uids=UidPool(base=uid_base) if isolation else None, isolation=isolation,
-                          init_timeout_s=init_timeout_s)
+                          init_timeout_s=init_timeout_s, seccomp=seccomp)
         if driver is not None:
             reaped = reap_orphans(cgroups=driver, state_root=state_dir / "staging")
             if reaped:
@@ -138,7 +141,7 @@ class LocalExecutor(Executor):
                    keep_alive_s=settings.KEEP_ALIVE_SECONDS, isolation=settings.SANDBOX == "bwrap",
                    interpreters=settings.PYTHON_INTERPRETERS, uid_base=settings.SANDBOX_UID_BASE,
                    region=settings.REGION, generic_pool_size=settings.GENERIC_POOL_SIZE,
-                   cgroup_parent=settings.CGROUP_PARENT)
+                   cgroup_parent=settings.CGROUP_PARENT, seccomp=settings.SECCOMP == "default")
 
     async def invoke(self, spec: FunctionSpec, request: InvokeRequest) -> InvokeResult:
         sandbox = await self._take_ready(spec)

@@ -11,22 +11,30 @@ What a sandboxed process gets, and why:
   ``uid=1000 gid=1000 groups=1000`` (numbers only: there is no ``/etc/passwd``).
 - Files: ``/usr`` and the host's ``/bin``, ``/lib*``, ``/sbin`` (symlinks into ``/usr`` on
   merged-usr hosts), the interpreter's prefix when outside ``/usr``, all read-only; the code
-  read-only at ``/var/task``, ``runtimes/`` read-only at ``/var/runtime``, the run directory
-  (the agent's Unix socket) writable at ``/run/lambent``, a size-limited ``/tmp``, fresh
-  ``/proc`` and ``/dev``; the root itself (bwrap's tmpfs of mount points) read-only. Nothing
-  of ``/etc``: Python needs none of it; without it there is no user database, no resolver
-  configuration (use ``127.0.0.1``, not ``localhost``) and no time zone (UTC, as on Lambda).
+  read-only at ``/var/task``, ``runtimes/`` read-only at ``/var/runtime``, a size-limited
+  ``/tmp``, a fresh ``/proc``; the root itself (bwrap's tmpfs of mount points) read-only.
+  Nothing of ``/etc``: Python needs none of it; without it there is no user database, no
+  resolver configuration (use ``127.0.0.1``, not ``localhost``) and no time zone (UTC, as on
+  Lambda). Nothing the platform talks through either: the caller hands the command what it
+  needs as inherited descriptors (``pass_fds``), such as the agent's listening socket, whose
+  path on the host the sandbox cannot see.
+- ``/dev``: read-only, holding only ``null``, ``zero``, ``full``, ``random``, ``urandom`` and
+  ``tty`` (there is no controlling terminal: opening it fails with ENXIO), the ``fd``,
+  ``stdin``, ``stdout`` and ``stderr`` links into ``/proc/self/fd``, and ``/dev/shm``, the one
+  writable place in it (POSIX shared memory and semaphores: ``multiprocessing`` needs it). No
+  ``pts``, no ``ptmx``. ``/tmp`` and ``/dev/shm`` are two folders of one tmpfs, so they share
+  its size.
 - Environment: none. bwrap itself starts with only ``PATH``, ``LANG`` and the launching
   shell's ``PWD=/`` (all ``/proc/1/environ`` shows inside), and ``--clearenv`` gives the
   command an empty one (bwrap adds ``PWD``); the agent builds the runtime's environment
   from what the platform sends it over the socket. Nothing goes through ``--setenv``:
   command lines are public in ``/proc``.
-- The run directory is chowned to the sandbox uid and is the function's to write: whatever
-  the host finds there, the socket included, may be a symlink the function planted.
 - Limits: the cgroup (see ``cgroups``) bounds memory, tasks and CPU share. ``pids_max``
-  counts bwrap's two processes too. ``/tmp`` is a tmpfs whose pages are charged to the
-  sandbox's memory cgroup: a full ``/tmp`` uses up to ``tmp_mb`` of ``memory_mb``.
-- No seccomp filter is applied.
+  counts bwrap's two processes too. ``/tmp`` (with ``/dev/shm``) is a tmpfs whose pages are
+  charged to the sandbox's memory cgroup: a full ``/tmp`` uses up to ``tmp_mb`` of ``memory_mb``.
+- System calls: the allow-list and the agent's guard of ``seccomp`` (``spec.seccomp``), which
+  bwrap loads before it execs the command, its own init included; a call outside the list
+  fails with EPERM. Needs bwrap 0.5+ (``--add-seccomp-fd``) and libseccomp.
 
 How it starts: ``/bin/sh`` (as root) writes its own pid into the cgroup's ``cgroup.procs``
 files, then execs ``setpriv`` (drop to the sandbox uid, groups, capabilities), which execs
@@ -50,11 +58,11 @@ sandbox, such as the event loop's or a long-lived pool's.
 
 UNSANDBOXED MODE (``isolation=False``, when an operator sets ``LAMBENT_SANDBOX=none``): the
 command runs directly on the host as the executor's own user, with no namespace, no cgroup,
-no uid change, no size limit and the host's real ``/tmp``; only the environment is still
-cleared, and the command is sent SIGTERM when the thread that started it ends (``setpriv
---pdeathsig``). Function code can read everything that user can. It exists for developing without
-root, never for running anyone else's code. Arguments naming a path under ``/var/task``,
-``/var/runtime``, ``/run/lambent`` or an extra bind's target are rewritten to the host path.
+no uid change, no size limit, no seccomp filter and the host's real ``/tmp`` and ``/dev``; only the
+environment is still cleared, and the command is sent SIGTERM when the thread that started it
+ends (``setpriv --pdeathsig``). Function code can read everything that user can. It exists for
+developing without root, never for running anyone else's code. Arguments naming a path under
+``/var/task``, ``/var/runtime`` or an extra bind's target are rewritten to the host path.
 """
 
 from __future__ import annotations
@@ -72,10 +80,12 @@ import signal
 import stat
 import subprocess
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from worker.executors.local import seccomp
 from worker.executors.local.cgroups import Cgroup, CgroupDriver
 from worker.executors.local.interpreters import Interpreter
 
@@ -84,7 +94,9 @@ SETPRIV = "/usr/bin/setpriv"
 DEFAULT_STATE_ROOT = Path("/run/lambent-sandboxes")
 SANDBOX_UID = 1000
 SANDBOX_GID = 1000
-TASK_DIR, RUNTIME_DIR, RUN_DIR = "/var/task", "/var/runtime", "/run/lambent"
+TASK_DIR, RUNTIME_DIR = "/var/task", "/var/runtime"
+#: The device nodes of a sandbox's ``/dev``, bound from the host's.
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 ENVIRONMENT = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 JOIN_FAILED = 125
 # argv: <procs files>... -- <command>...: joins every cgroup, forbids core dumps, execs the command.
@@ -124,13 +136,13 @@ class SandboxSpec:
     command: list[str]
     code_dir: Path | None  # None: a generic sandbox, its code bound later by ``specialize``
     runtime_dir: Path
-    run_dir: Path
     tmp_mb: int
     memory_mb: int
     pids_max: int
     uid: int
     gid: int
     extra_ro_binds: list[tuple[Path, str]] = field(default_factory=list)
+    seccomp: bool = True  # the filters of ``seccomp``; False: unconfined (LAMBENT_SECCOMP=unconfined)
 
     def __post_init__(self) -> None:
         if not _SANDBOX_ID.match(self.sandbox_id):
@@ -222,33 +234,49 @@ class _Bind:
 def _binds(spec: SandboxSpec) -> list[_Bind]:
     interpreter_mounts = spec.interpreter.mounts if spec.interpreter else ()
     binds = [_Bind(path, f"ro{index}", str(path)) for index, path in enumerate(interpreter_mounts)]
-    binds += [_Bind(spec.code_dir, "task", TASK_DIR), _Bind(spec.runtime_dir, "runtime", RUNTIME_DIR),
-              _Bind(spec.run_dir, "run", RUN_DIR, writable=True)]
+    binds += [_Bind(spec.code_dir, "task", TASK_DIR), _Bind(spec.runtime_dir, "runtime", RUNTIME_DIR)]
     binds += [_Bind(source, f"ro{len(interpreter_mounts) + index}", target)
               for index, (source, target) in enumerate(spec.extra_ro_binds)]
     return binds
 
 
-def bwrap_argv(spec: SandboxSpec, *, staging: Path, bwrap: str = BWRAP) -> list[str]:
-    """The bwrap command line for ``spec``, its host directories staged under ``staging``."""
+def bwrap_argv(spec: SandboxSpec, *, staging: Path, bwrap: str = BWRAP, seccomp_fds: Sequence[int] = ()) -> list[str]:
+    """The bwrap command line for ``spec``, its host directories staged under ``staging``, the
+    seccomp programs to load read from ``seccomp_fds``."""
     userns = ["--disable-userns"] if "--disable-userns" in _bwrap_options(bwrap) else []
     argv = [bwrap, "--unshare-all", "--unshare-user", *userns, "--die-with-parent", "--new-session",
             "--hostname", "sandbox", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID), "--cap-drop", "ALL",
             "--clearenv", "--ro-bind", "/usr", "/usr", *_root_links()]
     for bind in _binds(spec):
         argv += ["--bind" if bind.writable else "--ro-bind", str(staging / bind.staged), bind.target]
+    argv += ["--bind", str(staging / "scratch" / "tmp"), "/tmp", "--proc", "/proc", *_dev_argv(staging)]
+    for fd in seccomp_fds:
+        argv += ["--add-seccomp-fd", str(fd)]
     # The root (bwrap's tmpfs holding the mount points) is made read-only last, as Lambda's file
-    # system is: a function writes to /tmp only, whose size is limited.
-    return [*argv, "--bind", str(staging / "tmp"), "/tmp", "--proc", "/proc", "--dev", "/dev",
-            "--remount-ro", "/", "--chdir", TASK_DIR, "--", *spec.command]
+    # system is: a function writes to /tmp (and /dev/shm) only, whose size is limited.
+    return [*argv, "--remount-ro", "/", "--chdir", TASK_DIR, "--", *spec.command]
 
 
-def _launcher_argv(spec: SandboxSpec, *, cgroup: Cgroup, staging: Path, bwrap: str) -> list[str]:
+def _dev_argv(staging: Path) -> list[str]:
+    """A ``/dev`` of its own (not bwrap's ``--dev``, which adds ``pts``, ``ptmx`` and ``core`` and
+    leaves the tmpfs writable): the devices bound from the host's, read-only but ``/dev/shm``."""
+    argv = ["--tmpfs", "/dev"]
+    for device in DEVICES:
+        argv += ["--dev-bind", f"/dev/{device}", f"/dev/{device}"]
+    argv += ["--symlink", "/proc/self/fd", "/dev/fd"]
+    for fd, name in enumerate(("stdin", "stdout", "stderr")):
+        argv += ["--symlink", f"/proc/self/fd/{fd}", f"/dev/{name}"]
+    # --remount-ro is not recursive: /dev/shm and the device binds keep their own flags.
+    return [*argv, "--bind", str(staging / "scratch" / "shm"), "/dev/shm", "--remount-ro", "/dev"]
+
+
+def _launcher_argv(spec: SandboxSpec, *, cgroup: Cgroup, staging: Path, bwrap: str,
+                   seccomp_fds: Sequence[int]) -> list[str]:
     setpriv = [SETPRIV, f"--reuid={spec.uid}", f"--regid={spec.gid}", "--clear-groups", "--inh-caps=-all",
                "--bounding-set=-all", "--no-new-privs", "--"]
     procs = [str(path) for path in cgroup.procs_files()]
     return ["/bin/sh", "-c", _JOIN_AND_EXEC, "lambent-sandbox", *procs, "--", *setpriv,
-            *bwrap_argv(spec, staging=staging, bwrap=bwrap)]
+            *bwrap_argv(spec, staging=staging, bwrap=bwrap, seccomp_fds=seccomp_fds)]
 
 
 def _host_argv(spec: SandboxSpec) -> list[str]:
@@ -317,7 +345,6 @@ class _Staging:
     def _populate(self, spec: SandboxSpec) -> None:
         options = f"size=64k,nr_inodes=64,mode=0710,uid=0,gid={spec.gid}"
         _mount("lambent-sandbox", self.path, "tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, options)
-        os.chown(spec.run_dir, spec.uid, spec.gid)
         for bind in _binds(spec):
             mount_point = self.path / bind.staged
             if bind.source is None:
@@ -335,10 +362,14 @@ class _Staging:
                 # Read-only on the host side too: whatever walks the staging tree (a careless
                 # cleanup, a bug) gets EROFS instead of deleting the code, runtimes or interpreter.
                 _mount("none", mount_point, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
-        (self.path / "tmp").mkdir()
+        scratch = self.path / "scratch"  # /tmp and /dev/shm: one tmpfs, one size
+        scratch.mkdir()
         inodes = max(4096, spec.tmp_mb * 64)  # one inode per 16 KiB, as mkfs.ext4 allots
-        _mount("lambent-tmp", self.path / "tmp", "tmpfs", _MS_NOSUID | _MS_NODEV,
-               f"size={spec.tmp_mb}m,nr_inodes={inodes},mode=1777")
+        _mount("lambent-tmp", scratch, "tmpfs", _MS_NOSUID | _MS_NODEV,
+               f"size={spec.tmp_mb}m,nr_inodes={inodes},mode=0711")
+        for name in ("tmp", "shm"):
+            (scratch / name).mkdir()
+            (scratch / name).chmod(0o1777)
 
     def release(self) -> None:
         """Idempotent."""
@@ -424,8 +455,16 @@ class _Launch:
     new_session: bool
     cgroup: Cgroup | None = None
     staging: _Staging | None = None
+    seccomp_fds: list[int] = field(default_factory=list)  # the filters bwrap loads, ours to close once it started
+
+    def started(self) -> None:
+        """The command holds its own copies of the filters' descriptors now."""
+        for fd in self.seccomp_fds:
+            os.close(fd)
+        self.seccomp_fds = []
 
     def release(self) -> None:
+        self.started()
         if self.staging is not None:
             self.staging.release()
         if self.cgroup is not None:
@@ -447,15 +486,40 @@ def _prepare(spec: SandboxSpec, *, cgroups: CgroupDriver | None, state_root: Pat
     for tool in (bwrap, SETPRIV):
         if not os.access(tool, os.X_OK):
             raise SandboxUnavailable(f"{tool} is missing: install bubblewrap and util-linux")
-    staging = _Staging.create(spec, state_root)
-    launch = _Launch(argv=[], cwd="/", new_session=False, staging=staging)
+    seccomp_fds = _seccomp_fds(bwrap) if spec.seccomp else []
+    try:
+        staging = _Staging.create(spec, state_root)
+    except BaseException:
+        for fd in seccomp_fds:
+            os.close(fd)
+        raise
+    launch = _Launch(argv=[], cwd="/", new_session=False, staging=staging, seccomp_fds=seccomp_fds)
     try:
         launch.cgroup = cgroups.create(spec.sandbox_id, memory_mb=spec.memory_mb, pids_max=spec.pids_max)
-        launch.argv = _launcher_argv(spec, cgroup=launch.cgroup, staging=staging.path, bwrap=bwrap)
+        launch.argv = _launcher_argv(spec, cgroup=launch.cgroup, staging=staging.path, bwrap=bwrap,
+                                     seccomp_fds=seccomp_fds)
     except BaseException:
         launch.release()
         raise
     return launch
+
+
+def check_seccomp(bwrap: str = BWRAP) -> None:
+    """Raise ``SandboxUnavailable`` unless ``bwrap`` can load the seccomp filters and libseccomp can
+    build them here (built once per process: ~10 ms)."""
+    if "--add-seccomp-fd" not in _bwrap_options(bwrap):
+        raise SandboxUnavailable(f"{bwrap} cannot load seccomp filters (--add-seccomp-fd needs bubblewrap 0.5+); "
+                                 "set LAMBENT_SECCOMP=unconfined to run sandboxes without them")
+    try:
+        seccomp.allow_list_program()
+        seccomp.guard_program()
+    except seccomp.SeccompUnavailable as error:
+        raise SandboxUnavailable(f"{error}; or set LAMBENT_SECCOMP=unconfined to run sandboxes without it") from error
+
+
+def _seccomp_fds(bwrap: str) -> list[int]:
+    check_seccomp(bwrap)
+    return seccomp.program_fds()
 
 
 class _SandboxBase(abc.ABC):
@@ -504,7 +568,7 @@ class _SandboxBase(abc.ABC):
         _mount(str(code_dir), task, None, _MS_BIND)
         _mount("none", task, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
         if tmp_mb != self.spec.tmp_mb:
-            _mount("lambent-tmp", staging.path / "tmp", None, _MS_REMOUNT | _MS_NOSUID | _MS_NODEV,
+            _mount("lambent-tmp", staging.path / "scratch", None, _MS_REMOUNT | _MS_NOSUID | _MS_NODEV,
                    f"size={tmp_mb}m,nr_inodes={max(4096, tmp_mb * 64)}")
         self.cgroup.set_limits(memory_mb=memory_mb, pids_max=self.spec.pids_max)  # written only if they change
 
@@ -608,33 +672,40 @@ class AsyncSandbox(_SandboxBase):
 
 
 def launch(spec: SandboxSpec, *, cgroups: CgroupDriver | None, state_root: Path = DEFAULT_STATE_ROOT,
-           uids: UidPool | None = None, isolation: bool = True, bwrap: str = BWRAP) -> Sandbox:
+           uids: UidPool | None = None, isolation: bool = True, bwrap: str = BWRAP,
+           pass_fds: Sequence[int] = ()) -> Sandbox:
     """Start ``spec`` in a sandbox. ``uids`` is the pool ``spec.uid`` came from, if any:
-    ``destroy()`` gives the uid back. ``isolation=False`` is the unsandboxed mode (see above)."""
+    ``destroy()`` gives the uid back. ``isolation=False`` is the unsandboxed mode (see above).
+    The command inherits ``pass_fds`` at the same numbers; the caller closes its own copies."""
     prepared = _prepare(spec, cgroups=cgroups, state_root=state_root, isolation=isolation, bwrap=bwrap)
     read_fd, write_fd = os.pipe()
     try:
         process = subprocess.Popen(prepared.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=write_fd,
-                                   env=ENVIRONMENT, cwd=prepared.cwd, start_new_session=prepared.new_session)
+                                   env=ENVIRONMENT, cwd=prepared.cwd, start_new_session=prepared.new_session,
+                                   pass_fds=(*prepared.seccomp_fds, *pass_fds))
     except BaseException:
         os.close(read_fd)
         prepared.release()
         raise
     finally:
         os.close(write_fd)
+    prepared.started()
     return Sandbox(spec=spec, launch=prepared, process=process, stderr_fd=read_fd, uids=uids)
 
 
 async def launch_async(spec: SandboxSpec, *, cgroups: CgroupDriver | None, state_root: Path = DEFAULT_STATE_ROOT,
-                       uids: UidPool | None = None, isolation: bool = True, bwrap: str = BWRAP) -> AsyncSandbox:
+                       uids: UidPool | None = None, isolation: bool = True, bwrap: str = BWRAP,
+                       pass_fds: Sequence[int] = ()) -> AsyncSandbox:
     """``launch`` for asyncio callers; the process starts from the event loop's thread."""
     prepared = _prepare(spec, cgroups=cgroups, state_root=state_root, isolation=isolation, bwrap=bwrap)
     try:
         process = await asyncio.create_subprocess_exec(
             *prepared.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=ENVIRONMENT, cwd=prepared.cwd, start_new_session=prepared.new_session,
+            pass_fds=(*prepared.seccomp_fds, *pass_fds),
         )
     except BaseException:
         prepared.release()
         raise
+    prepared.started()
     return AsyncSandbox(spec=spec, launch=prepared, process=process, uids=uids)

@@ -14,13 +14,21 @@ and invocation together, within the function's timeout (``start`` with ``init_li
 A provisioned sandbox's init may take ``PROVISIONED_INIT_TIMEOUT_S`` or the function's timeout,
 whichever is longer (Lambda's rule), and the agent ends the connection if its runtime dies
 while the sandbox is idle, so ``alive`` turns false and the executor replaces it.
+
+The agent's Unix socket is bound by the executor under ``<state dir>/agents`` (0700, never bound
+into a sandbox) and handed to the agent as an inherited descriptor: no process of the sandbox can
+connect to it, replace it or read what goes through it. The agent greets the connection with a
+``ready`` frame naming its pid in the sandbox, which must be the one the seccomp guard protects.
+What the agent reports is held to the executor's own measures (see ``figures``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import math
+import socket
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,12 +47,14 @@ from worker.executors.base import (
     InvokeResult,
     error_payload,
 )
+from worker.executors.local import figures
 from worker.executors.local.cgroups import CgroupDriver
 from worker.executors.local.interpreters import Interpreter
 from worker.executors.local.sandbox import TASK_DIR, AsyncSandbox, SandboxError, SandboxSpec, UidPool, launch_async
+from worker.executors.local.seccomp import AGENT_PID
 
 AGENT = "/var/runtime/agent/__main__.py"
-AGENT_SOCKET = "agent.sock"
+AGENT_SOCKETS = "agents"
 RUNTIME_API = "127.0.0.1:9001"
 #: Unsandboxed, every agent shares the host's loopback: each takes a port the kernel picks.
 HOST_RUNTIME_API = "127.0.0.1:0"
@@ -72,6 +82,7 @@ class Node:
     cgroups: CgroupDriver | None
     uids: UidPool | None
     isolation: bool
+    seccomp: bool = True
     init_timeout_s: float = INIT_TIMEOUT_S
 
 
@@ -90,10 +101,12 @@ class Started:
     sandbox: AsyncSandbox
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
+    socket_path: Path
 
     async def destroy(self) -> None:
         self.writer.close()
         await self.sandbox.destroy()
+        self.socket_path.unlink(missing_ok=True)
 
 
 async def launch_agent(*, node: Node, interpreter: Interpreter, code_dir: Path | None,
@@ -101,39 +114,64 @@ async def launch_agent(*, node: Node, interpreter: Interpreter, code_dir: Path |
     """Start a sandbox running the agent, and connect to it. Without ``code_dir``, a generic
     sandbox: no tenant's code, no tenant's limits yet (see ``AsyncSandbox.specialize``)."""
     sandbox_id = f"sandbox-{next(_serial)}-{int(time.time() * 1000) % 100000}"
-    run_dir = node.state_dir / "run" / sandbox_id
-    run_dir.mkdir(parents=True)
+    socket_path = node.state_dir / AGENT_SOCKETS / f"{sandbox_id}.sock"
     uid = node.uids.acquire() if node.uids else 1
+    try:
+        listener = _listen(socket_path)
+    except ExecutorPlatformError:
+        if node.uids:
+            node.uids.release(uid)
+        raise
     sandbox_spec = SandboxSpec(
         sandbox_id=sandbox_id, interpreter=interpreter,
-        command=[str(interpreter.executable), "-I", "-S", AGENT, "--socket", f"/run/lambent/{AGENT_SOCKET}",
+        command=[str(interpreter.executable), "-I", "-S", AGENT, "--socket-fd", str(listener.fileno()),
                  "--runtime-api", RUNTIME_API if node.isolation else HOST_RUNTIME_API, "--task-root", TASK_DIR],
-        code_dir=code_dir, runtime_dir=node.runtime_dir, run_dir=run_dir, tmp_mb=tmp_mb, memory_mb=memory_mb,
-        pids_max=PIDS_MAX, uid=uid, gid=uid,
+        code_dir=code_dir, runtime_dir=node.runtime_dir, tmp_mb=tmp_mb, memory_mb=memory_mb,
+        pids_max=PIDS_MAX, uid=uid, gid=uid, seccomp=node.seccomp,
     )
     try:
         sandbox = await launch_async(sandbox_spec, cgroups=node.cgroups, state_root=node.state_dir / "staging",
-                                     uids=node.uids, isolation=node.isolation)
+                                     uids=node.uids, isolation=node.isolation, pass_fds=[listener.fileno()])
     except (SandboxError, OSError) as exc:
         if node.uids:
             node.uids.release(uid)
+        socket_path.unlink(missing_ok=True)
         raise ExecutorPlatformError(f"a sandbox would not start: {exc}") from exc
+    finally:
+        listener.close()  # the agent holds it now: once the agent is gone, connecting is refused
+    guarded = AGENT_PID if node.isolation and node.seccomp else None
     try:
-        reader, writer = await _connect(run_dir / AGENT_SOCKET, sandbox)
+        reader, writer = await _connect(socket_path, sandbox, agent_pid=guarded)
     except BaseException:
         await sandbox.destroy()
+        socket_path.unlink(missing_ok=True)
         raise
-    return Started(sandbox=sandbox, reader=reader, writer=writer)
+    return Started(sandbox=sandbox, reader=reader, writer=writer, socket_path=socket_path)
+
+
+def _listen(path: Path) -> socket.socket:
+    """The agent's listening socket at ``path``, in a folder only the executor's user may enter."""
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    path.unlink(missing_ok=True)  # left by an executor that crashed: its sandbox is gone
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(str(path))
+        listener.listen(4)
+    except OSError as exc:
+        listener.close()
+        raise ExecutorPlatformError(f"cannot listen on {path}: {exc}") from exc
+    return listener
 
 
 class WarmSandbox:
-    def __init__(self, *, spec: FunctionSpec, sandbox: AsyncSandbox, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter, prewarmed: bool) -> None:
+    def __init__(self, *, started: Started, spec: FunctionSpec, prewarmed: bool, init_sent_at: float) -> None:
         self.spec = spec
-        self.sandbox = sandbox
-        self._reader = reader
-        self._writer = writer
+        self.sandbox = started.sandbox
+        self._started = started
+        self._reader = started.reader
+        self._writer = started.writer
         self._prewarmed = prewarmed
+        self._init_sent_at = init_sent_at  # perf_counter(): what an init duration is held to
         self.last_used = time.monotonic()
         self.init_duration_ms: float | None = None  # known once start waited for init
         self._init_unreported = False  # the first result reports init_duration_ms (a cold start)
@@ -162,14 +200,14 @@ class WarmSandbox:
                 await generic.destroy()
                 raise ExecutorPlatformError(f"a sandbox for {spec.function_name} would not specialize: {exc}") from exc
         frame = _init_frame(spec, region=node.region, ahead=provisioned, announce=init_limit)
+        init_sent_at = time.perf_counter()
         try:
             generic.writer.write(protocol.encode(frame))
             await generic.writer.drain()
         except BaseException:
             await generic.destroy()
             raise
-        sandbox = cls(spec=spec, sandbox=generic.sandbox, reader=generic.reader, writer=generic.writer,
-                      prewarmed=prewarmed)
+        sandbox = cls(started=generic, spec=spec, prewarmed=prewarmed, init_sent_at=init_sent_at)
         if provisioned or init_limit:
             try:
                 await sandbox._initialized(provisioned=provisioned, limit_s=node.init_timeout_s)
@@ -196,8 +234,8 @@ class WarmSandbox:
             raise ExecutorPlatformError(f"a sandbox of {self.spec.function_name} ended in its init: {exc}") from None
         if header.get("op") != "initialized":
             raise ExecutorPlatformError(f"the agent answered init with {header.get('op')!r}")
-        init_ms = header.get("init_duration_ms")
-        self.init_duration_ms = float(init_ms) if isinstance(init_ms, (int, float)) else None
+        self.init_duration_ms = figures.init_duration_ms(reported=header.get("init_duration_ms"),
+                                                         measured_ms=_since(self._init_sent_at))
         if header.get("status") != "ready":
             raise FunctionInitError(InvokeResult(
                 payload=body, duration_ms=0.0, max_memory_used_mb=self._peak_mb(), log=str(header.get("log") or ""),
@@ -208,6 +246,7 @@ class WarmSandbox:
         error was handled) or ``ExecutorPlatformError``."""
         oom_before = self.sandbox.oom_kills()
         deadline_ms = int(time.time() * 1000) + self.spec.timeout * 1000
+        sent_at = time.perf_counter()
         self._writer.write(protocol.encode({
             "op": "invoke", "request_id": request.request_id, "deadline_ms": deadline_ms,
             "invoked_function_arn": request.invoked_function_arn, "trace_id": request.trace_id,
@@ -222,7 +261,7 @@ class WarmSandbox:
         except (protocol.ProtocolError, ConnectionError):
             raise self._died(request, oom_before, exit_note="Runtime exited without providing a reason") from None
         self.last_used = time.monotonic()
-        result = self._result(reply, body)
+        result = self._result(reply, body, sent_at=sent_at)
         status = reply.get("status")
         if status == "success":
             return result
@@ -234,16 +273,19 @@ class WarmSandbox:
             raise self._died(request, oom_before, base=result)
         raise ExecutorPlatformError(f"the agent answered an unknown status {status!r}")
 
-    def _result(self, reply: dict[str, object], body: bytes) -> InvokeResult:
-        init_ms = reply.get("init_duration_ms")
+    def _result(self, reply: dict[str, object], body: bytes, *, sent_at: float) -> InvokeResult:
+        """The agent's result, its figures held to the executor's own measures (see ``figures``)."""
+        measured_ms = _since(sent_at)
+        init_ms = figures.init_duration_ms(reported=reply.get("init_duration_ms"),
+                                           measured_ms=_since(self._init_sent_at))
         if self._init_unreported:  # the agent announced it before this invocation was sent
             init_ms, self._init_unreported = self.init_duration_ms, False
+        duration_ms = figures.duration_ms(reported=reply.get("duration_ms"), measured_ms=measured_ms, init_ms=init_ms)
         if self._prewarmed:  # initialized ahead of demand: this is no cold start
             init_ms, self._prewarmed = None, False
         return InvokeResult(
-            payload=body, duration_ms=float(reply.get("duration_ms") or 0.0),  # type: ignore[arg-type]
-            max_memory_used_mb=self._peak_mb(), log=str(reply.get("log") or ""),
-            init_duration_ms=float(init_ms) if init_ms is not None else None,  # type: ignore[arg-type]
+            payload=body, duration_ms=duration_ms, max_memory_used_mb=self._peak_mb(),
+            log=str(reply.get("log") or ""), init_duration_ms=init_ms,
             error_type=reply.get("error_type"),  # type: ignore[arg-type]
         )
 
@@ -269,8 +311,12 @@ class WarmSandbox:
         return FunctionCrashed(result)
 
     async def destroy(self) -> None:
-        self._writer.close()
-        await self.sandbox.destroy()
+        await self._started.destroy()
+
+
+def _since(start: float) -> float:
+    """Milliseconds since ``start`` (a ``time.perf_counter()``)."""
+    return (time.perf_counter() - start) * 1000
 
 
 def _with_error(result: InvokeResult, error_type: str, message: str) -> InvokeResult:
@@ -288,19 +334,28 @@ def _init_frame(spec: FunctionSpec, *, region: str, ahead: bool, announce: bool)
     }
 
 
-async def _connect(socket_path: Path, sandbox: AsyncSandbox) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Connect to the agent as soon as its socket accepts, or fail if the sandbox died first."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        try:
-            return await asyncio.open_unix_connection(str(socket_path))
-        except (FileNotFoundError, ConnectionRefusedError):
-            if sandbox.returncode is not None:
-                raise ExecutorPlatformError(
-                    f"the sandbox exited ({sandbox.returncode}) before its agent listened: "
-                    f"{sandbox.stderr.decode(errors='replace')[-2000:]}"
-                ) from None
-            if time.monotonic() > deadline:
-                raise ExecutorPlatformError(f"the agent did not listen within {START_TIMEOUT_S:.0f} s") from None
-            await asyncio.sleep(0.0005)
+async def _connect(socket_path: Path, sandbox: AsyncSandbox, *,
+                   agent_pid: int | None) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Connect to the agent and wait for its ``ready`` frame (its pid ``agent_pid`` when given), or
+    fail if the sandbox died first. The connection waits in the socket's backlog until the agent
+    accepts it."""
+    reader, writer = await asyncio.open_unix_connection(str(socket_path))
+    try:
+        async with asyncio.timeout(START_TIMEOUT_S):
+            header, _ = await protocol.receive_from(reader)
+    except TimeoutError:
+        writer.close()
+        raise ExecutorPlatformError(f"the agent was not ready within {START_TIMEOUT_S:.0f} s") from None
+    except (protocol.ProtocolError, ConnectionError):
+        writer.close()
+        with contextlib.suppress(TimeoutError):  # its exit status and last words, if it is ending
+            async with asyncio.timeout(1.0):
+                await sandbox.wait()
+        raise ExecutorPlatformError(f"the sandbox ended (exit status {sandbox.returncode}) before its agent was "
+                                    f"ready: {sandbox.stderr.decode(errors='replace')[-2000:]}") from None
+    if header.get("op") != "ready" or (agent_pid is not None and header.get("pid") != agent_pid):
+        writer.close()
+        raise ExecutorPlatformError(f"the agent greeted with {header!r:.200}, not as the ready agent of pid "
+                                    f"{agent_pid} that the seccomp guard protects")
+    return reader, writer
 

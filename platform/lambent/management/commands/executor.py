@@ -26,6 +26,10 @@ from worker.executors.server import serve
 
 logger = logging.getLogger(__name__)
 
+UNCONFINED_WARNING = """
+!!! LAMBENT_SECCOMP=unconfined: sandboxes run without their seccomp filters. Every system call
+!!! the kernel offers is open to functions, and they can signal their sandbox's agent.
+"""
 NO_ISOLATION_WARNING = """
 !!! LAMBENT_SANDBOX=none: functions run as plain processes of this host, with its user,
 !!! its network and its files. Tenants are NOT isolated from each other or from the
@@ -51,6 +55,8 @@ class Command(BaseCommand):
                 "or set LAMBENT_SANDBOX=none to run functions without isolation."
             )
         else:
+            if settings.SECCOMP == "unconfined":
+                self.stderr.write(self.style.WARNING(UNCONFINED_WARNING))
             isolate_mounts()  # before asyncio starts threads
         asyncio.run(self._serve())
 
