@@ -54,6 +54,7 @@ class _HttpFloor(abc.ABC):
 
     def __init__(self) -> None:
         self.port = 0
+        self.thread_id = 0  # the serving thread's, as /proc/self/task names it
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -67,6 +68,7 @@ class _HttpFloor(abc.ABC):
             self._loop.call_soon_threadsafe(self._loop.stop)
 
     def _serve(self) -> None:
+        self.thread_id = threading.get_native_id()
         self._loop = asyncio.new_event_loop()
         self._loop.run_until_complete(self._start())
         self._ready.set()
@@ -111,7 +113,7 @@ class BareServer(_HttpFloor):
         super().__init__()
         self.handler_source = handler_source
         self.workers = workers
-        self._pids: list[int] = []
+        self.pids: list[int] = []
         self._pool: list[socket.socket] = []
 
     def __enter__(self) -> Self:
@@ -125,14 +127,14 @@ class BareServer(_HttpFloor):
                 finally:
                     os._exit(0)
             child.close()
-            self._pids.append(pid)
+            self.pids.append(pid)
             self._pool.append(parent)
         return super().__enter__()
 
     def __exit__(self, *exc: object) -> None:
         for sock in self._pool:
             sock.close()
-        for pid in self._pids:
+        for pid in self.pids:
             os.waitpid(pid, 0)
         super().__exit__()
 
@@ -235,42 +237,6 @@ def idle_python_private_mb(python: str = sys.executable) -> float:
         return private_mb(process.pid)
     finally:
         process.communicate(b"")
-
-
-_ZYGOTE = """
-import os, sys
-sys.path.insert(0, sys.argv[1])
-import app
-requests, answers = int(sys.argv[2]), int(sys.argv[3])
-while os.read(requests, 1):
-    if os.fork() == 0:
-        os.write(answers, repr(app.handler({}, None)).encode() + b"\\n")
-        os._exit(0)
-    os.wait()
-"""
-
-
-def fork_floor_ms(python: str, handler_source: str, *, runs: int = 50) -> float:
-    """Median time for a zygote that has imported the handler to fork a child that runs it
-    once and answers: the floor of a cold start that forks from a per-version template."""
-    with tempfile.TemporaryDirectory() as task:
-        Path(task, "app.py").write_text(handler_source)
-        to_zygote, requests = os.pipe()
-        answers, from_zygote = os.pipe()
-        zygote = subprocess.Popen([python, "-I", "-S", "-c", _ZYGOTE, task, str(to_zygote), str(from_zygote)],
-                                  pass_fds=(to_zygote, from_zygote), env={})
-        os.close(to_zygote)
-        os.close(from_zygote)
-        timings = []
-        with os.fdopen(answers, "rb") as replies:
-            for _ in range(runs + 5):
-                started = time.perf_counter()
-                os.write(requests, b"x")
-                replies.readline()
-                timings.append((time.perf_counter() - started) * 1000)
-        os.close(requests)
-        zygote.wait(timeout=10)
-    return statistics.median(timings[5:])
 
 
 def parallel_cold_floor_s(python: str, handler_source: str, *, count: int) -> float:

@@ -49,6 +49,7 @@ class Platform:
                     "LAMBENT_WORKER_METRICS_BIND": "none"}
         self.processes: list[subprocess.Popen[bytes]] = []
         self.key = ""
+        self.redis_pid = 0
         self._redis = contextlib.ExitStack()
 
     @property
@@ -74,7 +75,7 @@ class Platform:
         created = json.loads(subprocess.run([LAMBENT, "tenant", "create", "bench", "--json"], env=self.env,
                                             check=True, capture_output=True, text=True).stdout)
         self.key = f"{created['access_key_id']}:{created['secret_access_key']}"
-        self._redis.enter_context(embedded_redis(self.redis_socket))
+        self.redis_pid = self._redis.enter_context(embedded_redis(self.redis_socket)).pid
         for command in PROCESSES:
             # The worker logs at INFO for its " ready." line (the Celery floor's worker does too).
             env = {**self.env, "LAMBENT_LOG_LEVEL": "INFO"} if command == "worker" else self.env
@@ -94,6 +95,10 @@ class Platform:
             process.wait(timeout=30)
         self._redis.close()
         remove_tree(self.data_dir)  # never through a mount a sandbox left behind
+
+    def pids(self) -> dict[str, int]:
+        """The pid of each of the platform's processes, by name (executor, api, worker, beat)."""
+        return {name: process.pid for name, process in zip(PROCESSES, self.processes, strict=True)}
 
     @contextlib.contextmanager
     def worker_paused(self) -> Iterator[None]:

@@ -143,6 +143,12 @@ SANDBOX = env_choice("LAMBENT_SANDBOX", choices=("bwrap", "none"), default="bwra
 SECCOMP = env_choice("LAMBENT_SECCOMP", choices=("default", "unconfined"), default="default")
 #: Seconds an idle warm sandbox is kept before it is reaped.
 KEEP_ALIVE_SECONDS = env_int("LAMBENT_KEEP_ALIVE_SECONDS", default=300, minimum=1)
+#: Seconds a sandbox lent to an api or worker process stays its own without being renewed (the
+#: holder renews every third of it); after that, the executor takes it back, or destroys it if an
+#: invocation was in flight: what a killed or hung process holds comes back this long after.
+SANDBOX_LEASE_SECONDS = env_float("LAMBENT_SANDBOX_LEASE_SECONDS", default=10.0, minimum=0.2)
+#: Seconds an api or worker process keeps a lent sandbox it is not using before giving it back.
+SANDBOX_HOLD_SECONDS = env_float("LAMBENT_SANDBOX_HOLD_SECONDS", default=1.0, minimum=0.0)
 #: Interpreters for the Python runtimes, ``python3.12=/path/to/python3.12,...``; found on the node when unset.
 PYTHON_INTERPRETERS = env_mapping("LAMBENT_PYTHON_INTERPRETERS")
 #: Seconds the invoke path may reuse an access key and a qualifier's routing it looked up

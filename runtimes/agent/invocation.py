@@ -18,11 +18,12 @@ _FIT_BLOCK = 4096  # characters escaped at a time while fitting a log into its r
 class Invocation:
     """An ``invoke`` frame, checked: every value that becomes a header of ``/next`` is safe as one."""
 
-    __slots__ = ("request_id", "payload", "delivered_at", "_headers")
+    __slots__ = ("request_id", "payload", "deadline_ms", "delivered_at", "_headers")
 
-    def __init__(self, *, request_id: str, payload: bytes, headers: list[tuple[str, str]]) -> None:
+    def __init__(self, *, request_id: str, payload: bytes, deadline_ms: int, headers: list[tuple[str, str]]) -> None:
         self.request_id = request_id
         self.payload = payload
+        self.deadline_ms = deadline_ms  # wall clock, in milliseconds since the epoch
         self.delivered_at: float | None = None  # when the runtime received it (perf_counter)
         self._headers = headers
 
@@ -51,7 +52,7 @@ class Invocation:
         client_context = _header_value(header, "client_context")
         if client_context is not None:
             headers.append(("Lambda-Runtime-Client-Context", _decode_client_context(client_context)))
-        return cls(request_id=request_id, payload=body, headers=headers)
+        return cls(request_id=request_id, payload=body, deadline_ms=deadline_ms, headers=headers)
 
     def next_response(self) -> bytes:
         """The answer to the runtime's ``GET /next`` that hands it this invocation."""

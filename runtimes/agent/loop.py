@@ -7,6 +7,7 @@ here with a way to close it, so a forked runtime can shed them all (``close_all`
 
 import _socket
 import select
+import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -16,6 +17,7 @@ POLLIN = select.POLLIN
 POLLOUT = select.POLLOUT
 READ_BYTES = 64 * 1024  # under glibc's mmap threshold: a read's buffer comes from the heap
 _READS_PER_TURN = 16  # then let the other descriptors have a turn
+_LONGEST_POLL_MS = 3_600_000  # poll's timeout is a C int: a later timer is waited for an hour at a time
 
 
 class Loop:
@@ -24,6 +26,7 @@ class Loop:
         self._handlers: dict[int, Callable[[int], None]] = {}
         self._closers: dict[int, Callable[[], None]] = {}
         self._soon: list[Callable[[], None]] = []
+        self._timer: tuple[float, Callable[[], None]] | None = None  # (monotonic time, callback): one at most
         self._running = False
 
     def watch(self, fd: int, events: int, handler: "Callable[[int], None]", *, close: "Callable[[], None]") -> None:
@@ -51,16 +54,34 @@ class Loop:
         """Run ``callback`` once the events at hand are handled."""
         self._soon.append(callback)
 
+    def set_timer(self, when: float, callback: "Callable[[], None]") -> None:
+        """Run ``callback`` once at ``when`` (``time.monotonic()``), replacing any timer set before."""
+        self._timer = (when, callback)
+
+    def clear_timer(self) -> None:
+        self._timer = None
+
     def run(self) -> None:
         """Until ``stop()``; an exception from a callback ends it too, and propagates."""
         self._running = True
         while self._running:
-            for fd, events in self._poll.poll(0 if self._soon else None):
+            for fd, events in self._poll.poll(self._poll_timeout_ms()):
                 handler = self._handlers.get(fd)
                 if handler is not None:
                     handler(events)
+            timer = self._timer
+            if timer is not None and time.monotonic() >= timer[0]:
+                self._timer = None
+                timer[1]()
             while self._soon and self._running:
                 self._soon.pop(0)()
+
+    def _poll_timeout_ms(self) -> "int | None":
+        if self._soon:
+            return 0
+        if self._timer is None:
+            return None
+        return min(_LONGEST_POLL_MS, max(0, int((self._timer[0] - time.monotonic()) * 1000) + 1))
 
     def stop(self) -> None:
         self._running = False
@@ -87,6 +108,7 @@ class Stream:
         self._on_close = on_close
         self._pending: list[memoryview] = []
         self._closing = False  # half-close once everything is sent
+        self._written: list[Callable[[], None]] = []  # to call once nothing is left to send
         self._discarding = False  # half-closed: whatever still comes is dropped
         loop.watch(self.fd, POLLIN, self._ready, close=self.close)
 
@@ -116,6 +138,13 @@ class Stream:
         self._closing = True
         if not self._pending and not self.closed:
             self._half_close()
+
+    def when_written(self, callback: "Callable[[], None]") -> None:
+        """Call ``callback`` once everything written so far is sent (or the connection is lost)."""
+        if self._pending and not self.closed:
+            self._written.append(callback)
+        else:
+            callback()
 
     def read_available(self, *, all_of_it: bool = False) -> None:
         """Read what the socket holds (a few reads' worth, or ``all_of_it``) and hand it on."""
@@ -165,6 +194,12 @@ class Stream:
             self._loop.modify(self.fd, POLLIN)
             if self._closing:
                 self._half_close()
+        self._call_written()
+
+    def _call_written(self) -> None:
+        written, self._written = self._written, []
+        for callback in written:
+            callback()
 
     def _half_close(self) -> None:
         self._discarding = True
@@ -177,3 +212,4 @@ class Stream:
         if not self.closed:
             self.close()
             self._loop.call_soon(self._on_close)
+            self._call_written()

@@ -7,7 +7,8 @@ sandbox cannot see it, so no process of the sandbox can connect to it, replace i
 its place. The agent first makes itself not dumpable (see ``hardening``), then listens on the
 Runtime API and forks the Python runtime ahead of demand, which waits for init (see ``launcher``),
 and only then accepts: the first connection is the platform's, greeted with a ``ready`` frame (see
-``supervisor``); any later one is closed unanswered.
+``supervisor``); a later one is a lease holder's, whose invocations are refused without the token the
+executor lent the sandbox with.
 
 Exit status: 0 once the platform closed its connection, or on SIGTERM or SIGINT; 1 on a protocol
 error, or if the agent cannot protect itself or listen (the reason on stderr); 2 for a bad command
@@ -150,8 +151,9 @@ def _accept_platform(loop: Loop, listener: "_socket.socket", supervisor: Supervi
         fd, _ = listener._accept()  # type: ignore[attr-defined]  # socket.socket's accept, unwrapped
     except OSError:
         return
-    if supervisor.platform_attached:
-        posix.close(fd)  # one platform per sandbox
+    sock = _socket.socket(fileno=fd)
+    if supervisor.platform_attached:  # a holder of the sandbox's lease, or a stranger without its token
+        supervisor.attach_holder(lambda on_data, on_close: Stream(loop, sock, on_data=on_data, on_close=on_close))
         return
-    stream = Stream(loop, _socket.socket(fileno=fd), on_data=supervisor.on_platform_data, on_close=loop.stop)
+    stream = Stream(loop, sock, on_data=supervisor.on_platform_data, on_close=loop.stop)
     supervisor.attach(stream)

@@ -10,6 +10,8 @@ The platform sends ``init`` once, then ``invoke`` frames, one at a time; each ge
     init_error   init failed: the runtime posted /init/error, exited before asking for its first
                  invocation, or could not be started; every later invocation gets the same
     crashed      the runtime exited after init; every later invocation is answered so at once
+    timeout      the invocation's deadline passed: the runtime was killed
+    refused      (to a holder) the token is not the current lease's: nothing ran
 
 Init ends at the runtime's first ``GET /next``; its duration, from the moment the runtime is told to
 start (a Python runtime is forked ahead of demand and waits for that: see ``launcher``), goes with
@@ -25,6 +27,21 @@ With ``"announce_init": true`` alone (a cold start held to Lambda's init limit),
     (end)        a runtime that exits while no invocation is in flight ends the connection (the
                  agent half-closes it once its writes are sent), so the platform replaces the
                  sandbox instead of answering its next invocation with ``crashed``.
+
+Lending. The executor lends the sandbox to one holder at a time (an api or worker process) with
+``{"op": "lend", "token": T}``, answered ``lent``; the holder then connects to the same socket and
+sends its ``invoke`` frames, each carrying ``"token": T``, and reads their results on its own
+connection. An invoke whose token is not the current one (a holder whose lease expired, was revoked
+or never was) is answered ``{"op": "result", "status": "refused"}`` and never reaches the runtime.
+``{"op": "revoke"}`` ends the lend: the holders are sent ``refused`` and their connections closed,
+and the answer ``revoked`` says whether an invocation was in flight (``busy``: it was killed, the
+sandbox is in doubt).
+
+The agent keeps each invocation's deadline itself: once ``deadline_ms`` passes, the runtime and its
+process group are killed and the invocation answered ``timeout``. A holder that hangs up with an
+invocation in flight has it killed the same way (whoever runs that attempt again never runs beside
+it). Whenever the runtime of a lent sandbox ends, the agent ends its connection with the executor
+once the holder's answer is sent, so the executor replaces the sandbox.
 """
 
 import posix
@@ -42,6 +59,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import _socket
     import signal as _signal  # the stub of _signal, which has none of its own
+    from collections.abc import Callable
 else:
     import _signal
 
@@ -60,6 +78,8 @@ _SIGNAL_NAMES: dict[int, str] = {
     _signal.SIGTERM: "terminated",
 }
 _LOG_FIELD = ',"log":'
+#: Holders' connections open at once (a holder uses one; the rest are late or stale).
+MAX_HOLDER_CONNECTIONS = 8
 
 
 class Supervisor:
@@ -86,6 +106,10 @@ class Supervisor:
         self._failure: tuple[str, bytes | None] | None = None  # init failed: the type, the body (None: exit)
         self._exit: tuple[int | None, int | None] | None = None  # the runtime's exit code or signal
         self._pending: Invocation | None = None  # received, not answered yet
+        self._origin: Stream | None = None  # the holder's connection it came on (None: the executor's)
+        self._token: str | None = None  # the current holder's lease token, while it may invoke
+        self._lent = False  # from lend to revoke: the executor is told when the runtime ends
+        self._holders: dict[Stream, FrameReader] = {}
         self._answered: str | None = None  # the request id of the last invocation answered
         self._parked: list[Connection] = []
 
@@ -114,11 +138,81 @@ class Supervisor:
             header, body = frame
             op = header.get("op")
             if op == "invoke":
-                self._invoke(header, body)
+                self._invoke(header, body, origin=None)
             elif op == "init":
                 self._init(header)
+            elif op == "lend":
+                self._lend(header)
+            elif op == "revoke":
+                self._revoke()
             else:
                 raise ProtocolError(f"unknown op {op!r}")
+
+    # Holders' side.
+
+    def attach_holder(self, stream_for: "Callable[[Callable[[bytes], None], Callable[[], None]], Stream]") -> None:
+        """A connection after the executor's: a holder's, or a stranger's whose invokes are refused."""
+        if len(self._holders) >= MAX_HOLDER_CONNECTIONS:
+            return stream_for(lambda data: None, lambda: None).close()
+        frames = FrameReader()
+        holder: Stream
+
+        def on_data(data: bytes) -> None:
+            self._on_holder_data(holder, frames, data)
+
+        holder = stream_for(on_data, lambda: self._holder_closed(holder))
+        self._holders[holder] = frames
+
+    def _lend(self, header: dict) -> None:
+        token = header.get("token")
+        if not isinstance(token, str) or not token:
+            raise ProtocolError("lend: token must be a non-empty string")
+        self._token, self._lent = token, True
+        assert self._platform is not None
+        self._platform.write(protocol.encode({"op": "lent"}))
+
+    def _revoke(self) -> None:
+        busy = self._pending is not None and self._origin is not None
+        self._token, self._lent = None, False
+        for holder in list(self._holders):
+            self._holders.pop(holder, None)
+            if holder is self._origin:
+                holder.close()
+            else:  # told, so that its next invocation is not taken for one the sandbox died under
+                holder.write(protocol.encode({"op": "result", "status": "refused", "request_id": None}))
+                holder.close_when_written()
+        if busy:
+            self._abandon()
+        assert self._platform is not None
+        self._platform.write(protocol.encode({"op": "revoked", "busy": busy}))
+
+    def _on_holder_data(self, holder: Stream, frames: FrameReader, data: bytes) -> None:
+        frames.feed(data)
+        try:
+            while not holder.closed and (frame := frames.next_frame()) is not None:
+                header, body = frame
+                if header.get("op") != "invoke":
+                    raise ProtocolError(f"a holder may only invoke, not {header.get('op')!r}")
+                if self._token is None or header.get("token") != self._token:
+                    holder.write(protocol.encode({"op": "result", "status": "refused",
+                                                  "request_id": header.get("request_id")}))
+                    continue
+                self._invoke(header, body, origin=holder)
+        except ProtocolError:
+            holder.close()
+            self._holder_closed(holder)
+
+    def _holder_closed(self, holder: Stream) -> None:
+        self._holders.pop(holder, None)
+        if self._pending is not None and self._origin is holder:
+            self._abandon()
+
+    def _abandon(self) -> None:
+        """The invocation in flight has no one to answer: kill it with the runtime (the sandbox is in doubt)."""
+        self._pending, self._origin = None, None
+        self._token = None  # in doubt: no holder may invoke again
+        self._loop.clear_timer()
+        self._kill_runtime()
 
     def _init(self, header: dict) -> None:
         if self._initialized:
@@ -142,12 +236,14 @@ class Supervisor:
         self._log_fd = self._runtime.log_fd
         self._loop.watch(self._log_fd, POLLIN, lambda events: self._read_log(), close=self._close_log)
 
-    def _invoke(self, header: dict, body: bytes) -> None:
+    def _invoke(self, header: dict, body: bytes, *, origin: "Stream | None") -> None:
         if not self._initialized:
             raise ProtocolError("invoke before init")
         if self._pending is not None:
             raise ProtocolError(f"invoke while {self._pending.request_id} is in flight")
-        self._pending = Invocation.from_frame(header, body)
+        self._pending, self._origin = Invocation.from_frame(header, body), origin
+        deadline = time.monotonic() + (self._pending.deadline_ms / 1000 - time.time())
+        self._loop.set_timer(deadline, self._deadline_passed)
         if self._failure is not None or self._exit is not None:
             self._answer_failed()
         elif self._ready:
@@ -220,14 +316,27 @@ class Supervisor:
             self._standby = None
         if self._runtime is None:
             return
-        try:
-            posix.killpg(self._runtime.pid, _signal.SIGKILL)
-        except OSError:  # nothing left of the group
-            pass
+        self._kill_runtime()
         try:
             posix.waitpid(self._runtime.pid, 0)
         except ChildProcessError:
             pass
+
+    def _kill_runtime(self) -> None:
+        """SIGKILL the runtime's process group; its exit is noted on SIGCHLD (see ``reap``)."""
+        if self._runtime is not None:
+            try:
+                posix.killpg(self._runtime.pid, _signal.SIGKILL)
+            except OSError:  # nothing left of the group
+                pass
+
+    def _deadline_passed(self) -> None:
+        """The invocation in flight ran out of time: answer ``timeout``, then kill the runtime."""
+        if self._pending is None:
+            return
+        self._answer("timeout", b"", error_type="Sandbox.Timedout")
+        self._token = None  # in doubt: no holder may invoke again
+        self._kill_runtime()
 
     def _runtime_exited(self, code: "int | None", signal: "int | None") -> None:
         self._exit = (code, signal)
@@ -238,6 +347,14 @@ class Supervisor:
             self._answer_failed()
         elif self._ahead and self._platform is not None:
             self._platform.close_when_written()
+        if self._lent and self._platform is not None:
+            self._token, self._lent = None, False  # whatever comes next is refused
+            platform = self._platform
+            holder = self._origin or next(iter(self._holders), None)
+            if holder is not None:  # the holder's answer first: the executor destroys the sandbox on this
+                holder.when_written(platform.close_when_written)
+            else:
+                platform.close_when_written()
 
     def _fail_init(self, error_type: str, body: "bytes | None") -> None:
         self._failure = (error_type, body)
@@ -320,9 +437,10 @@ class Supervisor:
         return "Runtime exited without providing a reason"
 
     def _answer(self, status: str, body: bytes, *, error_type: "str | None" = None, exited: bool = False) -> None:
-        pending = self._pending
-        assert pending is not None and self._platform is not None
-        self._pending, self._answered = None, pending.request_id
+        pending, origin = self._pending, self._origin or self._platform
+        assert pending is not None and origin is not None
+        self._pending, self._origin, self._answered = None, None, pending.request_id
+        self._loop.clear_timer()
         self._read_log(all_of_it=True)
         init_ms = None
         if not self._init_reported and self._init_ms is not None:
@@ -340,7 +458,7 @@ class Supervisor:
         }
         room = protocol.MAX_HEADER_BYTES - len(fastjson.dumps(header)) - len(_LOG_FIELD)
         header["log"] = self._log.take(max_json_bytes=room)
-        self._platform.write(protocol.encode(header, body))
+        origin.write(protocol.encode(header, body))
 
     @staticmethod
     def _since(start: float) -> float:

@@ -14,6 +14,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ from worker.executors import (
     FunctionSpec,
     FunctionTimeout,
     InvokeRequest,
+    LeaseLost,
     Provision,
     Provisioned,
 )
@@ -45,6 +47,12 @@ def echo(event, context):
 def count(event, context):
     global counter
     counter += 1
+    return counter
+
+def tally(event, context):
+    global counter
+    counter += 1
+    time.sleep(event.get("seconds", 0))
     return counter
 
 def fail(event, context):
@@ -67,32 +75,14 @@ CodeSource = Callable[[str], bytes]
 
 
 @contextlib.asynccontextmanager
-async def fake_backend(code_source: CodeSource) -> AsyncIterator[Executor]:
-    backend = FakeExecutor(code_source=code_source)
+async def fake_backend(code_source: CodeSource, **options) -> AsyncIterator[Executor]:
+    backend = FakeExecutor(code_source=code_source, **options)
     yield backend
     await backend.close()
 
 
 @contextlib.asynccontextmanager
-async def client_backend(code_source: CodeSource) -> AsyncIterator[Executor]:
-    """The client talking to the executor endpoint, which runs the fake."""
-    with tempfile.TemporaryDirectory() as folder:
-        socket_path = Path(folder) / "executor.sock"
-        ready = asyncio.Event()
-        server = asyncio.create_task(serve(FakeExecutor(code_source=code_source), socket_path, ready=ready))
-        await ready.wait()
-        client = ExecutorClient(socket_path=socket_path)
-        try:
-            yield client
-        finally:
-            await client.close()
-            server.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await server
-
-
-@contextlib.asynccontextmanager
-async def local_backend(code_source: CodeSource) -> AsyncIterator[Executor]:
+async def local_backend(code_source: CodeSource, **options) -> AsyncIterator[Executor]:
     """Real bubblewrap sandboxes on this host."""
     from worker.executors.local import LocalExecutor
     from worker.executors.local.sandbox import remove_tree
@@ -100,12 +90,32 @@ async def local_backend(code_source: CodeSource) -> AsyncIterator[Executor]:
     folder = Path(tempfile.mkdtemp())
     folder.chmod(0o711)
     backend = LocalExecutor(code_source=code_source, state_dir=folder / "sandboxes", keep_alive_s=60,
-                            cgroup_parent=settings.CGROUP_PARENT)
+                            cgroup_parent=settings.CGROUP_PARENT, **options)
     try:
         yield backend
     finally:
         await backend.close()
         remove_tree(folder)  # never through a mount a sandbox left behind
+
+
+@contextlib.asynccontextmanager
+async def client_backend(code_source: CodeSource, **options) -> AsyncIterator[Executor]:
+    """The client of the executor endpoint, which runs real sandboxes: what the api and worker
+    processes use, invocations sent straight to the lent sandboxes."""
+    with tempfile.TemporaryDirectory() as folder:
+        socket_path = Path(folder) / "executor.sock"
+        ready = asyncio.Event()
+        async with local_backend(code_source, **options) as local:
+            server = asyncio.create_task(serve(local, socket_path, ready=ready))
+            await ready.wait()
+            client = ExecutorClient(socket_path=socket_path)
+            try:
+                yield client
+            finally:
+                await client.close()
+                server.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await server
 
 
 BACKENDS = {"fake": fake_backend, "client": client_backend, "local": local_backend}
@@ -128,7 +138,7 @@ class Code:
 
 
 @pytest.fixture(params=[
-    "fake", "client", pytest.param("local", marks=pytest.mark.sandbox),
+    "fake", pytest.param("client", marks=pytest.mark.sandbox), pytest.param("local", marks=pytest.mark.sandbox),
 ])
 def backend_factory(request):
     return BACKENDS[request.param]
@@ -146,11 +156,11 @@ def request(payload: object = None) -> InvokeRequest:
                          invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:fn:live")
 
 
-def run(backend_factory, scenario):
+def run(backend_factory, scenario, **options):
     code = Code()
 
     async def main():
-        async with backend_factory(code) as backend:
+        async with backend_factory(code, **options) as backend:
             return await scenario(backend, code)
 
     return asyncio.run(main())
@@ -306,4 +316,88 @@ def test_a_provisioned_init_failure_is_reported(backend_factory):
         assert state.failure.startswith("Runtime.ImportModuleError: Unable to import module 'app'")
         assert (await backend.provision([]), await backend.provision([Provision(spec=broken, count=0)])) == (
             {}, {broken.key: Provisioned(ready=0)})
+    run(backend_factory, scenario)
+
+
+# Leases: a sandbox lent to one holder at a time, straight to its agent.
+
+async def counted(backend, lease, function):
+    """What ``app.tally`` answers through a link of ``lease``: the sandbox's own invocation count."""
+    link = await backend.connect(lease, function)
+    try:
+        return json.loads((await link.invoke(request())).payload)
+    finally:
+        link.close()
+
+
+def test_a_lent_sandbox_serves_its_holder_then_the_next_one(backend_factory):
+    async def scenario(backend, code):
+        function = spec(code.add({"app.py": HANDLERS}), "app.tally")
+        lease = await backend.borrow(function)
+        assert lease.spec_key == function.key and lease.expires_in_s > 0
+        link = await backend.connect(lease, function)
+        first = await link.invoke(request())
+        assert json.loads(first.payload) == 1 and first.init_duration_ms is not None  # the cold start's
+        second = await link.invoke(request())
+        assert json.loads(second.payload) == 2 and second.init_duration_ms is None
+        await backend.give_back(lease.lease_id)
+        with pytest.raises(LeaseLost):  # given back: its agent refuses the old holder
+            await link.invoke(request())
+        link.close()
+        again = await backend.borrow(function)
+        assert again.endpoint.token != lease.endpoint.token
+        assert await counted(backend, again, function) == 3  # the same sandbox, kept warm
+        await backend.give_back(again.lease_id)
+        await backend.give_back(again.lease_id)  # a lease that ended already is no error
+    run(backend_factory, scenario)
+
+
+def test_a_token_that_is_not_the_lease_s_is_refused_and_runs_nothing(backend_factory):
+    async def scenario(backend, code):
+        function = spec(code.add({"app.py": HANDLERS}), "app.tally")
+        lease = await backend.borrow(function)
+        forged = replace(lease, endpoint=replace(lease.endpoint, token="guessed"))
+        link = await backend.connect(forged, function)
+        with pytest.raises(LeaseLost):
+            await link.invoke(request())
+        link.close()
+        assert await counted(backend, lease, function) == 1  # the refused one never ran
+    run(backend_factory, scenario)
+
+
+def test_a_lease_not_renewed_expires_and_its_sandbox_serves_again(backend_factory):
+    async def scenario(backend, code):
+        function = spec(code.add({"app.py": HANDLERS}), "app.tally")
+        kept, lapsed = await backend.borrow(function), await backend.borrow(function)
+        assert await counted(backend, lapsed, function) == 1
+        for _ in range(6):  # 1.2 s: three terms
+            await asyncio.sleep(0.2)
+            assert await backend.renew([kept.lease_id]) == []
+        assert await backend.renew([lapsed.lease_id, "unknown"]) == [lapsed.lease_id, "unknown"]
+        with pytest.raises(LeaseLost):
+            await counted(backend, lapsed, function)
+        assert await counted(backend, kept, function) == 1
+        taken_back = await backend.borrow(function)  # the lapsed one, idle again and warm
+        assert await counted(backend, taken_back, function) == 2
+    run(backend_factory, scenario, lease_s=0.4)
+
+
+def test_a_holder_that_hangs_up_mid_invocation_has_the_sandbox_replaced(backend_factory):
+    async def scenario(backend, code):
+        function = spec(code.add({"app.py": HANDLERS}), "app.tally")
+        lease = await backend.borrow(function)
+        assert await counted(backend, lease, function) == 1
+        link = await backend.connect(lease, function)
+        abandoned = asyncio.create_task(link.invoke(request({"seconds": 30})))
+        await asyncio.sleep(0.5)
+        abandoned.cancel()  # a process giving up or dying: its connection closes
+        with contextlib.suppress(asyncio.CancelledError):
+            await abandoned
+        link.close()
+        started = time.monotonic()
+        with pytest.raises(LeaseLost):  # the sandbox is in doubt: never lent again
+            await counted(backend, lease, function)
+        fresh = await backend.borrow(function)
+        assert await counted(backend, fresh, function) == 1  # a new sandbox
+        assert time.monotonic() - started < 10
     run(backend_factory, scenario)

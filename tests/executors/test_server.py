@@ -1,5 +1,5 @@
-"""The executor's endpoint: a caller that hangs up has its request stopped, and a caller that waits
-gets its answer over the same connection, request after request."""
+"""The executor's endpoint: a caller that hangs up has its request stopped, a caller that waits gets
+its answer over the same connection, request after request, and every request is counted."""
 
 from __future__ import annotations
 
@@ -7,20 +7,25 @@ import asyncio
 import contextlib
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from worker.executors import (
+    Endpoint,
     Executor,
     ExecutorUnreachable,
     FunctionSpec,
     InvokeRequest,
     InvokeResult,
+    Lease,
     Provision,
     Provisioned,
+    SandboxLink,
 )
 from worker.executors.client import ExecutorClient
+from worker.executors.metrics import REGISTRY
 from worker.executors.server import serve
 
 SPEC = FunctionSpec(account_id="123456789012", function_name="fn", version="1", function_arn="arn",
@@ -29,7 +34,7 @@ SPEC = FunctionSpec(account_id="123456789012", function_name="fn", version="1", 
 
 
 class Recording(Executor):
-    """Invocations sleep for the seconds their payload names; what became of each is recorded."""
+    """A borrow takes the seconds its spec's handler names; what became of each is recorded by function name."""
 
     def __init__(self) -> None:
         self.ended: dict[str, str] = {}
@@ -39,13 +44,26 @@ class Recording(Executor):
         return cls()
 
     async def invoke(self, spec: FunctionSpec, request: InvokeRequest) -> InvokeResult:
+        raise AssertionError("the endpoint never invokes")
+
+    async def borrow(self, spec: FunctionSpec) -> Lease:
         try:
-            await asyncio.sleep(float(request.payload))
+            await asyncio.sleep(float(spec.handler))
         except asyncio.CancelledError:
-            self.ended[request.request_id] = "stopped"
+            self.ended[spec.function_name] = "stopped"
             raise
-        self.ended[request.request_id] = "ran"
-        return InvokeResult(payload=request.payload, duration_ms=1.0, max_memory_used_mb=1)
+        self.ended[spec.function_name] = "lent"
+        return Lease(lease_id=spec.function_name, spec_key=spec.key, endpoint=Endpoint("unix:/nowhere", "t"),
+                     expires_in_s=10.0)
+
+    async def give_back(self, lease_id: str, *, reusable: bool = True) -> None:
+        self.ended[lease_id] = "given back"
+
+    async def renew(self, lease_ids: Sequence[str]) -> list[str]:
+        return [lease_id for lease_id in lease_ids if lease_id not in self.ended]
+
+    async def connect(self, lease: Lease, spec: FunctionSpec) -> SandboxLink:
+        raise AssertionError("the endpoint never connects")
 
     async def prewarm(self, spec: FunctionSpec, *, count: int = 1) -> int:
         return 0
@@ -60,8 +78,12 @@ class Recording(Executor):
         pass
 
 
-def request(request_id: str, seconds: float) -> InvokeRequest:
-    return InvokeRequest(request_id=request_id, payload=str(seconds).encode(), invoked_function_arn="arn")
+def spec(name: str, seconds: float) -> FunctionSpec:
+    return replace(SPEC, function_name=name, handler=str(seconds))
+
+
+def requests(op: str) -> float:
+    return REGISTRY.get_sample_value("lambent_executor_requests_total", {"op": op}) or 0.0
 
 
 async def until(condition, timeout: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
@@ -82,14 +104,19 @@ def test_a_caller_that_hangs_up_has_its_invocation_stopped():
             await ready.wait()
             client = ExecutorClient(socket_path=socket_path)
             try:
-                abandoned = asyncio.create_task(client.invoke(SPEC, request("abandoned", 30)))
+                abandoned = asyncio.create_task(client.borrow(spec("abandoned", 30)))
                 await asyncio.sleep(0.2)
-                abandoned.cancel()  # a worker giving its attempt up, or dying: its connection closes
+                abandoned.cancel()  # a process giving up, or dying: its connection closes
                 assert await until(lambda: backend.ended.get("abandoned") == "stopped")
 
+                borrows = requests("borrow")
                 for n in range(3):  # a pooled connection serves request after request
-                    result = await client.invoke(SPEC, request(f"waited-{n}", 0.01))
-                    assert result.payload == b"0.01" and backend.ended[f"waited-{n}"] == "ran"
+                    lease = await client.borrow(spec(f"waited-{n}", 0.01))
+                    assert lease.lease_id == f"waited-{n}" and backend.ended[f"waited-{n}"] == "lent"
+                assert requests("borrow") == borrows + 3
+                assert await client.renew(["waited-0", "unknown"]) == ["unknown"]
+                await client.give_back("waited-0")
+                assert backend.ended["waited-0"] == "given back"
             finally:
                 await client.close()
                 server.cancel()
@@ -105,7 +132,7 @@ def test_an_unreachable_executor_is_told_apart_from_one_that_failed_to_answer():
             client = ExecutorClient(socket_path=Path(folder) / "none.sock")
             assert not await client.reachable()
             with pytest.raises(ExecutorUnreachable) as raised:
-                await client.invoke(SPEC, request("nowhere", 0))
+                await client.invoke(SPEC, InvokeRequest(request_id="nowhere", payload=b"", invoked_function_arn="arn"))
             assert folder not in str(raised.value)  # messages reach callers: no host path
 
     asyncio.run(main())

@@ -222,7 +222,7 @@ def test_ready_sandboxes_serve_without_init_and_a_killed_one_is_replaced(api, cr
     assert [result.init_duration_ms for result in invoke_directly(spec_of("warmed"), 2, seconds=0.5)] == [None, None]
     metrics = scrape()
     assert 'lambent_executor_sandboxes_reaped_total{reason="dead"}' in metrics
-    assert 'lambent_executor_invocations_total{start="provisioned"}' in metrics
+    assert 'lambent_executor_leases_total{start="provisioned"}' in metrics
 
 
 @pytest.mark.sandbox

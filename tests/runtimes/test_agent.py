@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -341,13 +342,43 @@ def test_sigterm_stops_the_agent_and_its_runtime(agent: Agent, write: Callable[.
     assert process_gone(runtime_pid)
 
 
-def test_only_one_platform_connection_is_served(agent: Agent, write: Callable[..., Path]) -> None:
-    write("app.py", "def handler(event, context):\n    return 'still here'\n")
-    intruder = agent.connect()
-    assert intruder.recv(1) == b""  # closed at once
-    intruder.close()
+def test_a_later_connection_invokes_only_with_the_current_lease_token(agent: Agent, write: Callable[..., Path]) -> None:
+    write("app.py", "calls = 0\n\ndef handler(event, context):\n    global calls\n    calls += 1\n    return calls\n")
     agent.init()
-    assert agent.invoke({})[1] == "still here"
+    intruder = agent.connect()
+    frame = {"op": "invoke", "request_id": "r1", "deadline_ms": int(time.time() * 1000) + 30_000,
+             "invoked_function_arn": "arn"}
+    protocol.send(intruder, frame, b"{}")  # not lent: no token is good
+    assert protocol.receive(intruder)[0] == {"op": "result", "status": "refused", "request_id": "r1"}
+    protocol.send(agent.sock, {"op": "lend", "token": "secret"})
+    assert protocol.receive(agent.sock)[0] == {"op": "lent"}
+    protocol.send(intruder, {**frame, "token": "guessed"}, b"{}")
+    assert protocol.receive(intruder)[0]["status"] == "refused"
+    holder = agent.connect()
+    protocol.send(holder, {**frame, "request_id": "r2", "token": "secret"}, b"{}")
+    result, body = protocol.receive(holder)
+    assert (result["status"], body) == ("success", b"1")  # the refused ones never ran
+    protocol.send(agent.sock, {"op": "revoke"})
+    assert protocol.receive(agent.sock)[0] == {"op": "revoked", "busy": False}
+    assert protocol.receive(holder)[0]["status"] == "refused"  # told, then closed
+    assert holder.recv(1) == b""
+    assert agent.invoke({})[1] == 2  # the executor's own connection serves on
+
+
+def test_the_agent_keeps_the_deadline_and_ends_a_lent_sandbox_that_timed_out(
+    agent: Agent, write: Callable[..., Path]
+) -> None:
+    write("app.py", "import time\n\ndef handler(event, context):\n    time.sleep(30)\n")
+    agent.init()
+    protocol.send(agent.sock, {"op": "lend", "token": "secret"})
+    assert protocol.receive(agent.sock)[0] == {"op": "lent"}
+    holder = agent.connect()
+    started = time.monotonic()
+    protocol.send(holder, {"op": "invoke", "request_id": "r", "deadline_ms": int(time.time() * 1000) + 300,
+                           "invoked_function_arn": "arn", "token": "secret"}, b"{}")
+    result, _ = protocol.receive(holder)
+    assert result["status"] == "timeout" and time.monotonic() - started < 5
+    assert agent.sock.recv(1) == b""  # the executor is told: the connection ends
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from django.utils.module_loading import import_string
 
 from worker.executors.base import (
     UNHANDLED,
+    Endpoint,
     Executor,
     ExecutorError,
     ExecutorPlatformError,
@@ -33,16 +34,19 @@ from worker.executors.base import (
     FunctionTimeout,
     InvokeRequest,
     InvokeResult,
+    Lease,
+    LeaseLost,
     Provision,
     Provisioned,
     SandboxCount,
+    SandboxLink,
 )
 
 __all__ = [
-    "UNHANDLED", "Executor", "ExecutorError", "ExecutorPlatformError", "ExecutorUnavailable", "ExecutorUnreachable",
-    "FunctionCrashed", "FunctionError", "FunctionHandledError", "FunctionInitError", "FunctionOutOfMemory",
-    "FunctionSpec", "FunctionTimeout", "InvokeRequest", "InvokeResult", "Provision", "Provisioned", "SandboxCount",
-    "executor", "load_backend",
+    "UNHANDLED", "Endpoint", "Executor", "ExecutorError", "ExecutorPlatformError", "ExecutorUnavailable",
+    "ExecutorUnreachable", "FunctionCrashed", "FunctionError", "FunctionHandledError", "FunctionInitError",
+    "FunctionOutOfMemory", "FunctionSpec", "FunctionTimeout", "InvokeRequest", "InvokeResult", "Lease", "LeaseLost",
+    "Provision", "Provisioned", "SandboxCount", "SandboxLink", "executor", "load_backend",
 ]
 
 

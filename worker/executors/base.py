@@ -25,6 +25,15 @@ two trees, so callers can tell whose fault it is without parsing messages:
 formatted is ``Handled``; one it could not report (a crash, timeout, out of memory, an
 init failure) is ``Unhandled``.
 
+Sandboxes are lent, so that invocations go straight to them: a process that invokes (an api or
+worker process) ``borrow``s an idle sandbox of a version (the backend makes one when none is idle:
+a cold start), ``connect``s to its agent at the lease's ``Endpoint`` and sends it invocations
+itself, one at a time, for as long as it holds the lease; it ``renew``s its leases before they
+expire and ``give_back``s those it no longer needs. The agent serves only the current holder (the
+lease's token); a lease not renewed in time expires, and the backend takes its sandbox back, or
+destroys it if an invocation was in flight. ``invoke`` runs one invocation from start to end in the
+backend's own process; ``worker.executors.borrower.Borrower`` runs it over a lease.
+
 Provisioned concurrency is declared, not commanded: ``provision`` takes the complete set of
 sandboxes an executor should keep initialized ahead of demand (a ``Provision`` per spec) and
 answers how far each spec is (``Provisioned``); the backend keeps that set, replacing
@@ -116,6 +125,44 @@ class InvokeResult:
     @classmethod
     def from_dict(cls, data: Mapping[str, object], payload: bytes) -> InvokeResult:
         return cls(payload=payload, **data)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a lease's holder reaches the sandbox's agent, and with what.
+
+    ``address`` is ``unix:<path>`` (the local backend's agent socket) or ``tcp:<host>:<port>`` (a
+    pod's); ``token`` is the lease's, which the agent checks on every invocation; ``meter``, when
+    set, a directory of the sandbox's memory counters (its cgroup) on the holder's host, read for
+    max memory and out-of-memory kills (None: the holder takes the agent's figures)."""
+
+    address: str
+    token: str
+    meter: str | None = None
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A sandbox of ``spec_key`` lent to one process until ``expires_in_s`` from when it was
+    granted or last renewed. A cold start's ``init_duration_ms`` and ``log_prefix`` (Lambda's
+    ``INIT_REPORT`` line of a suppressed init) belong to the first invocation's result."""
+
+    lease_id: str
+    spec_key: str
+    endpoint: Endpoint
+    expires_in_s: float
+    init_duration_ms: float | None = None
+    log_prefix: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        return {**self.__dict__, "endpoint": dict(self.endpoint.__dict__)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Lease:
+        endpoint = data["endpoint"]
+        if not isinstance(endpoint, Mapping):
+            raise TypeError("a lease's endpoint is an object")
+        return cls(**{**data, "endpoint": Endpoint(**endpoint)})  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -239,6 +286,10 @@ class ExecutorUnreachable(ExecutorUnavailable):
     pass
 
 
+class LeaseLost(ExecutorUnreachable):
+    """The lease is no longer this process's (expired, revoked, its sandbox gone): nothing ran."""
+
+
 FUNCTION_ERRORS: dict[str, type[FunctionError]] = {
     cls.__name__: cls
     for cls in (FunctionHandledError, FunctionCrashed, FunctionTimeout, FunctionOutOfMemory, FunctionInitError)
@@ -279,6 +330,24 @@ class Executor(abc.ABC):
         to be ready or failed; answers, by ``FunctionSpec.key``, how far each desired spec is.
         """
 
+    @abc.abstractmethod
+    async def borrow(self, spec: FunctionSpec) -> Lease:
+        """Lend an idle sandbox of ``spec.key`` (provisioned first), or one started now, initialized.
+        Raises ``FunctionInitError`` if the function's init fails, ``ExecutorPlatformError`` for ours."""
+
+    @abc.abstractmethod
+    async def give_back(self, lease_id: str, *, reusable: bool = True) -> None:
+        """End a lease: its sandbox becomes idle again, or is destroyed unless ``reusable`` (an
+        invocation left it in doubt). A lease that already ended is no error."""
+
+    @abc.abstractmethod
+    async def renew(self, lease_ids: Sequence[str]) -> list[str]:
+        """Extend these leases by their term; answers those that ended already (lost to their holder)."""
+
+    @abc.abstractmethod
+    async def connect(self, lease: Lease, spec: FunctionSpec) -> SandboxLink:
+        """A connection to the lent sandbox's agent; ``LeaseLost`` if it cannot be reached."""
+
     async def reachable(self) -> bool:
         """Whether invocations can reach the backend now (a client: whether its executor answers)."""
         return True
@@ -290,3 +359,22 @@ class Executor(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None:
         """Destroy every sandbox and release what the executor holds."""
+
+
+class SandboxLink(abc.ABC):
+    """One holder's connection to a lent sandbox: invocations sent straight to its agent."""
+
+    @abc.abstractmethod
+    async def invoke(self, request: InvokeRequest) -> InvokeResult:
+        """Run one invocation in the sandbox, as ``Executor.invoke`` would. Raises ``LeaseLost`` when
+        the agent refused it (nothing ran), ``FunctionError`` subclasses (the sandbox is in doubt
+        unless the error was handled), ``ExecutorPlatformError`` for ours."""
+
+    @property
+    @abc.abstractmethod
+    def usable(self) -> bool:
+        """Whether the connection is open (the agent closes it when the lease is revoked)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Hang up: an invocation in flight is killed with the sandbox's runtime."""

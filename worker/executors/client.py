@@ -1,5 +1,9 @@
 """The executor as the api and worker processes see it: a client of the executor process.
 
+Invocations do not go through the executor: ``invoke`` borrows sandboxes from it and sends them
+their invocations itself (``worker.executors.borrower``). The executor is asked for what only it
+can do: lend, take back, renew, prewarm, evict, provision.
+
 Requests travel as frames (``runtimes/agent/protocol.py``) over the executor's Unix
 socket, one request at a time per connection; idle connections are pooled per event
 loop. A connection that fails before an answer is read is never retried for an
@@ -28,9 +32,13 @@ from worker.executors.base import (
     FunctionSpec,
     InvokeRequest,
     InvokeResult,
+    Lease,
     Provision,
     Provisioned,
+    SandboxLink,
 )
+from worker.executors.borrower import Borrower
+from worker.executors.link import AgentLink
 
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
@@ -39,25 +47,45 @@ DEADLINE_MARGIN_S = 60.0
 
 
 class ExecutorClient(Executor):
-    def __init__(self, *, socket_path: Path) -> None:
+    def __init__(self, *, socket_path: Path, hold_s: float = 1.0) -> None:
         self._socket_path = socket_path
         self._idle: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Connection]] = (
             weakref.WeakKeyDictionary()
         )
+        self._borrower = Borrower(self, hold_s=hold_s)
 
     @classmethod
     def from_settings(cls) -> ExecutorClient:
-        return cls(socket_path=settings.EXECUTOR_SOCKET)
+        return cls(socket_path=settings.EXECUTOR_SOCKET, hold_s=settings.SANDBOX_HOLD_SECONDS)
+
+    @property
+    def borrower(self) -> Borrower:
+        return self._borrower
 
     async def invoke(self, spec: FunctionSpec, request: InvokeRequest) -> InvokeResult:
-        header = {"op": "invoke", "spec": spec.to_dict(), "request": request.to_dict()}
-        reply, body = await self._call(header, request.payload, timeout=spec.timeout + DEADLINE_MARGIN_S)
+        return await self._borrower.invoke(spec, request)
+
+    async def borrow(self, spec: FunctionSpec) -> Lease:
+        reply, body = await self._call({"op": "borrow", "spec": spec.to_dict()},
+                                       timeout=spec.timeout + DEADLINE_MARGIN_S)
         if reply.get("ok"):
-            return InvokeResult.from_dict(reply["result"], body)
+            return Lease.from_dict(reply["lease"])
         error_class = FUNCTION_ERRORS.get(reply.get("error", ""))
         if error_class is not None:
             raise error_class(InvokeResult.from_dict(reply["result"], body))
         raise ExecutorPlatformError(reply.get("message", "the executor failed"))
+
+    async def give_back(self, lease_id: str, *, reusable: bool = True) -> None:
+        reply, _ = await self._call({"op": "give_back", "lease_id": lease_id, "reusable": reusable},
+                                    timeout=DEADLINE_MARGIN_S)
+        self._checked(reply)
+
+    async def renew(self, lease_ids: Sequence[str]) -> list[str]:
+        reply, _ = await self._call({"op": "renew", "lease_ids": list(lease_ids)}, timeout=DEADLINE_MARGIN_S)
+        return [str(lease_id) for lease_id in self._checked(reply)["lost"]]
+
+    async def connect(self, lease: Lease, spec: FunctionSpec) -> SandboxLink:
+        return await AgentLink.open(lease, spec)
 
     async def prewarm(self, spec: FunctionSpec, *, count: int = 1) -> int:
         reply, _ = await self._call({"op": "prewarm", "spec": spec.to_dict(), "count": count},
@@ -65,6 +93,7 @@ class ExecutorClient(Executor):
         return int(self._checked(reply)["count"])
 
     async def evict(self, spec: FunctionSpec) -> int:
+        await self._borrower.give_back_idle(spec.key)  # idle here is idle to the executor too
         reply, _ = await self._call({"op": "evict", "spec": spec.to_dict()}, timeout=DEADLINE_MARGIN_S)
         return int(self._checked(reply)["count"])
 
@@ -75,6 +104,7 @@ class ExecutorClient(Executor):
                 for key, state in self._checked(reply)["provisioned"].items()}
 
     async def close(self) -> None:
+        await self._borrower.close()
         for connections in list(self._idle.values()):
             for _, writer in connections:
                 writer.close()

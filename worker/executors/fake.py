@@ -20,16 +20,18 @@ import tempfile
 import threading
 import time
 import traceback
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, redirect_stderr, redirect_stdout, suppress
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
 from lambent.functions import archives
 from worker.executors.base import (
+    Endpoint,
     Executor,
     FunctionHandledError,
     FunctionInitError,
@@ -37,8 +39,11 @@ from worker.executors.base import (
     FunctionTimeout,
     InvokeRequest,
     InvokeResult,
+    Lease,
+    LeaseLost,
     Provision,
     Provisioned,
+    SandboxLink,
     error_payload,
     failure_reason,
     invalid_package,
@@ -162,10 +167,14 @@ def _in_daemon_thread(
 
 class FakeExecutor(Executor):
     """Provisioned sandboxes are started by ``provision`` itself, whatever ``wait`` says, and a
-    lost one (a timed-out invocation's) is replaced at the next call."""
+    lost one (a timed-out invocation's) is replaced at the next call. Leases are kept in memory
+    and their links run in this process (``_FakeLink``); expiry is noticed when a lease is next
+    looked at."""
 
-    def __init__(self, *, code_source: Callable[[str], bytes]) -> None:
+    def __init__(self, *, code_source: Callable[[str], bytes], lease_s: float = 10.0) -> None:
         self._code_source = code_source
+        self._lease_s = lease_s
+        self._loans: dict[str, _Loan] = {}
         self._idle: dict[str, list[_Sandbox]] = defaultdict(list)
         self._targets: dict[str, Provision] = {}
         self._provisioned: dict[str, list[_Sandbox]] = defaultdict(list)  # idle ones
@@ -181,10 +190,53 @@ class FakeExecutor(Executor):
     async def invoke(self, spec: FunctionSpec, request: InvokeRequest) -> InvokeResult:
         sandbox = self._take(spec.key) or await self._start(spec)
         try:
-            return await self._run(sandbox, request)
+            result = await self._run(sandbox, request)
+        except FunctionHandledError:
+            self._put_back(sandbox)
+            raise
         except FunctionTimeout:
             self._lose(sandbox)
             raise
+        self._put_back(sandbox)
+        return result
+
+    async def borrow(self, spec: FunctionSpec) -> Lease:
+        self._expire()
+        sandbox = self._take(spec.key) or await self._start(spec)
+        if sandbox.init_error is not None:
+            await self._run(sandbox, InvokeRequest(request_id="init", payload=b"", invoked_function_arn=""))
+        lease_id, token = uuid.uuid4().hex, uuid.uuid4().hex
+        self._loans[lease_id] = _Loan(sandbox=sandbox, token=token, expires_at=time.monotonic() + self._lease_s)
+        return Lease(lease_id=lease_id, spec_key=spec.key, endpoint=Endpoint(address=f"memory:{lease_id}", token=token),
+                     expires_in_s=self._lease_s)
+
+    async def give_back(self, lease_id: str, *, reusable: bool = True) -> None:
+        loan = self._loans.pop(lease_id, None)
+        if loan is not None:
+            (self._put_back if reusable and not loan.busy else self._lose)(loan.sandbox)
+
+    async def renew(self, lease_ids: Sequence[str]) -> list[str]:
+        self._expire()
+        for lease_id in lease_ids:
+            if lease_id in self._loans:
+                self._loans[lease_id].expires_at = time.monotonic() + self._lease_s
+        return [lease_id for lease_id in lease_ids if lease_id not in self._loans]
+
+    async def connect(self, lease: Lease, spec: FunctionSpec) -> SandboxLink:
+        return _FakeLink(self, lease)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for lease_id in [lease_id for lease_id, loan in self._loans.items() if loan.expires_at <= now]:
+            loan = self._loans.pop(lease_id)
+            (self._lose if loan.busy else self._put_back)(loan.sandbox)
+
+    def _loan(self, lease: Lease) -> _Loan:
+        self._expire()
+        loan = self._loans.get(lease.lease_id)
+        if loan is None or loan.token != lease.endpoint.token:
+            raise LeaseLost("the sandbox's lease expired or was revoked")
+        return loan
 
     def _take(self, key: str) -> _Sandbox | None:
         if self._provisioned[key]:
@@ -224,7 +276,6 @@ class FakeExecutor(Executor):
                 error_type="Sandbox.Timedout")) from None
         result = InvokeResult(payload=body, duration_ms=(time.perf_counter() - started) * 1000, max_memory_used_mb=0,
                               log=log + output, init_duration_ms=init_ms)
-        self._put_back(sandbox)
         if not ok:
             raise FunctionHandledError(replace(result, error_type=json.loads(body).get("errorType")))
         return result
@@ -277,6 +328,46 @@ class FakeExecutor(Executor):
             self._provisioned[key].append(sandbox)
 
     async def close(self) -> None:
+        self._loans.clear()
         self._idle.clear()
         self._provisioned.clear()
+
+
+@dataclass
+class _Loan:
+    sandbox: _Sandbox
+    token: str
+    expires_at: float
+    busy: bool = False
+
+
+class _FakeLink(SandboxLink):
+    def __init__(self, executor: FakeExecutor, lease: Lease) -> None:
+        self._executor = executor
+        self._lease = lease
+        self._closed = False
+
+    @property
+    def usable(self) -> bool:
+        return not self._closed
+
+    def close(self) -> None:
+        self._closed = True
+
+    async def invoke(self, request: InvokeRequest) -> InvokeResult:
+        if self._closed:
+            raise LeaseLost("the link was closed")
+        loan = self._executor._loan(self._lease)
+        loan.busy = True
+        try:
+            result = await self._executor._run(loan.sandbox, request)
+        except FunctionHandledError:
+            loan.busy = False
+            raise
+        except BaseException:  # the sandbox is in doubt: gone, as a real one would be
+            self._executor._loans.pop(self._lease.lease_id, None)
+            self._executor._lose(loan.sandbox)
+            raise
+        loan.busy = False
+        return result
 

@@ -12,11 +12,16 @@ from the backend's ``census()`` at each scrape, so they can never drift from wha
     lambent_executor_sandboxes_reaped_total{reason}      idle (past the keep-alive), dead (found
                                                          exited), failed (left in doubt by an
                                                          invocation), evicted
-    lambent_executor_invocations_total{start}            cold (started a sandbox), warm, provisioned
+    lambent_executor_leases_total{start}                 sandboxes lent, by how they were had: cold
+                                                         (started for the lease), warm, provisioned
+    lambent_executor_leases_ended_total{reason}          given_back, expired (not renewed in time),
+                                                         ended (the sandbox's runtime ended while lent)
+    lambent_executor_invocations_total{start}            invocations the executor ran itself (tests,
+                                                         tools), by the same starts
+    lambent_executor_requests_total{op}                  requests served on the executor's socket:
+                                                         borrow, give_back, renew, provision, ...
+                                                         (a warm invocation makes none)
     lambent_executor_init_duration_seconds{kind}         on_demand or provisioned
-    lambent_executor_figures_corrected_total{figure}     duration or init_duration: what an agent
-                                                         reported outside the executor's own measure
-                                                         (see ``worker.executors.local.figures``)
 """
 
 from __future__ import annotations
@@ -38,11 +43,14 @@ REGISTRY = CollectorRegistry()
 STARTED = Counter("lambent_executor_sandboxes_started", "Sandboxes started, by kind.", ["kind"], registry=REGISTRY)
 REAPED = Counter("lambent_executor_sandboxes_reaped", "Sandboxes ended by the executor, by reason.", ["reason"],
                  registry=REGISTRY)
-INVOCATIONS = Counter("lambent_executor_invocations", "Invocations by how their sandbox was had: cold, warm or "
-                      "provisioned.", ["start"], registry=REGISTRY)
-FIGURES_CORRECTED = Counter("lambent_executor_figures_corrected", "Figures an agent reported outside the executor's "
-                            "own measure, replaced by its bound: a runtime or an agent that lied, or a host too "
-                            "loaded to tell.", ["figure"], registry=REGISTRY)
+INVOCATIONS = Counter("lambent_executor_invocations", "Invocations the executor ran itself, by how their sandbox "
+                      "was had: cold, warm or provisioned.", ["start"], registry=REGISTRY)
+LEASES = Counter("lambent_executor_leases", "Sandboxes lent, by how they were had: cold, warm or provisioned.",
+                 ["start"], registry=REGISTRY)
+LEASES_ENDED = Counter("lambent_executor_leases_ended", "Leases ended: given_back, expired or ended (the sandbox "
+                       "ended while lent).", ["reason"], registry=REGISTRY)
+REQUESTS = Counter("lambent_executor_requests", "Requests served on the executor's socket, by operation.", ["op"],
+                   registry=REGISTRY)
 INIT_DURATION = Histogram("lambent_executor_init_duration_seconds", "Init duration of new sandboxes, by kind.",
                           ["kind"], registry=REGISTRY,
                           buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))

@@ -1,10 +1,12 @@
 """The executor process's endpoint: serves the api and worker processes on a Unix socket.
 
+What it serves is the sandboxes' control: lend (``borrow``), take back (``give_back``),
+``renew``, ``prewarm``, ``evict``, ``provision``. Invocations themselves go from the api and worker
+processes straight to the lent sandboxes (``worker.executors.borrower``), never through here.
 Each connection carries one request at a time (``ExecutorClient`` pools connections for
 concurrency); requests of different connections run concurrently on the backend. A caller
-that hangs up before its answer (a worker that died or gave its attempt up) has its request
-cancelled: an invocation is stopped and its sandbox destroyed, so the attempt is truly over
-when its caller is, and whoever takes the attempt over never runs beside it.
+that hangs up before its answer has its request cancelled (a cold start for a lease is let
+finish, its sandbox destroyed). Every request is counted (``lambent_executor_requests_total``).
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from worker.executors.base import (
     ExecutorPlatformError,
     FunctionError,
     FunctionSpec,
-    InvokeRequest,
     Provision,
 )
+from worker.executors.metrics import REQUESTS
 
 logger = logging.getLogger(__name__)
+
+OPERATIONS = ("borrow", "give_back", "renew", "prewarm", "evict", "provision")
 
 
 async def serve(backend: Executor, socket_path: Path, *, ready: asyncio.Event | None = None) -> None:
@@ -86,17 +90,25 @@ async def _unless_hung_up(request: Coroutine[Any, Any, tuple[dict[str, Any], byt
 async def dispatch(backend: Executor, header: dict[str, Any], body: bytes) -> tuple[dict[str, Any], bytes]:
     try:
         op = header["op"]
+        if op not in OPERATIONS:
+            return {"ok": False, "message": f"unknown operation {op!r}"}, b""
+        REQUESTS.labels(op).inc()
         if op == "provision":
             return await _provision(backend, header), b""
+        if op == "give_back":
+            await backend.give_back(str(header["lease_id"]), reusable=header.get("reusable") is not False)
+            return {"ok": True}, b""
+        if op == "renew":
+            lease_ids = header["lease_ids"]
+            if not isinstance(lease_ids, list):
+                raise TypeError("lease_ids is a list")
+            return {"ok": True, "lost": await backend.renew([str(lease_id) for lease_id in lease_ids])}, b""
         spec = FunctionSpec.from_dict(header["spec"])
-        if op == "invoke":
-            result = await backend.invoke(spec, InvokeRequest(payload=body, **header["request"]))
-            return {"ok": True, "result": result.to_dict()}, result.payload
+        if op == "borrow":
+            return {"ok": True, "lease": (await backend.borrow(spec)).to_dict()}, b""
         if op == "prewarm":
             return {"ok": True, "count": await backend.prewarm(spec, count=int(header["count"]))}, b""
-        if op == "evict":
-            return {"ok": True, "count": await backend.evict(spec)}, b""
-        return {"ok": False, "message": f"unknown operation {op!r}"}, b""
+        return {"ok": True, "count": await backend.evict(spec)}, b""
     except FunctionError as exc:
         return {"ok": False, "error": type(exc).__name__, "result": exc.result.to_dict()}, exc.result.payload
     except ExecutorPlatformError as exc:

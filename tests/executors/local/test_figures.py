@@ -16,8 +16,8 @@ import pytest
 
 from tests.conftest import make_zip
 from tests.executors.local import REPO, run_with_executor
-from worker.executors import FunctionSpec, InvokeRequest, InvokeResult
-from worker.executors.local import LocalExecutor, figures
+from worker.executors import FunctionSpec, InvokeRequest, InvokeResult, figures
+from worker.executors.local import LocalExecutor
 from worker.executors.local import executor as local_executor
 
 pytestmark = pytest.mark.sandbox

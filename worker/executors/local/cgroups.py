@@ -36,11 +36,14 @@ from __future__ import annotations
 
 import abc
 import errno
+import functools
 import os
 import re
 import signal
 import time
 from pathlib import Path
+
+from worker.executors.meter import Meter
 
 DEFAULT_ROOT = Path("/sys/fs/cgroup")
 DEFAULT_PARENT = "lambent"
@@ -97,15 +100,6 @@ def _read_pids(procs: Path) -> list[int]:
         return []
 
 
-def _read_key(path: Path, key: str) -> int:
-    """The value of ``key`` in a flat-keyed cgroup file (``memory.events``, ``memory.oom_control``)."""
-    for line in path.read_text().splitlines():
-        field, _, value = line.partition(" ")
-        if field == key:
-            return int(value)
-    return 0
-
-
 def _signal_all(pids: list[int]) -> None:
     for pid in pids:
         try:
@@ -131,13 +125,22 @@ class Cgroup(abc.ABC):
     def pids(self) -> list[int]:
         """The processes (thread group ids) in the cgroup now, zombies excluded."""
 
+    @property
     @abc.abstractmethod
+    def memory_directory(self) -> Path:
+        """The directory of its memory counters (see ``worker.executors.meter``)."""
+
+    @functools.cached_property
+    def meter(self) -> Meter:
+        return Meter(self.memory_directory)
+
     def peak_memory_bytes(self) -> int:
         """The highest memory use seen (v2 without ``memory.peak``: the current use)."""
+        return self.meter.peak_bytes()
 
-    @abc.abstractmethod
     def oom_kills(self) -> int:
         """How many tasks the OOM killer killed in this cgroup so far."""
+        return self.meter.oom_kills()
 
     @abc.abstractmethod
     def _signal_tasks(self) -> None:
@@ -288,11 +291,9 @@ class CgroupV1(Cgroup):
     def pids(self) -> list[int]:
         return _read_pids(self._hierarchies["pids"] / "cgroup.procs")
 
-    def peak_memory_bytes(self) -> int:
-        return int((self._hierarchies["memory"] / "memory.max_usage_in_bytes").read_text())
-
-    def oom_kills(self) -> int:
-        return _read_key(self._hierarchies["memory"] / "memory.oom_control", "oom_kill")
+    @property
+    def memory_directory(self) -> Path:
+        return self._hierarchies["memory"]
 
     def _signal_tasks(self) -> None:
         freezer = self._hierarchies.get("freezer")
@@ -352,13 +353,9 @@ class CgroupV2(Cgroup):
     def pids(self) -> list[int]:
         return _read_pids(self.directories[0] / "cgroup.procs")
 
-    def peak_memory_bytes(self) -> int:
-        directory = self.directories[0]
-        peak = directory / "memory.peak"
-        return int((peak if peak.exists() else directory / "memory.current").read_text())
-
-    def oom_kills(self) -> int:
-        return _read_key(self.directories[0] / "memory.events", "oom_kill")
+    @property
+    def memory_directory(self) -> Path:
+        return self.directories[0]
 
     def _signal_tasks(self) -> None:
         kill_file = self.directories[0] / "cgroup.kill"

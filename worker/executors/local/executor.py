@@ -37,6 +37,12 @@ Provisioned sandboxes (``provision``, kept by ``provisioned.Provisioner``) are s
 initialized ahead of demand and never reaped for idleness; an invocation takes one of them
 before a warm one, and starts a new sandbox only when neither is idle. Everything is
 counted in ``worker.executors.metrics``.
+
+Sandboxes are lent the same way (``borrow``): the one taken, or started, is handed to the
+agent's holder with a token (``WarmSandbox.lend``) and is busy until it is given back, its lease
+expires (``lease_s`` after it was granted or last renewed; checked every quarter of it), or its
+runtime ends while lent (the agent then ends the executor's connection). Whatever ends a lease,
+the sandbox is revoked and idle again, or destroyed if an invocation was in flight.
 """
 
 from __future__ import annotations
@@ -44,17 +50,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import subprocess
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from django.conf import settings
+from prometheus_client import Counter as PromCounter
 
 from lambent.functions.archives import ArchiveError
 from worker.executors.base import (
+    Endpoint,
     Executor,
     ExecutorPlatformError,
     FunctionError,
@@ -63,19 +72,22 @@ from worker.executors.base import (
     FunctionSpec,
     InvokeRequest,
     InvokeResult,
+    Lease,
     Provision,
     Provisioned,
     SandboxCount,
+    SandboxLink,
     invalid_package,
     provision_targets,
 )
+from worker.executors.link import AgentLink
 from worker.executors.local import cgroups
 from worker.executors.local.code_cache import CodeCache
 from worker.executors.local.interpreters import Interpreter, find_interpreters
 from worker.executors.local.provisioned import Provisioner
 from worker.executors.local.sandbox import UidPool, check_seccomp, reap_orphans
 from worker.executors.local.warm import INIT_TIMEOUT_S, InitTimedOut, Node, Started, WarmSandbox, launch_agent
-from worker.executors.metrics import INIT_DURATION, INVOCATIONS, REAPED, STARTED
+from worker.executors.metrics import INIT_DURATION, INVOCATIONS, LEASES, LEASES_ENDED, REAPED, STARTED
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +100,14 @@ RUNTIMES_DIR = Path(__file__).resolve().parents[3] / "runtimes"
 #: when it began as the answer left.
 REFILL_YIELD_S = 0.1
 REFILL_GRACE_S = 0.01
+#: How long a lease lasts unless renewed.
+LEASE_S = 10.0
+
+
+@dataclass
+class _Loan:
+    sandbox: WarmSandbox
+    expires_at: float  # time.monotonic()
 
 
 def _precompile_runtimes(interpreters: Iterable[Interpreter]) -> None:
@@ -104,7 +124,7 @@ class LocalExecutor(Executor):
                  isolation: bool = True, interpreters: dict[str, str] | None = None, uid_base: int = 200000,
                  region: str = "us-east-1", generic_pool_size: int = 2,
                  cgroup_parent: str = cgroups.DEFAULT_PARENT, init_timeout_s: float = INIT_TIMEOUT_S,
-                 seccomp: bool = True) -> None:
+                 seccomp: bool = True, lease_s: float = LEASE_S) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
         state_dir.chmod(0o711)  # bwrap runs as the sandbox uids: they must traverse, never list
         driver = cgroups.detect(parent=cgroup_parent) if isolation else None
@@ -127,6 +147,9 @@ class LocalExecutor(Executor):
         self._cold_starts = _ColdStarts()
         self._idle: dict[str, list[WarmSandbox]] = defaultdict(list)
         self._busy: set[WarmSandbox] = set()
+        self._lease_s = lease_s
+        self._loans: dict[str, _Loan] = {}
+        self._loan_keeper: asyncio.Task[None] | None = None
         self._reaper: asyncio.Task[None] | None = None
         self._ending: set[asyncio.Future[None]] = set()  # destroys under way
         self._closing = False
@@ -141,32 +164,116 @@ class LocalExecutor(Executor):
                    keep_alive_s=settings.KEEP_ALIVE_SECONDS, isolation=settings.SANDBOX == "bwrap",
                    interpreters=settings.PYTHON_INTERPRETERS, uid_base=settings.SANDBOX_UID_BASE,
                    region=settings.REGION, generic_pool_size=settings.GENERIC_POOL_SIZE,
-                   cgroup_parent=settings.CGROUP_PARENT, seccomp=settings.SECCOMP == "default")
+                   cgroup_parent=settings.CGROUP_PARENT, seccomp=settings.SECCOMP == "default",
+                   lease_s=settings.SANDBOX_LEASE_SECONDS)
 
     async def invoke(self, spec: FunctionSpec, request: InvokeRequest) -> InvokeResult:
-        sandbox = await self._take_ready(spec)
+        sandbox = await self._take_ready(spec, INVOCATIONS)
         if sandbox is not None:
             return await self._serve(sandbox, request)
         with self._cold_starts.running():
+            sandbox, report = await self._cold_start(spec)
+            self._mark_busy(sandbox, "cold", INVOCATIONS)
             try:
-                sandbox = await self._start(spec)
-            except InitTimedOut as exc:
-                return await self._suppressed_init(spec, request, limit_s=exc.limit_s)
-            self._mark_busy(sandbox, "cold")
-            return await self._serve(sandbox, request)
+                result = await self._serve(sandbox, request)
+            except FunctionError as exc:
+                exc.result = replace(exc.result, log=report + exc.result.log)
+                raise
+            return replace(result, log=report + result.log)
 
-    async def _suppressed_init(self, spec: FunctionSpec, request: InvokeRequest, *, limit_s: float) -> InvokeResult:
-        """After an init that ran out of its limit, init once more within the invocation, under the
-        function's timeout, as Lambda's suppressed init; the log starts with Lambda's INIT_REPORT line."""
-        report = f"INIT_REPORT Init Duration: {limit_s * 1000:.2f} ms\tPhase: init\tStatus: timeout\n"
-        sandbox = await self._start(spec, init_limit=False)
-        self._mark_busy(sandbox, "cold")
+    async def _cold_start(self, spec: FunctionSpec) -> tuple[WarmSandbox, str]:
+        """A new sandbox of ``spec``, and what its first invocation's log starts with: after an init
+        that ran out of its limit, it is started once more with init left to the first invocation,
+        under the function's timeout, as Lambda's suppressed init, and the log starts with Lambda's
+        INIT_REPORT line."""
         try:
-            result = await self._serve(sandbox, request)
-        except FunctionError as exc:
-            exc.result = replace(exc.result, log=report + exc.result.log)
+            return await self._start(spec), ""
+        except InitTimedOut as exc:
+            report = f"INIT_REPORT Init Duration: {exc.limit_s * 1000:.2f} ms\tPhase: init\tStatus: timeout\n"
+            return await self._start(spec, init_limit=False), report
+
+    async def borrow(self, spec: FunctionSpec) -> Lease:
+        sandbox, report = await self._take_ready(spec, LEASES), ""
+        if sandbox is None:
+            with self._cold_starts.running():
+                sandbox, report = await self._cold_start(spec)
+            self._mark_busy(sandbox, "cold", LEASES)
+        init_ms = sandbox.link.pending_init_ms
+        token = secrets.token_urlsafe(24)
+        try:
+            await sandbox.lend(token)
+        except BaseException:
+            await self._discard(sandbox)
             raise
-        return replace(result, log=report + result.log)
+        lease_id = secrets.token_hex(12)
+        self._loans[lease_id] = _Loan(sandbox=sandbox, expires_at=time.monotonic() + self._lease_s)
+        sandbox.on_lent_end(lambda: self._ended_while_lent(lease_id))
+        self._ensure_loan_keeper()
+        if init_ms is not None:
+            INIT_DURATION.labels("on_demand").observe(init_ms / 1000)
+        meter = sandbox.sandbox.cgroup.memory_directory if sandbox.sandbox.cgroup is not None else None
+        return Lease(lease_id=lease_id, spec_key=spec.key, expires_in_s=self._lease_s,
+                     endpoint=Endpoint(address=sandbox.endpoint, token=token, meter=str(meter) if meter else None),
+                     init_duration_ms=init_ms, log_prefix=report)
+
+    async def give_back(self, lease_id: str, *, reusable: bool = True) -> None:
+        loan = self._loans.pop(lease_id, None)
+        if loan is not None:
+            LEASES_ENDED.labels("given_back").inc()
+            await self._take_back(loan.sandbox, reusable=reusable)
+
+    async def renew(self, lease_ids: Sequence[str]) -> list[str]:
+        expires_at, lost = time.monotonic() + self._lease_s, []
+        for lease_id in lease_ids:
+            loan = self._loans.get(lease_id)
+            if loan is None:
+                lost.append(lease_id)
+            else:
+                loan.expires_at = expires_at
+        return lost
+
+    async def connect(self, lease: Lease, spec: FunctionSpec) -> SandboxLink:
+        return await AgentLink.open(lease, spec)
+
+    def lent_count(self) -> int:
+        return len(self._loans)
+
+    async def _take_back(self, sandbox: WarmSandbox, *, reusable: bool) -> None:
+        if reusable and sandbox.alive and await sandbox.revoke():
+            sandbox.last_used = time.monotonic()
+            self._release(sandbox)
+        else:
+            await self._discard(sandbox)
+
+    def _ended_while_lent(self, lease_id: str) -> None:
+        """The agent ended the connection of a lent sandbox: its runtime ended (a timeout, a crash,
+        out of memory, a holder that hung up mid-invocation)."""
+        loan = self._loans.pop(lease_id, None)
+        if loan is not None and not self._closing:
+            LEASES_ENDED.labels("ended").inc()
+            ending = asyncio.ensure_future(self._discard(loan.sandbox, "dead"))
+            self._ending.add(ending)
+            ending.add_done_callback(self._ending.discard)
+
+    def _ensure_loan_keeper(self) -> None:
+        if not self._closing and (self._loan_keeper is None or self._loan_keeper.done()):
+            self._loan_keeper = asyncio.get_running_loop().create_task(self._expire_loans_forever())
+
+    async def _expire_loans_forever(self) -> None:
+        while self._loans:
+            await asyncio.sleep(self._lease_s / 4)
+            await self.expire_loans()
+
+    async def expire_loans(self) -> int:
+        """Take back the sandboxes whose lease was not renewed in time; how many."""
+        now = time.monotonic()
+        expired = [lease_id for lease_id, loan in self._loans.items() if loan.expires_at <= now]
+        for lease_id in expired:
+            loan = self._loans.pop(lease_id, None)
+            if loan is not None:
+                LEASES_ENDED.labels("expired").inc()
+                await self._take_back(loan.sandbox, reusable=True)
+        return len(expired)
 
     async def _serve(self, sandbox: WarmSandbox, request: InvokeRequest) -> InvokeResult:
         try:
@@ -217,8 +324,10 @@ class LocalExecutor(Executor):
 
     async def close(self) -> None:
         self._closing = True
-        if self._reaper is not None:
-            self._reaper.cancel()
+        for task in (self._reaper, self._loan_keeper):
+            if task is not None:
+                task.cancel()
+        self._loans.clear()
         # Starts, refills and destroys are let finish (a cancelled one could leave a sandbox half made).
         provisioned = await self._provisioner.close()
         await asyncio.gather(*self._refills.values(), *self._ending, return_exceptions=True)
@@ -235,18 +344,19 @@ class LocalExecutor(Executor):
     def idle_count(self, spec: FunctionSpec) -> int:
         return len(self._idle.get(spec.key, []))
 
-    async def _take_ready(self, spec: FunctionSpec) -> WarmSandbox | None:
-        """An idle provisioned sandbox, else a warm one, now busy; None if neither is idle (a cold start)."""
+    async def _take_ready(self, spec: FunctionSpec, counter: PromCounter) -> WarmSandbox | None:
+        """An idle provisioned sandbox, else a warm one, now busy and counted in ``counter`` by start;
+        None if neither is idle (a cold start)."""
         self._ensure_reaper()
         sandbox, start = self._provisioner.take(spec.key), "provisioned"
         if sandbox is None:
             sandbox, start = await self._take_warm(spec.key), "warm"
         if sandbox is not None:
-            self._mark_busy(sandbox, start)
+            self._mark_busy(sandbox, start, counter)
         return sandbox
 
-    def _mark_busy(self, sandbox: WarmSandbox, start: str) -> None:
-        INVOCATIONS.labels(start).inc()
+    def _mark_busy(self, sandbox: WarmSandbox, start: str, counter: PromCounter) -> None:
+        counter.labels(start).inc()
         self._busy.add(sandbox)
 
     async def _take_warm(self, key: str) -> WarmSandbox | None:
@@ -269,10 +379,10 @@ class LocalExecutor(Executor):
         sandbox.last_used = time.monotonic()
         self._idle[sandbox.spec.key].append(sandbox)
 
-    async def _discard(self, sandbox: WarmSandbox) -> None:
+    async def _discard(self, sandbox: WarmSandbox, reason: str = "failed") -> None:
         self._busy.discard(sandbox)
         self._provisioner.lost(sandbox)
-        await self._reap(sandbox, "failed")
+        await self._reap(sandbox, reason)
 
     async def _reap(self, sandbox: WarmSandbox, reason: str) -> None:
         """Destroy ``sandbox``; shielded, so a cancelled caller (the reaper, at close) never leaves it half done."""

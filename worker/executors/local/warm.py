@@ -19,7 +19,9 @@ The agent's Unix socket is bound by the executor under ``<state dir>/agents`` (0
 into a sandbox) and handed to the agent as an inherited descriptor: no process of the sandbox can
 connect to it, replace it or read what goes through it. The agent greets the connection with a
 ``ready`` frame naming its pid in the sandbox, which must be the one the seccomp guard protects.
-What the agent reports is held to the executor's own measures (see ``figures``).
+What the agent reports is held to the executor's own measures (see ``figures``). Invocations and
+their results go through an ``AgentLink``, the executor's own one or, once the sandbox is lent
+(``lend``, ``revoke``), the holder's (see ``worker.executors.base``).
 """
 
 from __future__ import annotations
@@ -27,31 +29,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import math
 import socket
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from runtimes.agent import protocol
+from worker.executors import figures
 from worker.executors.base import (
     ExecutorPlatformError,
-    FunctionCrashed,
-    FunctionError,
-    FunctionHandledError,
     FunctionInitError,
-    FunctionOutOfMemory,
     FunctionSpec,
-    FunctionTimeout,
     InvokeRequest,
     InvokeResult,
     error_payload,
 )
-from worker.executors.local import figures
+from worker.executors.link import AgentLink
 from worker.executors.local.cgroups import CgroupDriver
 from worker.executors.local.interpreters import Interpreter
 from worker.executors.local.sandbox import TASK_DIR, AsyncSandbox, SandboxError, SandboxSpec, UidPool, launch_async
 from worker.executors.local.seccomp import AGENT_PID
+from worker.executors.meter import Meter
 
 AGENT = "/var/runtime/agent/__main__.py"
 AGENT_SOCKETS = "agents"
@@ -164,22 +163,28 @@ def _listen(path: Path) -> socket.socket:
 
 
 class WarmSandbox:
-    def __init__(self, *, started: Started, spec: FunctionSpec, prewarmed: bool, init_sent_at: float) -> None:
+    def __init__(self, *, started: Started, spec: FunctionSpec, init_sent_at: float) -> None:
         self.spec = spec
         self.sandbox = started.sandbox
         self._started = started
         self._reader = started.reader
         self._writer = started.writer
-        self._prewarmed = prewarmed
-        self._init_sent_at = init_sent_at  # perf_counter(): what an init duration is held to
+        cgroup = started.sandbox.cgroup
+        self.meter = cgroup.meter if cgroup is not None else Meter(None)
+        self.link = AgentLink(started.reader, started.writer, spec=spec, meter=self.meter)
+        self.link.init_sent_at = init_sent_at  # perf_counter(): what an init duration is held to
         self.last_used = time.monotonic()
         self.init_duration_ms: float | None = None  # known once start waited for init
-        self._init_unreported = False  # the first result reports init_duration_ms (a cold start)
+        self._lent: asyncio.Task[dict[str, object] | None] | None = None  # reads the agent's frames while lent
 
     @property
     def alive(self) -> bool:
         """False once the sandbox exited or its agent ended the connection."""
         return self.sandbox.returncode is None and not self._reader.at_eof()
+
+    @property
+    def endpoint(self) -> str:
+        return f"unix:{self._started.socket_path}"
 
     @classmethod
     async def start(cls, spec: FunctionSpec, *, node: Node, interpreter: Interpreter, code_dir: Path,
@@ -207,14 +212,15 @@ class WarmSandbox:
         except BaseException:
             await generic.destroy()
             raise
-        sandbox = cls(started=generic, spec=spec, prewarmed=prewarmed, init_sent_at=init_sent_at)
+        sandbox = cls(started=generic, spec=spec, init_sent_at=init_sent_at)
         if provisioned or init_limit:
             try:
                 await sandbox._initialized(provisioned=provisioned, limit_s=node.init_timeout_s)
             except BaseException:
                 await sandbox.destroy()
                 raise
-            sandbox._init_unreported = not (provisioned or prewarmed)
+            if not (provisioned or prewarmed):  # a cold start: its first result reports the init
+                sandbox.link.pending_init_ms = sandbox.init_duration_ms
         return sandbox
 
     async def _initialized(self, *, provisioned: bool, limit_s: float) -> None:
@@ -229,98 +235,75 @@ class WarmSandbox:
             message = f"Init did not finish within {timeout:.2f} seconds"
             raise FunctionInitError(InvokeResult(
                 payload=error_payload(error_type="Sandbox.Timedout", message=message), duration_ms=0.0,
-                max_memory_used_mb=self._peak_mb(), error_type="Sandbox.Timedout")) from None
+                max_memory_used_mb=self.meter.peak_mb(), error_type="Sandbox.Timedout")) from None
         except (protocol.ProtocolError, ConnectionError) as exc:
             raise ExecutorPlatformError(f"a sandbox of {self.spec.function_name} ended in its init: {exc}") from None
         if header.get("op") != "initialized":
             raise ExecutorPlatformError(f"the agent answered init with {header.get('op')!r}")
+        since_init = (time.perf_counter() - init_sent_at) * 1000 if (init_sent_at := self.link.init_sent_at) else 0.0
         self.init_duration_ms = figures.init_duration_ms(reported=header.get("init_duration_ms"),
-                                                         measured_ms=_since(self._init_sent_at))
+                                                         measured_ms=since_init)
         if header.get("status") != "ready":
             raise FunctionInitError(InvokeResult(
-                payload=body, duration_ms=0.0, max_memory_used_mb=self._peak_mb(), log=str(header.get("log") or ""),
-                init_duration_ms=self.init_duration_ms, error_type=header.get("error_type")))
+                payload=body, duration_ms=0.0, max_memory_used_mb=self.meter.peak_mb(),
+                log=str(header.get("log") or ""), init_duration_ms=self.init_duration_ms,
+                error_type=header.get("error_type")))
 
     async def invoke(self, request: InvokeRequest) -> InvokeResult:
-        """Run one invocation; raises ``FunctionError`` (after which this sandbox is dead unless the
-        error was handled) or ``ExecutorPlatformError``."""
-        oom_before = self.sandbox.oom_kills()
-        deadline_ms = int(time.time() * 1000) + self.spec.timeout * 1000
-        sent_at = time.perf_counter()
-        self._writer.write(protocol.encode({
-            "op": "invoke", "request_id": request.request_id, "deadline_ms": deadline_ms,
-            "invoked_function_arn": request.invoked_function_arn, "trace_id": request.trace_id,
-            "client_context": request.client_context, "cognito_identity": request.cognito_identity,
-        }, request.payload))
+        """Run one invocation from the executor itself; raises ``FunctionError`` (after which this
+        sandbox is dead unless the error was handled) or ``ExecutorPlatformError``."""
+        try:
+            return await self.link.invoke(request)
+        finally:
+            self.last_used = time.monotonic()
+
+    async def lend(self, token: str) -> None:
+        """Have the agent serve the holder of ``token`` alone; from now on the connection is read by a
+        task of its own, which ends with ``revoke``'s answer or with the connection (``on_end``)."""
+        self.link.pending_init_ms = None  # the holder's link reports a cold start's init
+        self._writer.write(protocol.encode({"op": "lend", "token": token}))
         try:
             await self._writer.drain()
-            async with asyncio.timeout(self.spec.timeout):  # no task of its own, as wait_for makes
-                reply, body = await protocol.receive_from(self._reader)
-        except TimeoutError:
-            raise FunctionTimeout(self._timed_out(request)) from None
+            async with asyncio.timeout(START_TIMEOUT_S):
+                header, _ = await protocol.receive_from(self._reader)
+        except (TimeoutError, protocol.ProtocolError, ConnectionError) as exc:
+            raise ExecutorPlatformError(f"the agent of {self.spec.function_name} would not be lent: {exc!r}") from None
+        if header.get("op") != "lent":
+            raise ExecutorPlatformError(f"the agent answered lend with {header.get('op')!r}")
+        self._lent = asyncio.get_running_loop().create_task(self._next_frame())
+
+    def on_lent_end(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` if the agent ends the connection while lent (its runtime ended)."""
+        lent = self._lent
+        if lent is not None:
+            lent.add_done_callback(lambda task: None if task.cancelled() or task.result() else callback())
+
+    async def revoke(self) -> bool:
+        """End the lend; whether the sandbox can serve again (no invocation was in flight, the agent answered)."""
+        lent, self._lent = self._lent, None
+        if lent is None or lent.done():
+            return False
+        try:
+            self._writer.write(protocol.encode({"op": "revoke"}))
+            await self._writer.drain()
+            async with asyncio.timeout(START_TIMEOUT_S):
+                header = await asyncio.shield(lent)
+        except (TimeoutError, ConnectionError):
+            lent.cancel()
+            return False
+        return header is not None and header.get("op") == "revoked" and header.get("busy") is False
+
+    async def _next_frame(self) -> dict[str, object] | None:
+        try:
+            header, _ = await protocol.receive_from(self._reader)
         except (protocol.ProtocolError, ConnectionError):
-            raise self._died(request, oom_before, exit_note="Runtime exited without providing a reason") from None
-        self.last_used = time.monotonic()
-        result = self._result(reply, body, sent_at=sent_at)
-        status = reply.get("status")
-        if status == "success":
-            return result
-        if status == "error":
-            raise FunctionHandledError(result)
-        if status == "init_error":
-            raise FunctionInitError(result)
-        if status == "crashed":
-            raise self._died(request, oom_before, base=result)
-        raise ExecutorPlatformError(f"the agent answered an unknown status {status!r}")
-
-    def _result(self, reply: dict[str, object], body: bytes, *, sent_at: float) -> InvokeResult:
-        """The agent's result, its figures held to the executor's own measures (see ``figures``)."""
-        measured_ms = _since(sent_at)
-        init_ms = figures.init_duration_ms(reported=reply.get("init_duration_ms"),
-                                           measured_ms=_since(self._init_sent_at))
-        if self._init_unreported:  # the agent announced it before this invocation was sent
-            init_ms, self._init_unreported = self.init_duration_ms, False
-        duration_ms = figures.duration_ms(reported=reply.get("duration_ms"), measured_ms=measured_ms, init_ms=init_ms)
-        if self._prewarmed:  # initialized ahead of demand: this is no cold start
-            init_ms, self._prewarmed = None, False
-        return InvokeResult(
-            payload=body, duration_ms=duration_ms, max_memory_used_mb=self._peak_mb(),
-            log=str(reply.get("log") or ""), init_duration_ms=init_ms,
-            error_type=reply.get("error_type"),  # type: ignore[arg-type]
-        )
-
-    def _peak_mb(self) -> int:
-        peak = self.sandbox.peak_memory_mb()
-        return math.ceil(peak) if peak is not None else 0
-
-    def _timed_out(self, request: InvokeRequest) -> InvokeResult:
-        message = f"RequestId: {request.request_id} Error: Task timed out after {self.spec.timeout:.2f} seconds"
-        return InvokeResult(payload=error_payload(error_type="Sandbox.Timedout", message=message),
-                            duration_ms=self.spec.timeout * 1000.0, max_memory_used_mb=self._peak_mb(),
-                            error_type="Sandbox.Timedout")
-
-    def _died(self, request: InvokeRequest, oom_before: int, *, base: InvokeResult | None = None,
-              exit_note: str = "") -> FunctionError:
-        result = base or InvokeResult(payload=b"", duration_ms=0.0, max_memory_used_mb=self._peak_mb())
-        if self.sandbox.oom_killed_since(oom_before):
-            message = f"RequestId: {request.request_id} Error: Runtime exited with error: signal: killed"
-            return FunctionOutOfMemory(_with_error(result, "Runtime.OutOfMemory", message))
-        if base is None:
-            return FunctionCrashed(_with_error(result, "Runtime.ExitError",
-                                               f"RequestId: {request.request_id} Error: {exit_note}"))
-        return FunctionCrashed(result)
+            return None
+        return header
 
     async def destroy(self) -> None:
+        if self._lent is not None:
+            self._lent.cancel()
         await self._started.destroy()
-
-
-def _since(start: float) -> float:
-    """Milliseconds since ``start`` (a ``time.perf_counter()``)."""
-    return (time.perf_counter() - start) * 1000
-
-
-def _with_error(result: InvokeResult, error_type: str, message: str) -> InvokeResult:
-    return replace(result, payload=error_payload(error_type=error_type, message=message), error_type=error_type)
 
 
 def _init_frame(spec: FunctionSpec, *, region: str, ahead: bool, announce: bool) -> dict[str, object]:
