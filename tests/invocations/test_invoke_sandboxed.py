@@ -11,7 +11,6 @@ import os
 import stat
 import sys
 import time
-import urllib.request
 import zipfile
 from io import BytesIO
 from pathlib import Path
@@ -278,20 +277,3 @@ def test_the_official_runtime_client_runs_unchanged(api, create_function, real_e
     error = json.loads(failed.content)
     assert (error["errorType"], error["errorMessage"]) == ("RuntimeError", "asked to")
 
-
-def executor_requests(op: str) -> float:
-    """How many ``op`` requests the executor process served, from its own metrics."""
-    with urllib.request.urlopen(f"http://{settings.EXECUTOR_METRICS_BIND}/metrics", timeout=5) as response:
-        for line in response.read().decode().splitlines():
-            if line.startswith(f'lambent_executor_requests_total{{op="{op}"}}'):
-                return float(line.split()[-1])
-    return 0.0
-
-
-def test_a_warm_invocation_makes_no_request_to_the_executor(api, function):
-    name = function("count", name="counted-requests")
-    assert json.loads(invoke(api, name).content) == 1  # the cold start: one borrow
-    before = {op: executor_requests(op) for op in ("borrow", "give_back", "prewarm", "evict", "provision")}
-    assert before["borrow"] >= 1
-    assert [json.loads(invoke(api, name).content) for _ in range(20)] == list(range(2, 22))
-    assert {op: executor_requests(op) for op in before} == before

@@ -6,8 +6,8 @@ Leases. An attempt holds its invocation's lease (``fence``, ``lease_expires_at``
 that until the attempt's outcome is written. A worker that dies stops renewing, so its attempts
 are taken over once their lease runs out, by the next message the sweeper sends: at most
 ``ASYNC_LEASE_SECONDS`` plus ``SWEEP_INTERVAL_SECONDS`` after it died, whatever the function's
-timeout. Its connection to the executor died with it, which stopped the invocation at once
-(``worker.executors.server``), so the takeover never runs beside it. A worker that cannot renew
+timeout. Its connections to the sandboxes it borrowed died with it, and their agents stopped the
+invocations at once (``runtimes/agent/supervisor.py``), so the takeover never runs beside it. A worker that cannot renew
 (the database away for longer than the lease, or the attempt taken over meanwhile) stops its
 invocation before anyone else may take the lease, for the same reason.
 
