@@ -2,8 +2,9 @@
 process it touches (api, executor, worker, sandboxes' agents and runtimes, Redis).
 
 A process is named by its role: one of the platform's own processes or a descendant of it (the
-worker's prefork children, the executor's sandboxes), or Redis. Sandbox processes are told apart by
-their command line: the agent runs ``agent/__main__.py``; a runtime is any process below an agent.
+worker's prefork children), Redis, or ``sandbox`` for every process of the executor's sandboxes
+(bubblewrap, the agent, the runtime it forked: they share a command line, and the split between
+them is the agent's business).
 """
 
 from __future__ import annotations
@@ -25,13 +26,6 @@ def _stat(pid: int) -> tuple[int, float] | None:
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
 def snapshot(roots: dict[str, int]) -> dict[int, tuple[str, float]]:
     """Every live process under ``roots`` (role: pid), by pid: its role and CPU seconds so far."""
     stats = {}
@@ -46,12 +40,8 @@ def snapshot(roots: dict[str, int]) -> dict[int, tuple[str, float]]:
     def walk(pid: int, role: str) -> None:
         if pid not in stats:
             return
-        if role in ("executor", "sandbox") and "agent/__main__.py" in _cmdline(pid):
-            role = "agent"
-        elif role == "agent":
-            role = "runtime"
-        elif role == "executor" and pid != roots.get("executor"):
-            role = "sandbox"  # bubblewrap and its init, until the agent
+        if role == "executor" and pid != roots.get("executor"):
+            role = "sandbox"
         found[pid] = (role, stats[pid][1])
         for child in children.get(pid, []):
             walk(child, role)

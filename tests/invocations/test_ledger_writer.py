@@ -7,6 +7,7 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from lambent.functions.models import Function
 from lambent.invocations import ledger_writer
@@ -19,8 +20,9 @@ def rows(tenant, create_function):
     function = Function.objects.get(tenant=tenant.tenant, name="hello")
 
     def make(count):
-        return [Invocation(request_id=uuid.uuid4(), tenant=tenant.tenant, function=function, function_name="hello",
-                           invocation_type=InvocationType.REQUEST_RESPONSE, status=InvocationStatus.SUCCEEDED)
+        return [ledger_writer.LedgerRow(request_id=uuid.uuid4(), tenant_id=tenant.tenant.pk, function_id=function.pk,
+                                        function_name="hello", qualifier="", executed_version="$LATEST",
+                                        status=InvocationStatus.SUCCEEDED, started_at=timezone.now())
                 for _ in range(count)]
     return make
 
@@ -34,7 +36,9 @@ def linger(settings):
 
 
 def inserts(queries):
-    return [query for query in queries if query["sql"].startswith("INSERT")]
+    """The INSERT statements run (an ``executemany`` of N rows is one, recorded as "N times: INSERT ...")."""
+    return [query for query in queries if query["sql"].partition(": ")[2 if " times: " in query["sql"] else 0]
+            .startswith("INSERT")]
 
 
 def test_rows_recorded_together_share_one_insert(rows):
@@ -179,3 +183,14 @@ def test_a_backlog_beyond_its_bound_drops_the_oldest_rows(rows, monkeypatch, cap
     async_to_sync(serve)()
     assert set(Invocation.objects.values_list("request_id", flat=True)) == {row.request_id for row in batch[2:]}
     assert "2 synchronous invocations were dropped from the ledger" in caplog.text
+
+
+def test_a_row_is_written_with_every_field_the_ledger_shows(rows):
+    [row] = rows(1)
+    row.duration_ms, row.billed_duration_ms, row.max_memory_used_mb, row.log_tail = 1.5, 2, 40, "START ..."
+    async_to_sync(ledger_writer.record)(row)
+    kept = Invocation.objects.get(request_id=row.request_id)
+    assert (kept.invocation_type, kept.status, kept.duration_ms, kept.billed_duration_ms) == (
+        InvocationType.REQUEST_RESPONSE, InvocationStatus.SUCCEEDED, 1.5, 2)
+    assert (kept.max_memory_used_mb, kept.log_tail, kept.created_at) == (40, "START ...", row.started_at)
+    assert (kept.payload, kept.attempt_count, kept.fence) == (b"", 0, 0)

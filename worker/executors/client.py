@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from prometheus_client import Counter
 
 from runtimes.agent import protocol
 from worker.executors.base import (
@@ -44,6 +45,9 @@ Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 #: Time allowed beyond a function's timeout for a cold start and the hops.
 DEADLINE_MARGIN_S = 60.0
+#: In the metrics of the api and worker processes: what each asked of the executor.
+CALLS = Counter("lambent_executor_calls", "Requests this process sent to the executor process, by operation "
+                "(a warm invocation sends none).", ["op"])
 
 
 class ExecutorClient(Executor):
@@ -117,6 +121,7 @@ class ExecutorClient(Executor):
         return reply
 
     async def _call(self, header: dict[str, Any], body: bytes = b"", *, timeout: float) -> tuple[dict[str, Any], bytes]:
+        CALLS.labels(header["op"]).inc()
         reader, writer = await self._connection()
         try:
             writer.write(protocol.encode(header, body))

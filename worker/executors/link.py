@@ -82,6 +82,7 @@ class AgentLink(SandboxLink):
 
     def close(self) -> None:
         self._writer.close()
+        self.meter.close()
 
     async def invoke(self, request: InvokeRequest) -> InvokeResult:
         spec = self.spec

@@ -12,6 +12,10 @@ The writer lives from the ASGI lifespan's startup to its shutdown, which writes 
 left (``lambent.asgi``). Without one running (Django's test client, a shell, the worker)
 ``record`` writes the row at once.
 
+A row is a ``LedgerRow`` (plain values, no model instance) and a batch is one ``executemany`` of an
+INSERT built from the ``Invocation`` model's own fields (``_columns``): building an ``Invocation``
+per call and ``bulk_create``-ing them cost a fifth of the api's CPU per warm invocation.
+
 Invocations whose key and routing the api remembers (``hot_cache``) run while the database
 is away; their rows wait, ``BACKLOG_MAX`` at most, and are written once it answers again
 (tried every ``RETRY_S``). A batch the database refuses for what it holds is written row by
@@ -25,13 +29,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from django.conf import settings
-from django.db import DataError, IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connection, models, transaction
 
 from lambent.api.threads import on_database_thread
-from lambent.invocations.models import Invocation
+from lambent.invocations.models import Invocation, InvocationType
 
 logger = logging.getLogger(__name__)
 
@@ -43,23 +52,88 @@ BACKLOG_MAX = 10_000
 RETRY_S = 1.0
 
 
+@dataclass(slots=True)
+class LedgerRow:
+    """A synchronous invocation's ledger row, as its fields' values; every other field of
+    ``Invocation`` takes its default. ``created_at`` is ``started_at``."""
+
+    request_id: uuid.UUID | str
+    tenant_id: int | None
+    function_id: int | None
+    function_name: str
+    qualifier: str
+    executed_version: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    function_error: str = ""
+    duration_ms: float | None = None
+    billed_duration_ms: int | None = None
+    max_memory_used_mb: int | None = None
+    init_duration_ms: float | None = None
+    error_type: str = ""
+    error_message: str = ""
+    log_tail: str = ""
+
+
+#: Fields whose Python values the database drivers take as they are.
+_PLAIN = (models.CharField, models.TextField, models.IntegerField, models.FloatField, models.ForeignKey)
+
+
+@dataclass(frozen=True)
+class _Column:
+    field: models.Field[Any, Any]
+    attribute: str  # of ``LedgerRow``; "" for a field that takes its default
+    default: Any  # prepared for the database, for a field that takes its default
+
+
+@functools.cache
+def _columns(vendor: str) -> tuple[str, tuple[_Column, ...]]:
+    """The INSERT of one row (for ``vendor``'s database) and where each of its values comes from."""
+    given = set(LedgerRow.__slots__)
+    fields = [field for field in Invocation._meta.concrete_fields if not field.primary_key]
+    quote = connection.ops.quote_name
+    sql = (f"INSERT INTO {quote(Invocation._meta.db_table)} ({', '.join(quote(str(f.column)) for f in fields)}) "
+           f"VALUES ({', '.join(['%s'] * len(fields))})")
+    columns = []
+    for field in fields:
+        attribute = field.attname if field.attname in given else ("started_at" if field.name == "created_at" else "")
+        default = InvocationType.REQUEST_RESPONSE.value if field.name == "invocation_type" else field.get_default()
+        columns.append(_Column(field=field, attribute=attribute,
+                               default=None if attribute else field.get_db_prep_save(default, connection)))
+    return sql, tuple(columns)
+
+
+def _values(row: LedgerRow, columns: tuple[_Column, ...]) -> list[Any]:
+    values = []
+    for column in columns:
+        if not column.attribute:
+            values.append(column.default)
+            continue
+        value = getattr(row, column.attribute)
+        values.append(value if isinstance(column.field, _PLAIN) else column.field.get_db_prep_save(value, connection))
+    return values
+
+
 @on_database_thread
-def _insert(rows: list[Invocation]) -> None:
+def _insert(rows: list[LedgerRow]) -> None:
+    sql, sources = _columns(connection.vendor)
     try:
-        Invocation.objects.bulk_create(rows)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(sql, [_values(row, sources) for row in rows])
     except (IntegrityError, DataError):  # one refused row fails them all: write them one by one
         for row in rows:
-            _insert_alone(row)
+            _insert_alone(row, sql, sources)
 
 
-def _insert_alone(row: Invocation) -> None:
+def _insert_alone(row: LedgerRow, sql: str, sources: tuple[_Column, ...]) -> None:
     try:
-        with transaction.atomic():
-            row.save(force_insert=True)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, _values(row, sources))
     except (IntegrityError, DataError) as exc:
         if isinstance(exc, IntegrityError) and row.function_id is not None:
-            row.function = None  # deleted since it ran: the row keeps its name
-            _insert_alone(row)
+            row.function_id = None  # deleted since it ran: the row keeps its name
+            _insert_alone(row, sql, sources)
         else:
             logger.exception("a synchronous invocation could not be written to the ledger")
 
@@ -67,11 +141,11 @@ def _insert_alone(row: Invocation) -> None:
 class LedgerWriter:
     def __init__(self, *, linger_s: float) -> None:
         self._linger_s = linger_s
-        self._rows: list[Invocation] = []
+        self._rows: list[LedgerRow] = []
         self._writing: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
 
-    def add(self, row: Invocation) -> None:
+    def add(self, row: LedgerRow) -> None:
         self._rows.append(row)
         if self._writing is None:
             self._writing = asyncio.get_running_loop().create_task(self._write_soon())
@@ -136,7 +210,7 @@ async def stop() -> None:
         await writer.close()
 
 
-async def record(row: Invocation) -> None:
+async def record(row: LedgerRow) -> None:
     """Write ``row``: in the next batch while the writer runs, else now."""
     if _writer is not None:
         _writer.add(row)

@@ -25,8 +25,9 @@ from lambent.functions.models import Version
 from lambent.iam.models import Tenant
 from lambent.invocations import hot_cache
 from lambent.invocations.hot_cache import Routing, Target
+from lambent.invocations.ledger_writer import LedgerRow
 from lambent.invocations.logs import lambda_log
-from lambent.invocations.models import Invocation, InvocationStatus, InvocationType, bounded_log
+from lambent.invocations.models import InvocationStatus, InvocationType, bounded_log
 from worker import executors
 
 logger = logging.getLogger(__name__)
@@ -119,16 +120,16 @@ async def run(prepared: Prepared) -> executors.InvokeResult:
     return result
 
 
-def sync_ledger_row(prepared: Prepared, result: executors.InvokeResult) -> Invocation:
+def sync_ledger_row(prepared: Prepared, result: executors.InvokeResult) -> LedgerRow:
     """The ledger row of a synchronous invocation, not yet saved; the invocation is counted in the metrics."""
-    metrics.invocation_ran(tenant=prepared.tenant.account_id, function=prepared.version.function.name,
+    version, request = prepared.version, prepared.request
+    function = version.function
+    metrics.invocation_ran(tenant=prepared.tenant.account_id, function=function.name,
                            invocation_type=InvocationType.REQUEST_RESPONSE, failed=bool(result.function_error),
                            init_duration_ms=result.init_duration_ms)
-    version, request = prepared.version, prepared.request
-    return Invocation(
-        request_id=request.request_id, tenant=prepared.tenant, function=version.function,
-        function_name=version.function.name, qualifier=prepared.qualifier, executed_version=version.version,
-        invocation_type=InvocationType.REQUEST_RESPONSE,
+    return LedgerRow(
+        request_id=request.request_id, tenant_id=prepared.tenant.pk, function_id=function.pk,
+        function_name=function.name, qualifier=prepared.qualifier, executed_version=version.version,
         status=InvocationStatus.FAILED if result.function_error else InvocationStatus.SUCCEEDED,
         function_error=result.function_error or "",
         started_at=prepared.started_at, finished_at=timezone.now(), duration_ms=result.duration_ms,

@@ -193,9 +193,10 @@ def test_v2_reads_pids_peak_and_oom_kills(fake_v2: Path) -> None:
     assert cgroup.pids() == [41, 42]
     assert cgroup.peak_memory_bytes() == 7340032
     assert cgroup.oom_kills() == 1
-    (directory / "memory.peak").unlink()  # kernels before 5.19
-    (directory / "memory.current").write_text("4096\n")
-    assert cgroup.peak_memory_bytes() == 4096
+    older = FakeCgroupFs(root=fake_v2).create("sb2", memory_mb=128, pids_max=8)  # kernels before 5.19: no peak
+    (older.directories[0] / "memory.peak").unlink(missing_ok=True)
+    (older.directories[0] / "memory.current").write_text("4096\n")
+    assert older.peak_memory_bytes() == 4096
 
 
 def test_v2_kill_writes_cgroup_kill_until_empty_then_destroy_removes(fake_v2: Path) -> None:

@@ -166,6 +166,8 @@ class Cgroup(abc.ABC):
 
     def destroy(self) -> None:
         """Kill, then remove the directories. Idempotent."""
+        if "meter" in self.__dict__:  # its open counters
+            self.meter.close()
         self.kill()
         for directory in self.directories:
             self._driver._remove(directory)

@@ -32,6 +32,7 @@ from lambent.iam.authentication import authenticate
 from lambent.iam.models import Tenant
 from lambent.invocations import asynchronous, hot_cache, ledger_writer, outbox, services
 from lambent.invocations.hot_cache import Routing
+from lambent.invocations.ledger_writer import LedgerRow
 from lambent.invocations.logs import tail_base64
 from lambent.invocations.models import Invocation, InvocationType
 from lambent.quotas import slots
@@ -99,7 +100,7 @@ async def _accept(request: HttpRequest, tenant: Tenant, routing: Routing) -> Htt
 _pool_from_database = on_database_thread(hot_cache.pool)
 
 
-async def run_recorded(prepared: services.Prepared) -> tuple[executors.InvokeResult, Invocation]:
+async def run_recorded(prepared: services.Prepared) -> tuple[executors.InvokeResult, LedgerRow]:
     """Run holding a slot of the function's concurrency pool, given back on every path; then
     hand the invocation's ledger row to the writer. The row carries what the response says."""
     function = prepared.version.function
