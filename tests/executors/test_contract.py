@@ -18,9 +18,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from tests.conftest import lying_zip, make_zip
+from tests.executors.local import in_process_parent
 from worker.executors import (
     Executor,
     FunctionHandledError,
@@ -90,7 +90,7 @@ async def local_backend(code_source: CodeSource, **options) -> AsyncIterator[Exe
     folder = Path(tempfile.mkdtemp())
     folder.chmod(0o711)
     backend = LocalExecutor(code_source=code_source, state_dir=folder / "sandboxes", keep_alive_s=60,
-                            cgroup_parent=settings.CGROUP_PARENT, **options)
+                            cgroup_parent=in_process_parent(), **options)
     try:
         yield backend
     finally:

@@ -46,11 +46,19 @@ def running(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] != "Z"
 
 
-def sandbox_pids(*, memory_mb: int) -> list[list[int]]:
+def in_process_parent() -> str:
+    """The cgroup parent of the executors tests run in their own process: not the executor process's,
+    whose sandboxes (lent to the test process) an executor starting there would reap."""
+    return f"{settings.CGROUP_PARENT}-in-process"
+
+
+def sandbox_pids(*, memory_mb: int, parent_name: str | None = None) -> list[list[int]]:
     """The host pids of each live sandbox whose memory limit is ``memory_mb`` (pick a size no other
-    test uses to find a function's sandboxes from outside the executor), by their cgroups."""
+    test uses to find a function's sandboxes from outside the executor), by their cgroups, under
+    ``parent_name`` (the executor process's by default)."""
     v2 = (DEFAULT_ROOT / "cgroup.controllers").exists()
-    parent = DEFAULT_ROOT / settings.CGROUP_PARENT if v2 else DEFAULT_ROOT / "memory" / settings.CGROUP_PARENT
+    name = parent_name or settings.CGROUP_PARENT
+    parent = DEFAULT_ROOT / name if v2 else DEFAULT_ROOT / "memory" / name
     limit_file = "memory.max" if v2 else "memory.limit_in_bytes"
     found = []
     for directory in sorted(parent.iterdir()) if parent.is_dir() else []:
@@ -74,7 +82,7 @@ def run_with_executor(scenario, *, code: bytes, **options) -> None:
         folder = Path(tempfile.mkdtemp())
         folder.chmod(0o711)
         executor = LocalExecutor(code_source=lambda sha: code, state_dir=folder / "sandboxes",
-                                 cgroup_parent=settings.CGROUP_PARENT, **options)
+                                 cgroup_parent=in_process_parent(), **options)
         try:
             await scenario(executor)
         finally:

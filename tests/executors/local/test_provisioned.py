@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_zip
-from tests.executors.local import run_with_executor, running, sandbox_pids, until
+from tests.executors.local import in_process_parent, run_with_executor, running, sandbox_pids, until
 from worker.executors import FunctionSpec, FunctionTimeout, InvokeRequest, Provision, Provisioned, SandboxCount
 from worker.executors.local import LocalExecutor
 from worker.executors.metrics import REGISTRY
@@ -61,7 +61,7 @@ def test_a_killed_provisioned_sandbox_is_replaced(victim):
         function = spec("killed")
         desired = [Provision(spec=function, count=2)]
         assert await executor.provision(desired, wait=30) == {function.key: Provisioned(ready=2)}
-        before = sandbox_pids(memory_mb=MEMORY_MB)
+        before = sandbox_pids(memory_mb=MEMORY_MB, parent_name=in_process_parent())
         assert len(before) == 2
         doomed = before[0] if victim == "the whole sandbox" else [runtime_pid(before[0])]
         for pid in doomed:
@@ -69,7 +69,7 @@ def test_a_killed_provisioned_sandbox_is_replaced(victim):
                 os.kill(pid, signal.SIGKILL)
 
         async def replaced() -> bool:  # the killed one destroyed (its cgroup gone), another ready
-            now = sandbox_pids(memory_mb=MEMORY_MB)
+            now = sandbox_pids(memory_mb=MEMORY_MB, parent_name=in_process_parent())
             gone = not set(before[0]) & {pid for pids in now for pid in pids}
             return len(now) == 2 and gone and (await executor.provision(desired))[function.key].ready == 2
         assert await until(replaced)
