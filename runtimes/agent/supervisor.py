@@ -31,7 +31,8 @@ With ``"announce_init": true`` alone (a cold start held to Lambda's init limit),
 Lending. The executor lends the sandbox to one holder at a time (an api or worker process) with
 ``{"op": "lend", "token": T}``, answered ``lent``; the holder then connects to the same socket and
 sends its ``invoke`` frames, each carrying ``"token": T``, and reads their results on its own
-connection. An invoke whose token is not the current one (a holder whose lease expired, was revoked
+connection (a cold start for a lease is lent by its init frame's ``"lend": T``, unanswered). An invoke
+whose token is not the current one (a holder whose lease expired, was revoked
 or never was) is answered ``{"op": "result", "status": "refused"}`` and never reaches the runtime.
 ``{"op": "revoke"}`` ends the lend: the holders are sent ``refused`` and their connections closed,
 and the answer ``revoked`` says whether an invocation was in flight (``busy``: it was killed, the
@@ -163,13 +164,14 @@ class Supervisor:
         holder = stream_for(on_data, lambda: self._holder_closed(holder))
         self._holders[holder] = frames
 
-    def _lend(self, header: dict) -> None:
+    def _lend(self, header: dict, *, answer: bool = True) -> None:
         token = header.get("token")
         if not isinstance(token, str) or not token:
             raise ProtocolError("lend: token must be a non-empty string")
         self._token, self._lent = token, True
-        assert self._platform is not None
-        self._platform.write(protocol.encode({"op": "lent"}))
+        if answer:
+            assert self._platform is not None
+            self._platform.write(protocol.encode({"op": "lent"}))
 
     def _revoke(self) -> None:
         busy = self._pending is not None and self._origin is not None
@@ -222,6 +224,8 @@ class Supervisor:
         if not isinstance(ahead, bool) or not isinstance(announce, bool):
             raise ProtocolError("init: ahead_of_demand and announce_init must be booleans")
         self._initialized, self._ahead, self._announce = True, ahead, ahead or announce
+        if "lend" in header:  # a cold start for a lease: lent from the start, no round trip of its own
+            self._lend({"token": header["lend"]}, answer=False)
         self._started_at = time.perf_counter()
         standby, self._standby = self._standby, None
         try:

@@ -181,30 +181,31 @@ class LocalExecutor(Executor):
                 raise
             return replace(result, log=report + result.log)
 
-    async def _cold_start(self, spec: FunctionSpec) -> tuple[WarmSandbox, str]:
-        """A new sandbox of ``spec``, and what its first invocation's log starts with: after an init
-        that ran out of its limit, it is started once more with init left to the first invocation,
-        under the function's timeout, as Lambda's suppressed init, and the log starts with Lambda's
-        INIT_REPORT line."""
+    async def _cold_start(self, spec: FunctionSpec, *, lend: str | None = None) -> tuple[WarmSandbox, str]:
+        """A new sandbox of ``spec`` (lent to ``lend``, a token, from its init on), and what its first
+        invocation's log starts with: after an init that ran out of its limit, it is started once more
+        with init left to the first invocation, under the function's timeout, as Lambda's suppressed
+        init, and the log starts with Lambda's INIT_REPORT line."""
         try:
-            return await self._start(spec), ""
+            return await self._start(spec, lend=lend), ""
         except InitTimedOut as exc:
             report = f"INIT_REPORT Init Duration: {exc.limit_s * 1000:.2f} ms\tPhase: init\tStatus: timeout\n"
-            return await self._start(spec, init_limit=False), report
+            return await self._start(spec, init_limit=False, lend=lend), report
 
     async def borrow(self, spec: FunctionSpec) -> Lease:
+        token = secrets.token_urlsafe(24)
         sandbox, report = await self._take_ready(spec, LEASES), ""
         if sandbox is None:
             with self._cold_starts.running():
-                sandbox, report = await self._cold_start(spec)
+                sandbox, report = await self._cold_start(spec, lend=token)
             self._mark_busy(sandbox, "cold", LEASES)
-        init_ms = sandbox.link.pending_init_ms
-        token = secrets.token_urlsafe(24)
-        try:
-            await sandbox.lend(token)
-        except BaseException:
-            await self._discard(sandbox)
-            raise
+        init_ms, sandbox.link.pending_init_ms = sandbox.link.pending_init_ms, None  # the holder's link reports it
+        if not sandbox.lent:
+            try:
+                await sandbox.lend(token)
+            except BaseException:
+                await self._discard(sandbox)
+                raise
         lease_id = secrets.token_hex(12)
         self._loans[lease_id] = _Loan(sandbox=sandbox, expires_at=time.monotonic() + self._lease_s)
         sandbox.on_lent_end(lambda: self._ended_while_lent(lease_id))
@@ -394,7 +395,7 @@ class LocalExecutor(Executor):
             await asyncio.shield(ending)
 
     async def _start(self, spec: FunctionSpec, *, prewarmed: bool = False, provisioned: bool = False,
-                     init_limit: bool = True) -> WarmSandbox:
+                     init_limit: bool = True, lend: str | None = None) -> WarmSandbox:
         interpreter = self._interpreter(spec.runtime)
         try:
             code_dir = await self._code.path(spec.code_sha256)
@@ -405,7 +406,7 @@ class LocalExecutor(Executor):
         self._refill(interpreter)
         sandbox = await WarmSandbox.start(spec, node=self._node, interpreter=interpreter, code_dir=code_dir,
                                           generic=generic, prewarmed=prewarmed, provisioned=provisioned,
-                                          init_limit=init_limit)
+                                          init_limit=init_limit, lend=lend)
         kind = "provisioned" if provisioned else "on_demand"
         STARTED.labels(kind).inc()
         if provisioned and sandbox.init_duration_ms is not None:  # a cold start's is observed with its result

@@ -189,12 +189,13 @@ class WarmSandbox:
     @classmethod
     async def start(cls, spec: FunctionSpec, *, node: Node, interpreter: Interpreter, code_dir: Path,
                     generic: Started | None = None, prewarmed: bool = False,
-                    provisioned: bool = False, init_limit: bool = True) -> WarmSandbox:
+                    provisioned: bool = False, init_limit: bool = True, lend: str | None = None) -> WarmSandbox:
         """A sandbox for ``spec``: ``generic`` specialized when given (a cold start then pays only
         for init), else one started now with the code in place. It is returned initialized, or
         destroyed and ``FunctionInitError``, ``InitTimedOut`` or ``ExecutorPlatformError`` raised.
         Without ``init_limit`` (the suppressed init), it is returned as soon as init began: the
-        first invocation waits for init within the function's timeout."""
+        first invocation waits for init within the function's timeout. With ``lend``, a token, the
+        sandbox is lent from its init on (see ``lend``)."""
         if generic is None:
             generic = await launch_agent(node=node, interpreter=interpreter, code_dir=code_dir,
                                          memory_mb=spec.memory_size, tmp_mb=spec.ephemeral_storage)
@@ -205,6 +206,8 @@ class WarmSandbox:
                 await generic.destroy()
                 raise ExecutorPlatformError(f"a sandbox for {spec.function_name} would not specialize: {exc}") from exc
         frame = _init_frame(spec, region=node.region, ahead=provisioned, announce=init_limit)
+        if lend is not None:
+            frame["lend"] = lend
         init_sent_at = time.perf_counter()
         try:
             generic.writer.write(protocol.encode(frame))
@@ -221,6 +224,8 @@ class WarmSandbox:
                 raise
             if not (provisioned or prewarmed):  # a cold start: its first result reports the init
                 sandbox.link.pending_init_ms = sandbox.init_duration_ms
+        if lend is not None:
+            sandbox._watch_lent()
         return sandbox
 
     async def _initialized(self, *, provisioned: bool, limit_s: float) -> None:
@@ -257,10 +262,13 @@ class WarmSandbox:
         finally:
             self.last_used = time.monotonic()
 
+    @property
+    def lent(self) -> bool:
+        return self._lent is not None
+
     async def lend(self, token: str) -> None:
         """Have the agent serve the holder of ``token`` alone; from now on the connection is read by a
         task of its own, which ends with ``revoke``'s answer or with the connection (``on_end``)."""
-        self.link.pending_init_ms = None  # the holder's link reports a cold start's init
         self._writer.write(protocol.encode({"op": "lend", "token": token}))
         try:
             await self._writer.drain()
@@ -270,6 +278,9 @@ class WarmSandbox:
             raise ExecutorPlatformError(f"the agent of {self.spec.function_name} would not be lent: {exc!r}") from None
         if header.get("op") != "lent":
             raise ExecutorPlatformError(f"the agent answered lend with {header.get('op')!r}")
+        self._watch_lent()
+
+    def _watch_lent(self) -> None:
         self._lent = asyncio.get_running_loop().create_task(self._next_frame())
 
     def on_lent_end(self, callback: Callable[[], None]) -> None:
