@@ -53,6 +53,20 @@ def test_an_init_past_its_limit_is_run_again_within_the_function_s_timeout() -> 
     run_with_executor(scenario, code=CODE, init_timeout_s=LIMIT_S, generic_pool_size=0, keep_alive_s=60)
 
 
+def test_a_lease_s_suppressed_init_is_reported_by_its_holder_s_first_invocation() -> None:
+    async def scenario(executor):
+        function = spec(init_seconds=1.5, timeout=4)
+        lease = await executor.borrow(function)  # the cold start: init past its limit, then begun again
+        link = await executor.connect(lease, function)
+        result = await link.invoke(request())
+        assert result.log.startswith("INIT_REPORT Init Duration: 1000.00 ms\tPhase: init\tStatus: timeout\n")
+        assert result.init_duration_ms is not None and result.init_duration_ms >= 1500
+        warm = await link.invoke(request())
+        assert warm.init_duration_ms is None and "INIT_REPORT" not in warm.log
+        link.close()
+    run_with_executor(scenario, code=CODE, init_timeout_s=LIMIT_S, generic_pool_size=0, keep_alive_s=60)
+
+
 def test_an_init_that_cannot_finish_in_either_is_lambda_s_init_timeout() -> None:
     async def scenario(executor):
         started = time.monotonic()
