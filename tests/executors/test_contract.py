@@ -99,23 +99,32 @@ async def local_backend(code_source: CodeSource, **options) -> AsyncIterator[Exe
 
 
 @contextlib.asynccontextmanager
-async def client_backend(code_source: CodeSource, **options) -> AsyncIterator[Executor]:
-    """The client of the executor endpoint, which runs real sandboxes: what the api and worker
-    processes use, invocations sent straight to the lent sandboxes."""
+async def served(code_source: CodeSource, **options) -> AsyncIterator[tuple[Executor, Path]]:
+    """Real sandboxes behind the executor endpoint: the backend, and the endpoint's socket."""
     with tempfile.TemporaryDirectory() as folder:
         socket_path = Path(folder) / "executor.sock"
         ready = asyncio.Event()
         async with local_backend(code_source, **options) as local:
             server = asyncio.create_task(serve(local, socket_path, ready=ready))
             await ready.wait()
-            client = ExecutorClient(socket_path=socket_path)
             try:
-                yield client
+                yield local, socket_path
             finally:
-                await client.close()
                 server.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await server
+
+
+@contextlib.asynccontextmanager
+async def client_backend(code_source: CodeSource, **options) -> AsyncIterator[Executor]:
+    """The client of the executor endpoint, which runs real sandboxes: what the api and worker
+    processes use, invocations sent straight to the lent sandboxes."""
+    async with served(code_source, **options) as (_, socket_path):
+        client = ExecutorClient(socket_path=socket_path)
+        try:
+            yield client
+        finally:
+            await client.close()
 
 
 BACKENDS = {"fake": fake_backend, "client": client_backend, "local": local_backend}

@@ -4,22 +4,19 @@ SIGKILLed gives its sandbox back by expiry, and a warm invocation never asks the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.executors.test_contract import HANDLERS, Code, local_backend, request, spec
+from tests.executors.test_contract import HANDLERS, Code, request, served, spec
 from worker.executors.client import ExecutorClient
 from worker.executors.metrics import REGISTRY
-from worker.executors.server import serve
 
 pytestmark = pytest.mark.sandbox
 
@@ -43,27 +40,11 @@ def requests(op: str) -> float:
     return REGISTRY.get_sample_value("lambent_executor_requests_total", {"op": op}) or 0.0
 
 
-@contextlib.asynccontextmanager
-async def endpoint(code: Code, **options):
-    with tempfile.TemporaryDirectory() as folder:
-        socket_path = Path(folder) / "executor.sock"
-        ready = asyncio.Event()
-        async with local_backend(code, **options) as local:
-            server = asyncio.create_task(serve(local, socket_path, ready=ready))
-            await ready.wait()
-            try:
-                yield local, socket_path
-            finally:
-                server.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await server
-
-
 def test_a_sandbox_lent_to_a_process_that_is_sigkilled_serves_again_after_the_lease_expiry():
     async def main() -> None:
         code = Code()
         function = spec(code.add({"app.py": HANDLERS}), "app.count")
-        async with endpoint(code, lease_s=1.0) as (local, socket_path):
+        async with served(code, lease_s=1.0) as (local, socket_path):
             holder = await asyncio.create_subprocess_exec(
                 sys.executable, "-c", HOLDER, str(socket_path), json.dumps(function.to_dict()),
                 stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(Path.cwd())})
@@ -89,7 +70,7 @@ def test_warm_invocations_make_no_request_to_the_executor():
     async def main() -> None:
         code = Code()
         function = spec(code.add({"app.py": HANDLERS}), "app.count")
-        async with endpoint(code) as (_, socket_path):
+        async with served(code) as (_, socket_path):
             client = ExecutorClient(socket_path=socket_path, hold_s=60)
             try:
                 await client.invoke(function, request())  # the cold start borrows
