@@ -1,0 +1,53 @@
+"""The test bed, started once per session: the control plane for every test here, the node (containerd
+and a kubelet) the first time a test asks for it. Where the machine cannot host it (not root, not
+Debian) the tests are skipped, saying why; anywhere else a test bed that does not start fails them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from kubernetes import client, config
+
+from tests.k8s.node import Node
+from tests.k8s.testbed import Testbed, Unavailable, binaries
+
+
+@pytest.fixture(scope="session")
+def testbed() -> Iterator[Testbed]:
+    try:
+        bin_dir = binaries()
+    except Unavailable as reason:
+        pytest.skip(str(reason))
+    testbed = Testbed(bin_dir=bin_dir).start()
+    try:
+        yield testbed
+    finally:
+        testbed.stop()
+
+
+@pytest.fixture(scope="session")
+def node(testbed: Testbed) -> Node:
+    return testbed.start_node()
+
+
+@pytest.fixture(scope="session")
+def api_client(testbed: Testbed) -> Iterator[client.ApiClient]:
+    with config.new_client_from_config(config_file=str(testbed.kubeconfig)) as api_client:
+        yield api_client
+
+
+@pytest.fixture(scope="session")
+def core(api_client: client.ApiClient) -> client.CoreV1Api:
+    return client.CoreV1Api(api_client)
+
+
+@pytest.fixture
+def namespace(core: client.CoreV1Api) -> Iterator[str]:
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    core.delete_namespace(name)
+
