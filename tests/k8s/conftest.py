@@ -1,6 +1,7 @@
-"""The test bed, started once per session: the control plane for every test here, the node (containerd
-and a kubelet) the first time a test asks for it. Where the machine cannot host it (not root, not
-Debian) the tests are skipped, saying why; anywhere else a test bed that does not start fails them.
+"""The test bed, started once for this package's tests and stopped after them: the control plane
+for every test here, the node (containerd and a kubelet) the first time a test asks for it. Where
+the machine cannot host it (not root, not Debian) the tests are skipped, saying why; anywhere else
+a test bed that does not start fails them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from tests.k8s.node import Node
 from tests.k8s.testbed import Testbed, Unavailable, binaries
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def testbed() -> Iterator[Testbed]:
     try:
         bin_dir = binaries()
@@ -28,18 +29,18 @@ def testbed() -> Iterator[Testbed]:
         testbed.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def node(testbed: Testbed) -> Node:
     return testbed.start_node()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def api_client(testbed: Testbed) -> Iterator[client.ApiClient]:
     with config.new_client_from_config(config_file=str(testbed.kubeconfig)) as api_client:
         yield api_client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def core(api_client: client.ApiClient) -> client.CoreV1Api:
     return client.CoreV1Api(api_client)
 

@@ -107,6 +107,7 @@ class Node:
         self._lock: int | None = None
         self._tunables: dict[str, str] = {}
         self._pod_logs: set[Path] = set()
+        self._containers: list[str] = []
 
     def start(self) -> Node:
         self._take_lock()
@@ -124,14 +125,23 @@ class Node:
             raise TestbedError(f"ctr {' '.join(args)}: {result.stderr.strip()}")
         return result.stdout
 
-    def _take_lock(self) -> None:
+    def _take_lock(self, *, timeout: float = 900) -> None:
+        """Wait for another test run's node to stop: two kubelets cannot share this machine."""
         self._lock = os.open(LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            wait_until(self._locked, timeout=timeout, interval=1, what=f"another test bed node to stop ({LOCK})")
+        except TestbedError:
+            os.close(self._lock)
+            self._lock = None
+            raise
+
+    def _locked(self) -> bool:
+        assert self._lock is not None
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            os.close(self._lock)
-            self._lock = None
-            raise TestbedError(f"another test bed node runs on this machine ({LOCK} is locked)") from None
+            return False
+        return True
 
     def _start_containerd(self) -> None:
         (self.containerd_root / "cni").mkdir(parents=True)
@@ -213,10 +223,11 @@ class Node:
             kill_pids(pids_with_argument(str(self.socket)))
 
     def _remove_containers(self) -> None:
+        self._containers = self.ctr("containers", "list", "--quiet").split()
         for task in self.ctr("tasks", "list", "--quiet").split():
             subprocess.run([CTR, "--address", str(self.socket), "--namespace", NAMESPACE, "tasks", "kill",
                             "--signal", "SIGKILL", task], capture_output=True, check=False)
-        for container in self.ctr("containers", "list", "--quiet").split():
+        for container in self._containers:
             wait_until(lambda container=container: self._deleted(container), timeout=30,  # type: ignore[misc]
                        what=f"container {container} to be deleted")
 
@@ -230,13 +241,15 @@ class Node:
         return result.returncode == 0 or "not found" in result.stderr
 
     def _remove_cgroups(self) -> None:
-        """The pods' cgroups, made by runc under ``/kubepods`` of every v1 hierarchy."""
+        """What runc left of the containers' cgroups: with cgroupfs and no QoS classes, a folder named
+        after the container at the top of every v1 hierarchy (none once runc deleted it cleanly)."""
         for hierarchy in Path("/sys/fs/cgroup").iterdir():
-            top = hierarchy / "kubepods"
-            if top.is_dir() and not top.is_symlink():
-                for folder in sorted(top.rglob("*/"), key=lambda path: len(path.parts), reverse=True):
-                    folder.rmdir()
-                top.rmdir()
+            for container in self._containers:
+                top = hierarchy / container
+                if top.is_dir():
+                    for folder in sorted(top.rglob("*/"), key=lambda path: len(path.parts), reverse=True):
+                        folder.rmdir()
+                    top.rmdir()
 
     def _remove_pod_logs(self) -> None:
         for folder in POD_LOGS:
