@@ -166,7 +166,7 @@ class ControlPlane:
 
     def _start_apiserver(self) -> None:
         pki = self.pki
-        apiserver = self._daemon("kube-apiserver", [
+        self._apiserver_args = [
             str(self.bin_dir / "kube-apiserver"), f"--etcd-servers={self.etcd_url}",
             "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={self.port}",
             "--insecure-port=0", "--endpoint-reconciler-type=none",
@@ -175,9 +175,22 @@ class ControlPlane:
             "--enable-admission-plugins=NodeRestriction", "--anonymous-auth=false",
             f"--service-account-key-file={pki / 'sa.pub'}", f"--service-account-signing-key-file={pki / 'sa.key'}",
             "--service-account-issuer=https://kubernetes.default.svc", f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--allow-privileged=false", "--profiling=false"])
+            "--allow-privileged=false", "--profiling=false"]
+        self.apiserver = self._daemon("kube-apiserver", self._apiserver_args)
+        self._wait_apiserver()
+
+    def _wait_apiserver(self) -> None:
         context, token = self.ssl_context(), self.identities["admin"].token
-        apiserver.wait_ready(lambda: http_ok(f"{self.url}/readyz", context=context, token=token), timeout=60)
+        self.apiserver.wait_ready(lambda: http_ok(f"{self.url}/readyz", context=context, token=token), timeout=90)
+
+    def restart_apiserver(self) -> None:
+        """Kill the API server and start it again on the same port and etcd: its watch cache starts
+        anew from the current resourceVersion, as after any restart of a real one. (A graceful stop
+        waits up to a minute for the controllers' watches to end.)"""
+        self.apiserver.stop(timeout=0)
+        index = self.daemons.index(self.apiserver)
+        self.apiserver = self.daemons[index] = Daemon("kube-apiserver", self._apiserver_args, log_dir=self.root)
+        self._wait_apiserver()
 
     def _start_controllers(self) -> None:
         insecure = ssl._create_unverified_context()  # their serving certificates are self-made at start

@@ -66,8 +66,8 @@ class Daemon:
         wait_until(check, timeout=timeout, what=f"{self.name} to be ready (log: {self.log_path})")
 
     def stop(self, *, timeout: float = 15) -> None:
-        """SIGTERM, then SIGKILL to the whole session once ``timeout`` has passed."""
-        if self.popen.poll() is None:
+        """SIGTERM, then SIGKILL to the whole session once ``timeout`` has passed (at once with 0)."""
+        if self.popen.poll() is None and timeout > 0:
             self.popen.terminate()
             try:
                 self.popen.wait(timeout=timeout)

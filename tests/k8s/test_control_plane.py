@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
@@ -26,8 +24,9 @@ def pending_pod(name: str) -> client.V1Pod:
 def test_the_api_server_answers_the_official_client(api_client: client.ApiClient, testbed: Testbed) -> None:
     assert client.VersionApi(api_client).get_code().git_version == "v1.20.2"
     assert testbed.control_plane.url.startswith("https://127.0.0.1:")
-    configuration = copy.deepcopy(api_client.configuration)
-    configuration.api_key = {"authorization": "Bearer not-a-token"}
+    configuration = client.Configuration(host=testbed.control_plane.url,
+                                         api_key={"authorization": "Bearer not-a-token"})
+    configuration.ssl_ca_cert = str(testbed.control_plane.ca_file)
     with pytest.raises(ApiException) as refused, client.ApiClient(configuration) as stranger:
         client.CoreV1Api(stranger).list_namespace()
     assert refused.value.status == 401
@@ -61,20 +60,24 @@ def test_a_watch_from_the_lists_resource_version_sees_what_follows(core: client.
     assert (first["type"], first["object"].metadata.name) == ("ADDED", "watched")
 
 
-def test_a_watch_from_an_expired_resource_version_is_410_gone(core: client.CoreV1Api, namespace: str) -> None:
-    # "1" is older than anything in the API server's watch cache: the real "too old resource version".
+def test_a_watch_from_before_an_api_server_restart_is_410_gone(core: client.CoreV1Api, namespace: str,
+                                                               testbed: Testbed) -> None:
+    before = core.list_namespaced_pod(namespace).metadata.resource_version
+    core.create_namespaced_pod(namespace, pending_pod("later"))
+    # The restarted API server's watch cache begins after ``before``: the real "too old resource version".
+    testbed.control_plane.restart_apiserver()
     with pytest.raises(ApiException) as gone:
-        for _event in watch.Watch().stream(core.list_namespaced_pod, namespace, resource_version="1",
+        for _event in watch.Watch().stream(core.list_namespaced_pod, namespace, resource_version=before,
                                            timeout_seconds=10):
             pass
     assert gone.value.status == 410
     assert "too old resource version" in str(gone.value)
+    relisted = core.list_namespaced_pod(namespace)  # what a watcher does next
+    assert [pod.metadata.name for pod in relisted.items] == ["later"]
 
 
 def test_the_controller_manager_runs_controllers(api_client: client.ApiClient, core: client.CoreV1Api,
                                                 namespace: str) -> None:
-    wait_until(lambda: core.list_namespaced_service_account(namespace).items, timeout=30,
-               what="the service-account controller to make the namespace's default account")
     template = pending_pod("")
     replica_set = client.V1ReplicaSet(
         metadata=client.V1ObjectMeta(name="rs"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -47,6 +48,8 @@ def binaries() -> Path:
 
 class Testbed:
     """The control plane, started by ``start()``; the node, by ``start_node()`` once it is needed."""
+
+    __test__ = False  # not a test class, whatever its name
 
     def __init__(self, *, bin_dir: Path) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="lambent-k8s-"))
@@ -98,12 +101,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-node", action="store_true", help="the control plane only, no kubelet")
     arguments = parser.parse_args()
+    # Stopped by a signal, it still takes everything down (a background job ignores SIGINT).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     started = time.monotonic()
     testbed = Testbed(bin_dir=binaries()).start()
     try:
         if not arguments.no_node:
             testbed.start_node()
-        print(f"up in {time.monotonic() - started:.1f} s: export KUBECONFIG={testbed.kubeconfig}  (Ctrl-C stops it)")
+        print(f"up in {time.monotonic() - started:.1f} s: export KUBECONFIG={testbed.kubeconfig}"
+              "  (Ctrl-C or SIGTERM stops it)")
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
