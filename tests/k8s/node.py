@@ -12,7 +12,8 @@ What this machine asks of it (FIELD-NOTES, "A real Kubernetes on this machine"):
 
 One node runs on a machine at a time (a lock says so): kubelets share ``/var/log/pods``, so what
 one leaves there is known to be its own. The kubelet tunes a few kernel settings at start; they
-are put back at stop, as are the cgroups, mounts and shim processes its pods leave.
+are put back at stop; the cgroups, mounts, shim processes and host folders it and its pods made
+are removed.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ PAUSE_IMAGE = "localhost/lambent-testbed/pause:1"
 BUSYBOX_IMAGE = "localhost/lambent-testbed/busybox:1"
 LOCK = Path("/run/lambent-k8s-testbed-node.lock")
 POD_LOGS = (Path("/var/log/pods"), Path("/var/log/containers"))
+# Made by the kubelet 1.20 whatever its --root-dir (its device plugins' socket folder).
+KUBELET_HOST_DIR = Path("/var/lib/kubelet")
+# containerd's CRI puts each container's cgroup at /k8s.io/<id> when the kubelet gives no parent.
+CGROUP_PARENT = NAMESPACE
 # Set by the kubelet at start unless protectKernelDefaults, which instead refuses other values.
 KERNEL_TUNABLES = ("vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops")
 
@@ -108,11 +113,14 @@ class Node:
         self._tunables: dict[str, str] = {}
         self._pod_logs: set[Path] = set()
         self._containers: list[str] = []
+        self._absent: list[Path] = []
 
     def start(self) -> Node:
         self._take_lock()
         self._tunables = {name: Path("/proc/sys", name).read_text() for name in KERNEL_TUNABLES}
         self._pod_logs = {path for folder in POD_LOGS if folder.exists() for path in folder.iterdir()}
+        cgroup_parents = [hierarchy / CGROUP_PARENT for hierarchy in Path("/sys/fs/cgroup").iterdir()]
+        self._absent = [path for path in (*POD_LOGS, KUBELET_HOST_DIR, *cgroup_parents) if not path.exists()]
         self._start_containerd()
         self._import_images()
         self._start_kubelet()
@@ -201,7 +209,7 @@ class Node:
             self._stop_daemons()
             unmount_all(self.root)
             self._remove_cgroups()
-            self._remove_pod_logs()
+            self._remove_host_files()
         finally:
             for name, value in self._tunables.items():
                 Path("/proc/sys", name).write_text(value)
@@ -241,20 +249,33 @@ class Node:
         return result.returncode == 0 or "not found" in result.stderr
 
     def _remove_cgroups(self) -> None:
-        """What runc left of the containers' cgroups: with cgroupfs and no QoS classes, a folder named
-        after the container at the top of every v1 hierarchy (none once runc deleted it cleanly)."""
+        """What runc left of the containers' cgroups (nothing when it deleted them cleanly)."""
         for hierarchy in Path("/sys/fs/cgroup").iterdir():
             for container in self._containers:
-                top = hierarchy / container
-                if top.is_dir():
-                    for folder in sorted(top.rglob("*/"), key=lambda path: len(path.parts), reverse=True):
-                        folder.rmdir()
-                    top.rmdir()
+                _remove_cgroup(hierarchy / CGROUP_PARENT / container)
 
-    def _remove_pod_logs(self) -> None:
+    def _remove_host_files(self) -> None:
+        """The pods' logs, and what the kubelet and containerd made that was not there before."""
         for folder in POD_LOGS:
             for path in set(folder.iterdir() if folder.exists() else ()) - self._pod_logs:
-                if path.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path)
-                else:
-                    path.unlink()
+                _remove(path)
+        for path in self._absent:
+            if path.is_relative_to("/sys/fs/cgroup"):
+                _remove_cgroup(path)
+            elif path.exists():
+                _remove(path)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+def _remove_cgroup(top: Path) -> None:
+    """A cgroup and those below it, deepest first: each must have no process left."""
+    if top.is_dir():
+        for folder in sorted(top.rglob("*/"), key=lambda path: len(path.parts), reverse=True):
+            folder.rmdir()
+        top.rmdir()
