@@ -19,6 +19,7 @@ are removed.
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import shutil
@@ -236,7 +237,7 @@ class Node:
             subprocess.run([CTR, "--address", str(self.socket), "--namespace", NAMESPACE, "tasks", "kill",
                             "--signal", "SIGKILL", task], capture_output=True, check=False)
         for container in self._containers:
-            wait_until(lambda container=container: self._deleted(container), timeout=30,  # type: ignore[misc]
+            wait_until(functools.partial(self._deleted, container), timeout=30,
                        what=f"container {container} to be deleted")
 
     def _deleted(self, container: str) -> bool:
@@ -274,8 +275,11 @@ def _remove(path: Path) -> None:
 
 
 def _remove_cgroup(top: Path) -> None:
-    """A cgroup and those below it, deepest first: each must have no process left."""
-    if top.is_dir():
-        for folder in sorted(top.rglob("*/"), key=lambda path: len(path.parts), reverse=True):
-            folder.rmdir()
-        top.rmdir()
+    """A cgroup and those below it, deepest first, killing what still runs in them (a container's
+    process whose shim was killed before it)."""
+    if not top.is_dir():
+        return
+    folders = sorted([top, *top.rglob("*/")], key=lambda path: len(path.parts), reverse=True)
+    kill_pids([int(pid) for folder in folders for pid in (folder / "cgroup.procs").read_text().split()])
+    for folder in folders:
+        folder.rmdir()
