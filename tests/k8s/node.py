@@ -47,8 +47,9 @@ PAUSE_IMAGE = "localhost/lambent-testbed/pause:1"
 BUSYBOX_IMAGE = "localhost/lambent-testbed/busybox:1"
 LOCK = Path("/run/lambent-k8s-testbed-node.lock")
 POD_LOGS = (Path("/var/log/pods"), Path("/var/log/containers"))
-# Made by the kubelet 1.20 whatever its --root-dir (its device plugins' socket folder).
-KUBELET_HOST_DIR = Path("/var/lib/kubelet")
+# Made whatever the configuration: by the kubelet 1.20 (its device plugins' socket folder) and by
+# containerd 1.6's shims (their sockets).
+FIXED_DIRS = (Path("/var/lib/kubelet"), Path("/run/containerd"))
 # containerd's CRI puts each container's cgroup at /k8s.io/<id> when the kubelet gives no parent.
 CGROUP_PARENT = NAMESPACE
 # Set by the kubelet at start unless protectKernelDefaults, which instead refuses other values.
@@ -77,6 +78,7 @@ state = "{root / 'state'}"
   runtime_type = "io.containerd.runc.v2"
 [{cri}.containerd.runtimes.runc.options]
   SystemdCgroup = false
+  Root = "{root / 'runc'}"
 [{cri}.cni]
   bin_dir = "{CNI_BIN_DIR}"
   conf_dir = "{root / 'cni'}"
@@ -121,7 +123,7 @@ class Node:
         self._tunables = {name: Path("/proc/sys", name).read_text() for name in KERNEL_TUNABLES}
         self._pod_logs = {path for folder in POD_LOGS if folder.exists() for path in folder.iterdir()}
         cgroup_parents = [hierarchy / CGROUP_PARENT for hierarchy in Path("/sys/fs/cgroup").iterdir()]
-        self._absent = [path for path in (*POD_LOGS, KUBELET_HOST_DIR, *cgroup_parents) if not path.exists()]
+        self._absent = [path for path in (*POD_LOGS, *FIXED_DIRS, *cgroup_parents) if not path.exists()]
         self._start_containerd()
         self._import_images()
         self._start_kubelet()
