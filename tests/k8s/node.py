@@ -53,7 +53,8 @@ FIXED_DIRS = (Path("/var/lib/kubelet"), Path("/run/containerd"))
 # containerd's CRI puts each container's cgroup at /k8s.io/<id> when the kubelet gives no parent.
 CGROUP_PARENT = NAMESPACE
 # Set by the kubelet at start unless protectKernelDefaults, which instead refuses other values.
-KERNEL_TUNABLES = ("vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops")
+KERNEL_TUNABLES = ("vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops",
+                   "kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes")
 
 
 def _containerd_config(root: Path) -> str:
