@@ -1,0 +1,128 @@
+"""schemathesis hooks of ``test_schema_fuzz``: valid requests made to agree with what the schema cannot say.
+
+The schema states each field's own constraints; a few rules relate a field to stored state or to
+another field, which no JSON Schema can express (``lambent.api.schema`` says which). Before each
+request these hooks bend the generated values that the schema already allows, so that a valid
+request is valid in fact too, and leave everything else as generated:
+
+- a handler that the schema allows becomes ``app.handler``, and a zip becomes a real one holding
+  ``app.py`` and a ``bootstrap``: the handler's module is then in the code whatever the runtime,
+  the code uploaded or the function patched;
+- a destination becomes the seeded queue's ARN, and in any request, valid or not, a webhook's URL
+  becomes one on the loopback (a generated host would be resolved);
+- weighted alias routing names the seeded function's versions, 1 and 2 (the additional version
+  must be another published one);
+- a path parameter's value that a link took from a response and that the parameter's schema refuses
+  becomes the seeded one;
+- a cursor of base64's alphabet becomes one the API could have written (an offset and a direction):
+  which cursors are real no pattern can tell, and any other is a 400.
+
+Only valid requests are bent (but for the URLs, which stay URLs): an invalid one is sent as
+generated, and must be refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import re
+import urllib.parse
+import zipfile
+from typing import Any
+
+import schemathesis
+
+HANDLER = "app.handler"
+SOURCE = "def handler(event, context):\n    return event\n"
+BOOTSTRAP = "#!/bin/sh\nexit 1\n"
+HANDLER_PATTERN = re.compile(r"[!-~]{1,128}")
+DESTINATION = re.compile(r"arn:.*|https?://.*", re.DOTALL)
+URL = re.compile(r"https?://[^\x00]+", re.DOTALL)
+CURSOR = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+#: What the test seeded, by path parameter.
+SEEDED = {"name": "hello", "alias": "live", "version": "2"}
+
+
+def code_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(zipfile.ZipInfo("app.py", date_time=(2020, 1, 1, 0, 0, 0)), SOURCE)
+        bootstrap = zipfile.ZipInfo("bootstrap", date_time=(2020, 1, 1, 0, 0, 0))
+        bootstrap.external_attr = 0o755 << 16
+        archive.writestr(bootstrap, BOOTSTRAP)
+    return buffer.getvalue()
+
+
+def _zip_for(value: Any, *, form: bool) -> Any:
+    """A real zip for a file of a form, or for base64 in JSON; anything else is meant to be refused."""
+    if form and (isinstance(value, bytes) or type(value).__name__ == "Binary"):
+        return code_zip()
+    if not form and isinstance(value, str) and BASE64.fullmatch(value):
+        return base64.b64encode(code_zip()).decode()
+    return value
+
+
+def _path(case: Any) -> None:
+    """A value that a link carried from a response (``$LATEST``, the version of a new function) into a
+    path parameter whose schema refuses it becomes the seeded one: schemathesis takes links' values
+    without checking them against the parameter they fill, and then counts the request as valid."""
+    if not isinstance(case.path_parameters, dict):
+        return
+    for parameter in case.operation.iter_parameters():
+        value = case.path_parameters.get(parameter.name)
+        pattern = (parameter.definition.get("schema") or {}).get("pattern")
+        if parameter.definition.get("in") == "path" and isinstance(value, str) and pattern \
+                and not re.fullmatch(pattern, value) and parameter.name in SEEDED:
+            case.path_parameters[parameter.name] = SEEDED[parameter.name]
+
+
+def _cursor(query: dict[str, Any]) -> None:
+    """A cursor of the right alphabet becomes one the API could have written: an offset, forwards or back."""
+    given = query.get("cursor")
+    if isinstance(given, str) and CURSOR.fullmatch(given):
+        position = urllib.parse.urlencode({"o": len(given) % 5, "r": len(given) % 2})
+        query["cursor"] = base64.b64encode(position.encode()).decode()
+
+
+def _destinations(body: dict[str, Any], *, positive: bool) -> None:
+    """A valid request's destinations become the seeded queue; any request's URL becomes one on the
+    loopback, without a host to resolve (the schema takes both alike)."""
+    holders = [body, *(value for value in (body.get("destination_config") or {}).values()
+                       if isinstance(value, dict))] if isinstance(body.get("destination_config"), dict) else [body]
+    for holder in holders:
+        for key in ("target", "destination"):
+            value = holder.get(key)
+            if isinstance(value, str) and positive and DESTINATION.fullmatch(value):
+                holder[key] = os.environ["LAMBENT_FUZZ_QUEUE_ARN"]
+            elif isinstance(value, str) and URL.fullmatch(value):
+                holder[key] = "http://127.0.0.1:9/"
+
+
+def _weights(body: dict[str, Any]) -> None:
+    weights = body.get("additional_version_weights")
+    if isinstance(weights, dict) and len(weights) == 1 and isinstance(body.get("function_version", "1"), str):
+        (weight,) = weights.values()
+        body["additional_version_weights"] = {"2": weight}
+        body["function_version"] = "1"
+
+
+@schemathesis.hook
+def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    positive = case.meta is not None and case.meta.generation.mode.is_positive
+    body = case.body
+    if isinstance(body, dict):
+        _destinations(body, positive=positive)
+    if not positive:
+        return  # an invalid request stays as generated, and must be refused
+    _path(case)
+    if isinstance(case.query, dict):
+        _cursor(case.query)
+    if not isinstance(body, dict):
+        return
+    if isinstance(body.get("handler"), str) and HANDLER_PATTERN.fullmatch(body["handler"]):
+        body["handler"] = HANDLER
+    if "zip_file" in body:
+        body["zip_file"] = _zip_for(body["zip_file"], form="multipart" in (case.media_type or ""))
+    _weights(body)
