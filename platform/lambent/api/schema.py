@@ -223,12 +223,10 @@ def postprocess(result: dict[str, Any], generator: Any, request: Any, public: bo
     paths["/api/v1/functions/{name}/invoke"] = {"post": _invoke_operation()}
     for path, operations in paths.items():
         segment = path.removeprefix("/api/v1/").split("/")[0]
-        for method, operation in operations.items():
+        for operation in operations.values():
             for parameter in operation.get("parameters", []):
                 if parameter["in"] == "path" and (segment, parameter["name"]) in parameters:
                     parameter["schema"] = parameters[(segment, parameter["name"])]
-                if (method, parameter["name"]) == ("delete", "version"):  # $LATEST goes with its function only
-                    parameter["schema"] = {"type": "string", "pattern": limits.PUBLISHED_VERSION_PATTERN}
             _headers(operation)
             form = operation.get("requestBody", {}).get("content", {}).get("multipart/form-data")
             if form and "$ref" in form["schema"]:

@@ -21,7 +21,6 @@ TAG_KEY_MAX, TAG_VALUE_MAX = 128, 256
 DESCRIPTION_MAX = 256
 #: A version as a qualifier names it: $LATEST or a published number (leading zeros allowed, 0 is none).
 VERSION_PATTERN = r"^(\$LATEST|0*[1-9][0-9]*)$"
-PUBLISHED_VERSION_PATTERN = r"^0*[1-9][0-9]*$"
 #: A qualifier: a version or an alias.
 QUALIFIER_PATTERN = r"^(\$LATEST|0*[1-9][0-9]*|(?![0-9]+$)[A-Za-z0-9_-]{1,128})$"
 #: A qualifier of a published version: a number or an alias.

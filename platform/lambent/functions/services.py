@@ -138,7 +138,7 @@ def version_publish(
 
 def version_delete(*, tenant: Tenant, function_name: str, version: str) -> None:
     if version == LATEST:
-        raise InvalidParameter.field("version", "$LATEST cannot be deleted on its own; delete the function.")
+        raise Conflict("$LATEST cannot be deleted on its own; delete the function.")
     with transaction.atomic():
         target = selectors.version_get(tenant=tenant, function_name=function_name, version=version)
         users = Alias.objects.filter(Q(version=target) | Q(additional_version=target)).values_list("name", flat=True)

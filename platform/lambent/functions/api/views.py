@@ -112,7 +112,8 @@ class VersionView(TenantAPIView):
         found = selectors.version_get(tenant=self.tenant, function_name=name, version=version)
         return Response(s.VersionSerializer(found).data)
 
-    @extend_schema(responses={204: NO_CONTENT, **errors(409)}, summary="Delete a published version")
+    @extend_schema(responses={204: NO_CONTENT, **errors(409)},
+                   summary="Delete a published version (409 for $LATEST, or one an alias uses)")
     def delete(self, request: Request, name: str, version: str) -> Response:
         services.version_delete(tenant=self.tenant, function_name=name, version=version)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -21,6 +21,12 @@ class ReservedConcurrencySerializer(StrictSerializer):
                                "0 stops it. At most what the account's limit leaves above its unreserved minimum.")
 
 
+class ReservationSerializer(serializers.Serializer):
+    """A function's reservation as answered: ``{}`` when it has none, as Lambda's GetFunctionConcurrency."""
+
+    reserved_concurrent_executions = serializers.IntegerField(required=False)
+
+
 class AccountLimitSerializer(serializers.Serializer):
     total_code_size = serializers.IntegerField(help_text="Bytes of code the account may store.")
     code_size_unzipped = serializers.IntegerField(help_text="Bytes of one function's code, unpacked.")

@@ -35,12 +35,12 @@ class AccountView(TenantAPIView):
 class FunctionConcurrencyView(TenantAPIView):
     """A function's reserved concurrency; like Lambda's GetFunctionConcurrency, ``{}`` when it has none."""
 
-    @extend_schema(responses=s.ReservedConcurrencySerializer, summary="Get a function's reserved concurrency")
+    @extend_schema(responses=s.ReservationSerializer, summary="Get a function's reserved concurrency")
     def get(self, request: Request, name: str) -> Response:
         reservation = selectors.reservation_get(tenant=self.tenant, function_name=name)
         return Response(s.ReservedConcurrencySerializer(reservation).data if reservation else {})
 
-    @extend_schema(request=s.ReservedConcurrencySerializer, responses=s.ReservedConcurrencySerializer,
+    @extend_schema(request=s.ReservedConcurrencySerializer, responses=s.ReservationSerializer,
                    summary="Reserve concurrency for a function")
     def put(self, request: Request, name: str) -> Response:
         serializer = s.ReservedConcurrencySerializer(data=request.data)
