@@ -8,7 +8,8 @@ drf-spectacular reads the views and serializers; this module adds what it cannot
   a view declares of its own with ``errors(409, 412, ...)``;
 - the constraints the serializers enforce beyond drf-spectacular's reading: no NUL character
   in any text of a request, the keys of dictionary fields (``propertyNames``), no field the
-  request does not know (``additionalProperties: false``), the patterns of path parameters;
+  request does not know (``additionalProperties: false``), the patterns of path parameters
+  (which each app states with ``path_parameters``);
 - a multipart variant of each body that takes an upload (``<Component>Form``): the zip as a
   file, each variable of the environment as a field ``environment.<NAME>``;
 - the invoke operation, which is not a DRF view but the hot path's own (``invocations.api.invoke``).
@@ -29,13 +30,15 @@ from rest_framework import serializers
 
 from lambent.api.serializers import MappingField
 from lambent.functions import limits
-from lambent.queues import limits as queue_limits
 
 #: Text without NUL: what every string of a request body may hold when no stricter pattern says more.
 NO_NUL = "^[^\\u0000]*$"
 #: The invocation types, in any case (an empty value is the default, RequestResponse).
 INVOCATION_TYPE = ("^(|[Rr][Ee][Qq][Uu][Ee][Ss][Tt][Rr][Ee][Ss][Pp][Oo][Nn][Ss][Ee]|[Ee][Vv][Ee][Nn][Tt]"
                    "|[Dd][Rr][Yy][Rr][Uu][Nn])$")
+
+#: The schema of each path parameter, by the first segment of its path and its name (``path_parameters``).
+PATH_PARAMETERS: dict[tuple[str, str], dict[str, Any]] = {}
 
 DESCRIPTIONS = {
     400: "InvalidParameterValueException (``fields`` names each offending field), "
@@ -119,17 +122,9 @@ class AutoSchema(openapi.AutoSchema):
             schema["anyOf"] = schema.pop("oneOf")
 
 
-def _path_parameters() -> dict[tuple[str, str], dict[str, Any]]:
-    """The schema of each path parameter, by the path's first segment and the parameter's name."""
-    function_name = {"type": "string", "pattern": limits.NAME_PATTERN}
-    return {
-        ("functions", "name"): function_name,
-        ("functions", "alias"): {"type": "string", "pattern": limits.ALIAS_NAME_PATTERN},
-        ("functions", "version"): {"type": "string", "pattern": limits.VERSION_PATTERN},
-        ("queues", "name"): {"type": "string", "pattern": queue_limits.NAME_PATTERN},
-        ("queues", "receipt_handle"): {"type": "string", "pattern": NO_NUL, "minLength": 1},
-        ("invocations", "request_id"): {"type": "string", "format": "uuid"},
-    }
+def path_parameters(segment: str, **schemas: dict[str, Any]) -> None:
+    """Each app states the schemas of its path parameters: those of the paths under ``/api/v1/<segment>``."""
+    PATH_PARAMETERS.update({(segment, name): schema for name, schema in schemas.items()})
 
 
 def _form_variant(schema: dict[str, Any]) -> dict[str, Any]:
@@ -216,7 +211,6 @@ def _invoke_operation() -> dict[str, Any]:
 
 def postprocess(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """drf-spectacular's postprocessing hook (``SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]``)."""
-    parameters = _path_parameters()
     schemas = result["components"]["schemas"]
     schemas["Error"] = ERROR
     paths = result["paths"]
@@ -225,8 +219,8 @@ def postprocess(result: dict[str, Any], generator: Any, request: Any, public: bo
         segment = path.removeprefix("/api/v1/").split("/")[0]
         for operation in operations.values():
             for parameter in operation.get("parameters", []):
-                if parameter["in"] == "path" and (segment, parameter["name"]) in parameters:
-                    parameter["schema"] = parameters[(segment, parameter["name"])]
+                if parameter["in"] == "path" and (segment, parameter["name"]) in PATH_PARAMETERS:
+                    parameter["schema"] = PATH_PARAMETERS[(segment, parameter["name"])]
             _headers(operation)
             form = operation.get("requestBody", {}).get("content", {}).get("multipart/form-data")
             if form and "$ref" in form["schema"]:

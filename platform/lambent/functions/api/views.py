@@ -9,13 +9,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from lambent.api.content import JSONParser
-from lambent.api.schema import errors
+from lambent.api.schema import errors, path_parameters
 from lambent.api.views import TenantAPIView
-from lambent.functions import selectors, services
+from lambent.functions import limits, selectors, services
 from lambent.functions.api import serializers as s
 from lambent.functions.configuration import FunctionConfiguration
 
 NO_CONTENT = OpenApiResponse(description="Deleted.")
+
+path_parameters("functions", name={"type": "string", "pattern": limits.NAME_PATTERN},
+                alias={"type": "string", "pattern": limits.ALIAS_NAME_PATTERN},
+                version={"type": "string", "pattern": limits.VERSION_PATTERN})
 
 
 class FunctionsView(TenantAPIView):

@@ -10,13 +10,15 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from lambent.api.schema import errors
+from lambent.api.schema import errors, path_parameters
 from lambent.api.views import TenantAPIView
 from lambent.functions import limits
 from lambent.invocations import asynchronous, event_configs, selectors
 from lambent.invocations.api import serializers as s
 
 NO_CONTENT = OpenApiResponse(description="Deleted.")
+
+path_parameters("invocations", request_id={"type": "string", "format": "uuid"})
 QUALIFIER = OpenApiParameter("qualifier", str, description="$LATEST (the default), a version or an alias.",
                              pattern=f"^({limits.QUALIFIER_PATTERN[1:-1]}|)$")
 

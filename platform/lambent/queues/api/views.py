@@ -7,12 +7,15 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from lambent.api.schema import errors
+from lambent.api.schema import NO_NUL, errors, path_parameters
 from lambent.api.views import TenantAPIView
-from lambent.queues import selectors, services
+from lambent.queues import limits, selectors, services
 from lambent.queues.api import serializers as s
 
 NO_CONTENT = OpenApiResponse(description="Deleted.")
+
+path_parameters("queues", name={"type": "string", "pattern": limits.NAME_PATTERN},
+                receipt_handle={"type": "string", "pattern": NO_NUL, "minLength": 1})
 
 
 class QueuesView(TenantAPIView):
