@@ -8,6 +8,8 @@ request is valid in fact too, and leave everything else as generated:
 - a handler that the schema allows becomes ``app.handler``, and a zip becomes a real one holding
   ``app.py`` and a ``bootstrap``: the handler's module is then in the code whatever the runtime,
   the code uploaded or the function patched;
+- a Python runtime this node has no interpreter for becomes one it has (invoking the function
+  would be a 503, the node's fault);
 - a destination becomes the seeded queue's ARN, and in any request, valid or not, a webhook's URL
   becomes one on the loopback (a generated host would be resolved);
 - weighted alias routing names the seeded function's versions, 1 and 2 (the additional version
@@ -111,6 +113,10 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
         return
     if isinstance(body.get("handler"), str) and HANDLER_PATTERN.fullmatch(body["handler"]):
         body["handler"] = HANDLER
+    runnable = os.environ["LAMBENT_FUZZ_RUNTIMES"].split(",")
+    runtime = body.get("runtime")
+    if isinstance(runtime, str) and runtime.startswith("python") and runtime not in runnable:
+        body["runtime"] = runnable[0]
     if "zip_file" in body:
         body["zip_file"] = _zip_for(body["zip_file"], form=form)
     _weights(body)

@@ -33,6 +33,7 @@ from lambent.quotas import services as quota_services
 from tests.api.schemathesis_hooks import code_zip
 from tests.conftest import b64
 from tests.processes import platform_env, start_api
+from worker.executors.local.interpreters import find_interpreters
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.django_db(transaction=True)]
 
@@ -64,6 +65,7 @@ values = ["{request_id}"]
 "path.name" = {{ dictionary = "names", probability = 0.8 }}
 "path.alias" = {{ dictionary = "aliases", probability = 0.8 }}
 "path.request_id" = {{ dictionary = "requests", probability = 0.8 }}
+"body.name" = {{ dictionary = "names", probability = 0.2 }}
 "query.qualifier" = {{ dictionary = "qualifiers", probability = 0.7 }}
 """
 
@@ -117,7 +119,8 @@ def test_schemathesis_finds_nothing(live_api: tuple[str, str], tmp_path: Path) -
                                     request_id=seeded["request_id"]))
     junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.api.schemathesis_hooks", "PYTHONPATH": str(ROOT),
-           "LAMBENT_FUZZ_QUEUE_ARN": seeded["queue_arn"]}
+           "LAMBENT_FUZZ_QUEUE_ARN": seeded["queue_arn"],
+           "LAMBENT_FUZZ_RUNTIMES": ",".join(sorted(find_interpreters()))}
     run = subprocess.run(
         [str(Path(sys.executable).parent / "st"), "--config-file", str(config), "run", f"{base}/api/v1/schema",
          "--url", base, "--checks", "all", "--header", f"Authorization: {bearer}",

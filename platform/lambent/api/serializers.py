@@ -134,7 +134,7 @@ class StrictInput:
             problems = {**_repeated(data), **({} if self.allow_unknown else _unknown(self.fields, data)), **problems}
         if problems:
             raise serializers.ValidationError(problems)
-        if isinstance(data, dict):
+        if isinstance(data, dict) and not isinstance(data, QueryDict):  # a form keeps its QueryDict, for DRF
             data = _integral(self.fields, data)
         return super().to_internal_value(data)  # type: ignore[misc]
 
