@@ -10,8 +10,8 @@ request is valid in fact too, and leave everything else as generated:
   the code uploaded or the function patched;
 - a Python runtime this node has no interpreter for becomes one it has (invoking the function
   would be a 503, the node's fault);
-- a destination becomes the seeded queue's ARN, and in any request, valid or not, a webhook's URL
-  becomes one on the loopback (a generated host would be resolved);
+- a destination becomes a webhook on the loopback, and so does any request's URL, valid or not (a
+  generated host would be resolved, and a function or queue could be deleted by the run);
 - weighted alias routing names the seeded function's versions, 1 and 2 (the additional version
   must be another published one);
 - a cursor of base64's alphabet becomes one the API could have written (an offset and a direction):
@@ -41,6 +41,7 @@ BOOTSTRAP = "#!/bin/sh\nexit 1\n"
 HANDLER_PATTERN = re.compile(r"[!-~]{1,128}")
 DESTINATION = re.compile(r"arn:.*|https?://.*", re.DOTALL)
 URL = re.compile(r"https?://[^\x00]+", re.DOTALL)
+WEBHOOK = "http://127.0.0.1:9/"
 CURSOR = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 
@@ -73,17 +74,15 @@ def _cursor(query: dict[str, Any]) -> None:
 
 
 def _destinations(body: dict[str, Any], *, positive: bool) -> None:
-    """A valid request's destinations become the seeded queue; any request's URL becomes one on the
-    loopback, without a host to resolve (the schema takes both alike)."""
+    """A valid request's destinations, and any request's URLs, become a webhook on the loopback: always
+    a destination (the test allows the loopback), never deleted by the run, no host to resolve."""
     holders = [body, *(value for value in (body.get("destination_config") or {}).values()
                        if isinstance(value, dict))] if isinstance(body.get("destination_config"), dict) else [body]
     for holder in holders:
         for key in ("target", "destination"):
             value = holder.get(key)
-            if isinstance(value, str) and positive and DESTINATION.fullmatch(value):
-                holder[key] = os.environ["LAMBENT_FUZZ_QUEUE_ARN"]
-            elif isinstance(value, str) and URL.fullmatch(value):
-                holder[key] = "http://127.0.0.1:9/"
+            if isinstance(value, str) and (URL.fullmatch(value) or (positive and DESTINATION.fullmatch(value))):
+                holder[key] = WEBHOOK
 
 
 def _weights(body: dict[str, Any]) -> None:

@@ -3,12 +3,13 @@
 The api runs as ``make dev`` runs it (uvicorn, the API handler, the real executor's sandboxes for
 the invocations); the tenant is real and so is its access key. Before the run a function
 ``hello`` is created with two published versions and an alias ``live``, a queue ``hello`` and
-an Event invocation, and the path parameters name them most of the time (schemathesis's
+an Event invocation (no worker runs it), and the path parameters name them most of the time (schemathesis's
 dictionaries), so that the sub-resources (versions, aliases, invocations, event configs,
 concurrency, messages, ...) are exercised and not only their 404s.
 
 The run is bounded by examples per operation and by time (``MAX_EXAMPLES``, ``MAX_SECONDS``);
-schemathesis's JUnit report then must hold no failure of any check, and the figures are printed.
+schemathesis's JSON report then must count no failure of any check and no error (its JUnit report
+says what each was), and the figures are printed.
 ``schemathesis_hooks`` says which generated values are bent before they are sent, and why.
 Two expectations are widened, each for a reason the schema cannot carry: a 412 is a valid
 request answered from the state of the resource (its revision moved on), and reserving or
@@ -95,31 +96,29 @@ def live_api(executor_process: Any, tenant: Any) -> Iterator[tuple[str, str]]:
         process.stop()
 
 
-def seed(call: Client) -> dict[str, str]:
+def seed(call: Client) -> str:
+    """The seeded resources; the request id of the Event invocation."""
     call("POST", "/api/v1/functions", {"name": "hello", "runtime": "python3.11", "handler": "app.handler",
                                        "zip_file": b64(code_zip()), "publish": True})
     call("PATCH", "/api/v1/functions/hello", {"description": "second"})
     call("POST", "/api/v1/functions/hello/versions", {})
     call("POST", "/api/v1/functions/hello/aliases", {"name": "live", "function_version": "1"})
     call("POST", "/api/v1/queues", {"name": "hello"})
-    # Where valid destinations point; named so that the run does not delete it (``path.name`` is hello).
-    queue = call("POST", "/api/v1/queues", {"name": "destination-of-the-run"})
     event = urllib.request.Request(f"{call.base}/api/v1/functions/hello/invoke?type=Event", data=b"{}",
                                    method="POST", headers={"Authorization": call.bearer})
     with urllib.request.urlopen(event, timeout=60) as response:
         request_id = json.loads(response.read())["request_id"]
-    return {"queue_arn": queue["arn"], "request_id": request_id}
+    return request_id
 
 
 def test_schemathesis_finds_nothing(live_api: tuple[str, str], tmp_path: Path) -> None:
     base, bearer = live_api
-    seeded = seed(Client(base, bearer))
+    request_id = seed(Client(base, bearer))
     config = tmp_path / "schemathesis.toml"
     config.write_text(CONFIG.format(accepted=json.dumps(ACCEPTED), spare=json.dumps([*ACCEPTED, "400"]),
-                                    request_id=seeded["request_id"]))
+                                    request_id=request_id))
     junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.api.schemathesis_hooks", "PYTHONPATH": str(ROOT),
-           "LAMBENT_FUZZ_QUEUE_ARN": seeded["queue_arn"],
            "LAMBENT_FUZZ_RUNTIMES": ",".join(sorted(find_interpreters()))}
     run = subprocess.run(
         [str(Path(sys.executable).parent / "st"), "--config-file", str(config), "run", f"{base}/api/v1/schema",
