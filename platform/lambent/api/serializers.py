@@ -1,12 +1,13 @@
 """The base of every serializer that reads a request: JSON types are taken as they are, never coerced,
 and nothing the request holds is ignored.
 
-DRF's fields are lenient on purpose (an ``IntegerField`` takes ``"5"`` and ``5.0``, a
-``CharField`` takes ``975``, a ``BooleanField`` takes ``"yes"``), which made the API accept
-what its schema forbids: ``{"name": 975}`` created queue ``"975"``. A value of the wrong JSON
-type is refused here, naming the field, before the fields parse anything. Form fields and
-query parameters are text by nature; there only the canonical spelling of a number
-(``-?[0-9]+``) or a boolean (``true``, ``false``) is taken.
+DRF's fields are lenient on purpose (an ``IntegerField`` takes ``"5"``, a ``CharField`` takes
+``975``, a ``BooleanField`` takes ``"yes"``), which made the API accept what its schema forbids:
+``{"name": 975}`` created queue ``"975"``. A value of the wrong JSON type is refused here, naming
+the field, before the fields parse anything; ``5.0`` is the integer 5, as JSON Schema counts
+(JSON has one kind of number). Form fields and query parameters are text by nature; there only
+the canonical spelling of a number (``-?[0-9]+``) or a boolean (``true``, ``false``) is taken,
+and an empty one is refused where the field may not be blank (DRF would take it for absent).
 
 A body is read whole: a field the serializer does not know is a 400 (a misspelt
 ``memroy_size`` was silently dropped), and so is a form field given twice (which of the two
