@@ -329,7 +329,7 @@ REST_FRAMEWORK = {
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "lambent.api.content.JSONOnly",
     "DEFAULT_PAGINATION_CLASS": "lambent.api.pagination.CursorPagination",
     "EXCEPTION_HANDLER": "lambent.api.exceptions.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "lambent.api.schema.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -337,8 +337,12 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Lambent API",
     "DESCRIPTION": "The native REST API of Lambent, a self-hosted Function-as-a-Service platform.",
     "VERSION": "1",
+    # 3.1: JSON Schema's propertyNames and patternProperties state the keys of dictionary fields.
+    "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "lambent.api.schema.postprocess"],
+    "ENUM_NAME_OVERRIDES": {"InvocationStatusEnum": "lambent.invocations.models.InvocationStatus"},
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -139,7 +139,7 @@ def test_a_page_size_or_a_cursor_that_is_not_one_is_a_400(call, hello, query):
 
 @pytest.mark.parametrize(("path", "body"), [
     ("/api/v1/queues", {"name": 975}), ("/api/v1/queues", {"name": "q", "visibility_timeout": "30"}),
-    ("/api/v1/queues", {"name": "q", "visibility_timeout": 30.0}), ("/api/v1/queues", {"name": "q",
+    ("/api/v1/queues", {"name": "q", "visibility_timeout": 30.5}), ("/api/v1/queues", {"name": "q",
                                                                                         "visibility_timeout": True}),
     ("/api/v1/functions/hello/versions", {"description": 5}), ("/api/v1/functions/hello/code",
                                                                 {"zip_file": b64(make_zip()), "publish": "true"}),

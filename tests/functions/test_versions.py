@@ -120,7 +120,7 @@ def test_publish_with_update_code(api, create_function):
 def test_latest_cannot_be_deleted_alone(api, create_function):
     create_function()
     response = api.delete(f"{VERSIONS}/$LATEST")
-    assert response.status_code == 400
+    assert (response.status_code, response.json()["type"]) == (409, "ResourceConflictException")
     assert api.get("/api/v1/functions/hello").status_code == 200
 
 

@@ -64,7 +64,7 @@ def test_configuring_an_internal_webhook_is_refused_with_the_reason(api, create_
     response = api.put("/api/v1/functions/hello/event-invoke-config",
                        {"destination_config": {"on_failure": {"destination": url}}}, format="json")
     assert response.status_code == 400, response.content
-    assert "on_failure" in response.json()["fields"]
+    assert "on_failure" in str(response.json()["fields"])
     assert api.get("/api/v1/functions/hello/event-invoke-config").status_code == 404
 
 

@@ -9,6 +9,7 @@ read pages of a size it did not ask for without being told.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,8 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+#: What a cursor is made of: base64, as DRF writes it.
+CURSOR = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 INVALID_CURSOR = "Not a cursor this API returned: follow the next or previous link of a page."
 
 
@@ -37,7 +40,20 @@ class CursorPagination(pagination.CursorPagination):
                 f"page_size must be a whole number from 1 to {self.max_page_size}, got {given!r}."]})
         return int(given)
 
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
+        return [
+            {"name": self.cursor_query_param, "required": False, "in": "query",
+             "description": "The cursor of the next or previous link of a page (anything else is a 400).",
+             "schema": {"type": "string", "pattern": CURSOR.pattern}},
+            {"name": self.page_size_query_param, "required": False, "in": "query",
+             "description": f"Results per page, {self.page_size} by default.",
+             "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size}},
+        ]
+
     def decode_cursor(self, request: Request) -> pagination.Cursor | None:
+        given = request.query_params.get(self.cursor_query_param)
+        if given is not None and not CURSOR.fullmatch(given):  # base64 would skip what is not of its alphabet
+            raise ValidationError({self.cursor_query_param: [INVALID_CURSOR]})
         try:
             cursor = super().decode_cursor(request)
         except NotFound:  # DRF's answer to a bad cursor; it is the request that is wrong

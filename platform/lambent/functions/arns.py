@@ -12,7 +12,7 @@ from django.conf import settings
 from lambent.errors import InvalidParameter
 
 _REFERENCE = re.compile(
-    r"^(?:(?:arn:(?P<partition>[a-z0-9-]+):lambda:(?P<region>[a-z0-9-]+):)?(?P<account>\d{12}):function:)?"
+    r"^(?:(?:arn:(?P<partition>[a-z0-9-]+):lambda:(?P<region>[a-z0-9-]+):)?(?P<account>[0-9]{12}):function:)?"
     r"(?P<name>[A-Za-z0-9_-]{1,64})(?::(?P<qualifier>\$LATEST|[A-Za-z0-9_-]{1,128}))?$"
 )
 
@@ -27,7 +27,7 @@ class FunctionReference:
 
 def parse_function_reference(value: str, *, field: str = "function_name") -> FunctionReference:
     """The function ``value`` names; an ARN of another partition or region is invalid here."""
-    match = _REFERENCE.match(value)
+    match = _REFERENCE.fullmatch(value)
     if match is None:
         raise InvalidParameter.field(field, f"{value!r} is not a function name or function ARN.")
     if match["partition"] and (match["partition"], match["region"]) != (settings.ARN_PARTITION, settings.REGION):

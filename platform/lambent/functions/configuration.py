@@ -74,13 +74,13 @@ def _runtime_problems(runtime: str) -> list[str]:
 
 
 def _handler_problems(handler: str) -> list[str]:
-    if not handler or len(handler) > limits.HANDLER_MAX or re.search(r"\s", handler):
-        return [f"handler must be 1-{limits.HANDLER_MAX} characters without whitespace."]
+    if not re.fullmatch(limits.HANDLER_PATTERN, handler):
+        return [f"handler must be 1-{limits.HANDLER_MAX} printable ASCII characters without spaces."]
     return []
 
 
 def _role_problems(role: str) -> list[str]:
-    if role and not re.match(limits.ROLE_PATTERN, role):
+    if role and not re.fullmatch(limits.ROLE_PATTERN, role):
         return [f"role {role!r} is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)."]
     return []
 
@@ -94,7 +94,7 @@ def description_problems(description: str) -> list[str]:
 def environment_problems(environment: dict[str, str]) -> list[str]:
     found = []
     for key, value in environment.items():
-        if not re.match(limits.ENVIRONMENT_KEY_PATTERN, key):
+        if not re.fullmatch(limits.ENVIRONMENT_KEY_PATTERN, key):
             found.append(f"Variable name {key!r} must be a letter followed by letters, digits or '_'.")
         elif key in limits.RESERVED_ENVIRONMENT_KEYS:
             found.append(f"Variable name {key!r} is reserved by the platform.")

@@ -1,7 +1,10 @@
 """Lambda's limits on a function's configuration and code, in one place.
 
-Every check of these numbers reads them from here, and the API documentation quotes
-them from here, so a limit changes in one line.
+Every check of these numbers reads them from here, and the API's schema states them from
+here, so a limit changes in one line. Patterns are anchored (``^...$``) and always applied
+with ``re.fullmatch``, which reads them as JSON Schema does: ``$`` is the end of the value,
+never a newline before it; their classes are spelled out (``[0-9]``, not ``\\d``), which Python
+and ECMA-262 read alike.
 """
 
 NAME_MAX = 64
@@ -10,10 +13,18 @@ ALIAS_NAME_MAX = 128
 # Any name of letters, digits, '-' and '_' that is not all digits (those are versions).
 ALIAS_NAME_PATTERN = r"^(?![0-9]+$)[A-Za-z0-9_-]{1,128}$"
 HANDLER_MAX = 128
-ROLE_PATTERN = r"^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$"
+#: Printable ASCII without spaces: a module path and a function, or a custom runtime's word.
+HANDLER_PATTERN = r"^[!-~]{1,128}$"
+ROLE_PATTERN = r"^arn:(aws[a-zA-Z-]*)?:iam::[0-9]{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$"
 TAGS_MAX = 50
 TAG_KEY_MAX, TAG_VALUE_MAX = 128, 256
 DESCRIPTION_MAX = 256
+#: A version as a qualifier names it: $LATEST or a published number (leading zeros allowed, 0 is none).
+VERSION_PATTERN = r"^(\$LATEST|0*[1-9][0-9]*)$"
+#: A qualifier: a version or an alias.
+QUALIFIER_PATTERN = r"^(\$LATEST|0*[1-9][0-9]*|(?![0-9]+$)[A-Za-z0-9_-]{1,128})$"
+#: A qualifier of a published version: a number or an alias.
+PUBLISHED_QUALIFIER_PATTERN = r"^(0*[1-9][0-9]*|(?![0-9]+$)[A-Za-z0-9_-]{1,128})$"
 
 MEMORY_MIN_MB, MEMORY_MAX_MB, MEMORY_DEFAULT_MB = 128, 10240, 128
 TIMEOUT_MIN_S, TIMEOUT_MAX_S, TIMEOUT_DEFAULT_S = 1, 900, 3

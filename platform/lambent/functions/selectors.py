@@ -47,13 +47,19 @@ def function_for_update(*, tenant: Tenant, name: str) -> Function:
     return function
 
 
+#: The largest version number a database column holds.
+VERSION_NUMBER_MAX = 2**31 - 1
+
+
 def version_number(version: str) -> int | None:
-    """``$LATEST`` is 0, ``"7"`` is 7; anything else names no version."""
+    """``$LATEST`` is 0, ``"7"`` (or ``"007"``) is 7; anything else names no version. A number past
+    what the database holds is ``VERSION_NUMBER_MAX + 1``: a version, which no function has."""
     if version == LATEST:
         return LATEST_NUMBER
-    if version.isdigit() and version.isascii() and int(version) > 0:
-        return int(version)
-    return None
+    significant = version.lstrip("0")
+    if not (significant.isascii() and significant.isdigit()):
+        return None
+    return int(significant) if len(significant) <= 10 else VERSION_NUMBER_MAX + 1
 
 
 def version_list(*, tenant: Tenant, function_name: str) -> QuerySet[Version]:
@@ -64,7 +70,7 @@ def version_list(*, tenant: Tenant, function_name: str) -> QuerySet[Version]:
 def version_get(*, tenant: Tenant, function_name: str, version: str) -> Version:
     number = version_number(version)
     found = None
-    if number is not None:
+    if number is not None and number <= VERSION_NUMBER_MAX:
         found = (
             Version.objects.select_related("code", "function__tenant")
             .filter(function__tenant=tenant, function__name=function_name, number=number)

@@ -46,7 +46,7 @@ def function_create(
 ) -> Version:
     """A new function with its ``$LATEST``; with ``publish``, also version 1, which is returned."""
     found = problems(configuration)
-    if not re.match(limits.NAME_PATTERN, name):
+    if not re.fullmatch(limits.NAME_PATTERN, name):
         found["name"] = [f"name must be 1-{limits.NAME_MAX} letters, digits, '-' or '_'."]
     tag_problems = tags_problems(tags or {})
     if len(tags or {}) > limits.TAGS_MAX:
@@ -138,7 +138,7 @@ def version_publish(
 
 def version_delete(*, tenant: Tenant, function_name: str, version: str) -> None:
     if version == LATEST:
-        raise InvalidParameter.field("version", "$LATEST cannot be deleted on its own; delete the function.")
+        raise Conflict("$LATEST cannot be deleted on its own; delete the function.")
     with transaction.atomic():
         target = selectors.version_get(tenant=tenant, function_name=function_name, version=version)
         users = Alias.objects.filter(Q(version=target) | Q(additional_version=target)).values_list("name", flat=True)
@@ -157,7 +157,7 @@ def alias_create(
     description: str = "",
 ) -> Alias:
     found: dict[str, list[str]] = {}
-    if not re.match(limits.ALIAS_NAME_PATTERN, name):
+    if not re.fullmatch(limits.ALIAS_NAME_PATTERN, name):
         found["name"] = [f"name must be 1-{limits.ALIAS_NAME_MAX} letters, digits, '-' or '_', and not all digits."]
     if description_problems(description):
         found["description"] = description_problems(description)
@@ -347,8 +347,8 @@ def _route(alias: Alias, *, function_version: str, weights: Mapping[str, float])
         alias.additional_version = selectors.version_get(
             tenant=function.tenant, function_name=function.name, version=extra
         )
-    except NotFound:
-        raise InvalidParameter.field(field, f"Version {extra} does not exist.") from None
+    except NotFound:  # as for function_version: a version that is not there is not found
+        raise NotFound(f"Function not found: {function.arn}:{extra}") from None
     alias.additional_weight = float(weight)
 
 

@@ -9,12 +9,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from lambent.api.content import JSONParser
+from lambent.api.schema import errors, path_parameters
 from lambent.api.views import TenantAPIView
-from lambent.functions import selectors, services
+from lambent.functions import limits, selectors, services
 from lambent.functions.api import serializers as s
 from lambent.functions.configuration import FunctionConfiguration
 
 NO_CONTENT = OpenApiResponse(description="Deleted.")
+
+path_parameters("functions", name={"type": "string", "pattern": limits.NAME_PATTERN},
+                alias={"type": "string", "pattern": limits.ALIAS_NAME_PATTERN},
+                version={"type": "string", "pattern": limits.VERSION_PATTERN})
 
 
 class FunctionsView(TenantAPIView):
@@ -27,7 +32,7 @@ class FunctionsView(TenantAPIView):
         return self.paginated(request, selectors.function_list(tenant=self.tenant), s.FunctionSerializer,
                               ordering="name")
 
-    @extend_schema(request=s.FunctionCreateSerializer, responses={201: s.VersionSerializer},
+    @extend_schema(request=s.FunctionCreateSerializer, responses={201: s.VersionSerializer, **errors(409)},
                    summary="Create a function from a zip")
     def post(self, request: Request) -> Response:
         serializer = s.FunctionCreateSerializer(data=request.data)
@@ -49,7 +54,7 @@ class FunctionView(TenantAPIView):
         latest = selectors.latest_get(tenant=self.tenant, function_name=name)
         return Response(s.VersionSerializer(latest).data)
 
-    @extend_schema(request=s.FunctionConfigurationUpdateSerializer, responses=s.VersionSerializer,
+    @extend_schema(request=s.FunctionConfigurationUpdateSerializer, responses={200: s.VersionSerializer, **errors(412)},
                    summary="Change the configuration of $LATEST")
     def patch(self, request: Request, name: str) -> Response:
         serializer = s.FunctionConfigurationUpdateSerializer(data=request.data)
@@ -72,7 +77,7 @@ class FunctionCodeView(TenantAPIView):
 
     parser_classes = [JSONParser, MultiPartParser]
 
-    @extend_schema(request=s.FunctionCodeUpdateSerializer, responses=s.VersionSerializer,
+    @extend_schema(request=s.FunctionCodeUpdateSerializer, responses={200: s.VersionSerializer, **errors(412)},
                    summary="Replace the code of $LATEST")
     def put(self, request: Request, name: str) -> Response:
         serializer = s.FunctionCodeUpdateSerializer(data=request.data)
@@ -91,7 +96,8 @@ class VersionsView(TenantAPIView):
 
     @extend_schema(request=s.VersionPublishSerializer,
                    responses={201: s.VersionSerializer,
-                              200: OpenApiResponse(s.VersionSerializer, "Unchanged since that version.")},
+                              200: OpenApiResponse(s.VersionSerializer, "Unchanged since that version."),
+                              **errors(412)},
                    summary="Publish $LATEST as a new version")
     def post(self, request: Request, name: str) -> Response:
         serializer = s.VersionPublishSerializer(data=request.data)
@@ -110,7 +116,8 @@ class VersionView(TenantAPIView):
         found = selectors.version_get(tenant=self.tenant, function_name=name, version=version)
         return Response(s.VersionSerializer(found).data)
 
-    @extend_schema(responses={204: NO_CONTENT}, summary="Delete a published version")
+    @extend_schema(responses={204: NO_CONTENT, **errors(409)},
+                   summary="Delete a published version (409 for $LATEST, or one an alias uses)")
     def delete(self, request: Request, name: str, version: str) -> Response:
         services.version_delete(tenant=self.tenant, function_name=name, version=version)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -124,7 +131,8 @@ class AliasesView(TenantAPIView):
         aliases = selectors.alias_list(tenant=self.tenant, function_name=name)
         return self.paginated(request, aliases, s.AliasSerializer, ordering="name")
 
-    @extend_schema(request=s.AliasCreateSerializer, responses={201: s.AliasSerializer}, summary="Create an alias")
+    @extend_schema(request=s.AliasCreateSerializer, responses={201: s.AliasSerializer, **errors(409)},
+                   summary="Create an alias")
     def post(self, request: Request, name: str) -> Response:
         serializer = s.AliasCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -140,7 +148,8 @@ class AliasView(TenantAPIView):
         found = selectors.alias_get(tenant=self.tenant, function_name=name, name=alias)
         return Response(s.AliasSerializer(found).data)
 
-    @extend_schema(request=s.AliasUpdateSerializer, responses=s.AliasSerializer, summary="Change an alias")
+    @extend_schema(request=s.AliasUpdateSerializer, responses={200: s.AliasSerializer, **errors(412)},
+                   summary="Change an alias")
     def patch(self, request: Request, name: str, alias: str) -> Response:
         serializer = s.AliasUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -6,9 +6,18 @@ from typing import Any
 
 from rest_framework import serializers
 
-from lambent.api.serializers import StrictInput, StrictSerializer
-from lambent.invocations.event_configs import EventInvokeChanges
-from lambent.invocations.models import Attempt, DeadLetterConfig, EventInvokeConfig, Invocation
+from lambent.api.serializers import Pattern, StrictInput, StrictSerializer
+from lambent.functions import limits
+from lambent.invocations.event_configs import EVENT_AGE_RANGE, RETRY_ATTEMPTS_RANGE, EventInvokeChanges
+from lambent.invocations.models import Attempt, DeadLetterConfig, EventInvokeConfig, Invocation, InvocationStatus
+
+_NAME = limits.NAME_PATTERN[1:-1]
+#: A function ARN (with a qualifier or not), a queue ARN, or an http(s) URL; which one exists the services check.
+_TARGET = (rf"arn:[a-z0-9-]+:lambda:[a-z0-9-]+:[0-9]{{12}}:function:{_NAME}(:(\$LATEST|[A-Za-z0-9_-]{{1,128}}))?"
+           r"|arn:[a-z0-9-]+:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}|https?://[^\x00]+")
+TARGET = Pattern(rf"^({_TARGET})$", "A function or queue ARN, or an http(s) URL.")
+TARGET_OR_NONE = Pattern(rf"^({_TARGET}|)$", "A function or queue ARN, an http(s) URL, or empty for none.")
+QUALIFIER_OR_NONE = Pattern(rf"^({limits.QUALIFIER_PATTERN[1:-1]}|)$", "A version or an alias.")
 
 
 class AttemptSerializer(serializers.ModelSerializer):
@@ -41,19 +50,24 @@ class InvocationDetailSerializer(InvocationSerializer):
 
 
 class InvocationFilterSerializer(StrictSerializer):
-    function = serializers.CharField(required=False)
-    status = serializers.CharField(required=False)
+    allow_unknown = True  # the query string holds the page's parameters too
+
+    function = serializers.CharField(required=False, trim_whitespace=False,
+                                     validators=[Pattern(limits.NAME_PATTERN, "A function name.")])
+    status = serializers.ChoiceField(choices=InvocationStatus.values, required=False)
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
 
 
 class RedriveSerializer(StrictSerializer):
-    qualifier = serializers.CharField(required=False, allow_blank=True,
-                                      help_text="Another version or alias to run it on; its own by default.")
+    qualifier = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, validators=[QUALIFIER_OR_NONE],
+        help_text="Another version or alias to run it on; its own by default.")
 
 
 class DestinationSerializer(StrictSerializer):
-    destination = serializers.CharField(allow_blank=True, max_length=2048,
+    destination = serializers.CharField(allow_blank=True, max_length=2048, trim_whitespace=False,
+                                        validators=[TARGET_OR_NONE],
                                         help_text="A function or queue ARN of this account, or an http(s) URL.")
 
 
@@ -66,8 +80,10 @@ class EventInvokeConfigSerializer(StrictInput, serializers.ModelSerializer):
     """Read and write shape, as Lambda's EventInvokeConfig in snake case."""
 
     function_arn = serializers.SerializerMethodField()
-    maximum_retry_attempts = serializers.IntegerField(required=False)
-    maximum_event_age_seconds = serializers.IntegerField(required=False)
+    maximum_retry_attempts = serializers.IntegerField(required=False, min_value=RETRY_ATTEMPTS_RANGE[0],
+                                                      max_value=RETRY_ATTEMPTS_RANGE[1])
+    maximum_event_age_seconds = serializers.IntegerField(required=False, min_value=EVENT_AGE_RANGE[0],
+                                                         max_value=EVENT_AGE_RANGE[1])
     destination_config = DestinationConfigSerializer(required=False)
 
     class Meta:
@@ -97,7 +113,7 @@ class EventInvokeConfigSerializer(StrictInput, serializers.ModelSerializer):
 
 
 class DeadLetterConfigSerializer(StrictInput, serializers.ModelSerializer):
-    target = serializers.CharField(max_length=2048,
+    target = serializers.CharField(max_length=2048, trim_whitespace=False, validators=[TARGET],
                                    help_text="A function or queue ARN of this account, or an http(s) URL.")
 
     class Meta:

@@ -10,19 +10,25 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from lambent.api.schema import errors, path_parameters
 from lambent.api.views import TenantAPIView
+from lambent.functions import limits
 from lambent.invocations import asynchronous, event_configs, selectors
 from lambent.invocations.api import serializers as s
 
 NO_CONTENT = OpenApiResponse(description="Deleted.")
-QUALIFIER = OpenApiParameter("qualifier", str, description="$LATEST (the default), a version or an alias.")
+
+path_parameters("invocations", request_id={"type": "string", "format": "uuid"})
+QUALIFIER = OpenApiParameter("qualifier", str, description="$LATEST (the default), a version or an alias.",
+                             pattern=f"^({limits.QUALIFIER_PATTERN[1:-1]}|)$")
 
 
 class InvocationsView(TenantAPIView):
     """The tenant's invocations, newest first, filtered by function, status and acceptance time."""
 
-    @extend_schema(parameters=[s.InvocationFilterSerializer], responses=s.InvocationSerializer(many=True),
-                   summary="List invocations")
+    @extend_schema(parameters=[s.InvocationFilterSerializer],
+                   responses={200: s.InvocationSerializer(many=True), **errors(404)},
+                   summary="List invocations (404: the function filtered on does not exist)")
     def get(self, request: Request) -> Response:
         filters = s.InvocationFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -52,7 +58,7 @@ class InvocationView(TenantAPIView):
 
 
 class InvocationCancelView(TenantAPIView):
-    @extend_schema(request=None, responses=s.InvocationDetailSerializer,
+    @extend_schema(request=None, responses={200: s.InvocationDetailSerializer, **errors(409)},
                    summary="Cancel a queued or retrying asynchronous invocation")
     def post(self, request: Request, request_id: str) -> Response:
         invocation = asynchronous.cancel(tenant=self.tenant, request_id=request_id)
@@ -60,7 +66,7 @@ class InvocationCancelView(TenantAPIView):
 
 
 class InvocationRedriveView(TenantAPIView):
-    @extend_schema(request=s.RedriveSerializer, responses={202: s.InvocationDetailSerializer},
+    @extend_schema(request=s.RedriveSerializer, responses={202: s.InvocationDetailSerializer, **errors(409, 503)},
                    summary="Queue a failed or expired asynchronous invocation again")
     def post(self, request: Request, request_id: str) -> Response:
         body = s.RedriveSerializer(data=request.data)

@@ -52,7 +52,7 @@ def _changes(body: dict[str, Any]) -> dict[str, Any]:
     if vpc.get("SubnetIds") or vpc.get("SecurityGroupIds"):
         raise InvalidParameter.field("VpcConfig", "VpcConfig is not supported by this installation.")
     role = body.get("Role")
-    if isinstance(role, str) and not re.match(limits.ROLE_PATTERN, role):
+    if isinstance(role, str) and not re.fullmatch(limits.ROLE_PATTERN, role):
         raise ValidationFailed.pattern("role", role, limits.ROLE_PATTERN)
     changes: dict[str, Any] = {}
     for member, name in _SIMPLE_FIELDS.items():

@@ -1,16 +1,29 @@
-"""Shapes of the queues API. They parse types only: every rule lives in the services."""
+"""Shapes of the queues API: types and each field's own limits (``limits``), which the schema states;
+the services check them again for every other caller, and check the size of a whole message."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
-from lambent.api.serializers import StrictSerializer
+from lambent.api.serializers import MappingField, Pattern, StrictSerializer
 from lambent.queues import limits
 from lambent.queues.models import Message, Queue
 
 _VISIBILITY_HELP = (f"Seconds a received message stays hidden, {limits.VISIBILITY_TIMEOUT_MIN_S}-"
                     f"{limits.VISIBILITY_TIMEOUT_MAX_S}")
 _RETENTION_HELP = f"Seconds a message is kept, {limits.RETENTION_MIN_S}-{limits.RETENTION_MAX_S}"
+
+
+def visibility_field(help_text: str, **kwargs: Any) -> serializers.IntegerField:
+    return serializers.IntegerField(required=False, min_value=limits.VISIBILITY_TIMEOUT_MIN_S,
+                                    max_value=limits.VISIBILITY_TIMEOUT_MAX_S, help_text=help_text, **kwargs)
+
+
+def retention_field(help_text: str) -> serializers.IntegerField:
+    return serializers.IntegerField(required=False, min_value=limits.RETENTION_MIN_S,
+                                    max_value=limits.RETENTION_MAX_S, help_text=help_text)
 
 
 class QueueSerializer(serializers.ModelSerializer):
@@ -29,24 +42,26 @@ class QueueSerializer(serializers.ModelSerializer):
 
 
 class QueueCreateSerializer(StrictSerializer):
-    name = serializers.CharField(trim_whitespace=False,
-                                 help_text=f"1-{limits.NAME_MAX} letters, digits, '-' or '_'; unique in the tenant.")
-    visibility_timeout = serializers.IntegerField(
-        required=False, help_text=f"{_VISIBILITY_HELP}, default {limits.VISIBILITY_TIMEOUT_DEFAULT_S}.")
-    message_retention_seconds = serializers.IntegerField(
-        required=False, help_text=f"{_RETENTION_HELP}, default {limits.RETENTION_DEFAULT_S} (4 days).")
+    name = serializers.CharField(
+        trim_whitespace=False, validators=[Pattern(limits.NAME_PATTERN, f"1-{limits.NAME_MAX} letters, digits, "
+                                                                        "'-' or '_'.")],
+        help_text=f"1-{limits.NAME_MAX} letters, digits, '-' or '_'; unique in the tenant.")
+    visibility_timeout = visibility_field(f"{_VISIBILITY_HELP}, default {limits.VISIBILITY_TIMEOUT_DEFAULT_S}.")
+    message_retention_seconds = retention_field(f"{_RETENTION_HELP}, default {limits.RETENTION_DEFAULT_S} (4 days).")
 
 
 class QueueUpdateSerializer(StrictSerializer):
-    visibility_timeout = serializers.IntegerField(required=False, help_text=f"{_VISIBILITY_HELP}.")
-    message_retention_seconds = serializers.IntegerField(required=False, help_text=f"{_RETENTION_HELP}.")
+    visibility_timeout = visibility_field(f"{_VISIBILITY_HELP}.")
+    message_retention_seconds = retention_field(f"{_RETENTION_HELP}.")
 
 
 class MessageSendSerializer(StrictSerializer):
     body = serializers.CharField(trim_whitespace=False, help_text=(
-        f"Any text; body and attributes together at most {limits.MESSAGE_MAX_BYTES} bytes of UTF-8."))
-    attributes = serializers.DictField(
+        f"Any text; body and attributes together at most {limits.MESSAGE_MAX_BYTES} bytes of UTF-8 (else 413)."))
+    attributes = MappingField(
         child=serializers.CharField(allow_blank=True, trim_whitespace=False), required=False,
+        key_pattern=limits.ATTRIBUTE_NAME_PATTERN, max_keys=limits.ATTRIBUTES_MAX,
+        key_message="An attribute name is 1-256 letters, digits, '_', '-' or '.'.",
         help_text=f"Up to {limits.ATTRIBUTES_MAX} names (letters, digits, '_', '-', '.') with string values.")
 
 
@@ -57,9 +72,9 @@ class MessageSentSerializer(serializers.ModelSerializer):
 
 
 class MessagesReceiveSerializer(StrictSerializer):
-    max_messages = serializers.IntegerField(default=1, help_text=f"1-{limits.RECEIVE_MAX}, default 1.")
-    visibility_timeout = serializers.IntegerField(
-        required=False, help_text=f"{_VISIBILITY_HELP}; default the queue's.")
+    max_messages = serializers.IntegerField(default=1, min_value=1, max_value=limits.RECEIVE_MAX,
+                                            help_text="Messages to receive at most.")
+    visibility_timeout = visibility_field(f"{_VISIBILITY_HELP}; default the queue's.")
 
 
 class ReceivedMessageSerializer(serializers.ModelSerializer):

@@ -7,12 +7,15 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from lambent.api.schema import NO_NUL, errors, path_parameters
 from lambent.api.views import TenantAPIView
-from lambent.queues import selectors, services
+from lambent.queues import limits, selectors, services
 from lambent.queues.api import serializers as s
 
 NO_CONTENT = OpenApiResponse(description="Deleted.")
-TOO_LARGE = OpenApiResponse(description="Body and attributes are larger than the message limit.")
+
+path_parameters("queues", name={"type": "string", "pattern": limits.NAME_PATTERN},
+                receipt_handle={"type": "string", "pattern": NO_NUL, "minLength": 1})
 
 
 class QueuesView(TenantAPIView):
@@ -22,7 +25,8 @@ class QueuesView(TenantAPIView):
     def get(self, request: Request) -> Response:
         return self.paginated(request, selectors.queue_list(tenant=self.tenant), s.QueueSerializer, ordering="name")
 
-    @extend_schema(request=s.QueueCreateSerializer, responses={201: s.QueueSerializer}, summary="Create a queue")
+    @extend_schema(request=s.QueueCreateSerializer, responses={201: s.QueueSerializer, **errors(409)},
+                   summary="Create a queue")
     def post(self, request: Request) -> Response:
         serializer = s.QueueCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -54,7 +58,7 @@ class QueueView(TenantAPIView):
 class MessagesView(TenantAPIView):
     """A queue's messages; POST sends one."""
 
-    @extend_schema(request=s.MessageSendSerializer, responses={201: s.MessageSentSerializer, 413: TOO_LARGE},
+    @extend_schema(request=s.MessageSendSerializer, responses={201: s.MessageSentSerializer},
                    summary="Send a message")
     def post(self, request: Request, name: str) -> Response:
         serializer = s.MessageSendSerializer(data=request.data)

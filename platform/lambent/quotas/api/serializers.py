@@ -1,4 +1,5 @@
-"""Shapes of the quotas API. They parse types only: every rule lives in the services."""
+"""Shapes of the quotas API: types and the fixed bounds, which the schema states; what the account
+can spare (its limit less the other functions' reservations) the services check."""
 
 from __future__ import annotations
 
@@ -9,13 +10,21 @@ from rest_framework import serializers
 
 from lambent.api.serializers import StrictSerializer
 from lambent.functions import limits as function_limits
+from lambent.functions import services as function_services
 from lambent.functions.models import ProvisionedConcurrencyConfig
 from lambent.quotas.selectors import Account
 
 
 class ReservedConcurrencySerializer(StrictSerializer):
     reserved_concurrent_executions = serializers.IntegerField(
-        help_text="Executions set aside for the function, and the most it runs at once (all versions); 0 stops it.")
+        min_value=0, help_text="Executions set aside for the function, and the most it runs at once (all versions); "
+                               "0 stops it. At most what the account's limit leaves above its unreserved minimum.")
+
+
+class ReservationSerializer(serializers.Serializer):
+    """A function's reservation as answered: ``{}`` when it has none, as Lambda's GetFunctionConcurrency."""
+
+    reserved_concurrent_executions = serializers.IntegerField(required=False)
 
 
 class AccountLimitSerializer(serializers.Serializer):
@@ -55,7 +64,9 @@ class AccountSerializer(serializers.Serializer):
 
 class ProvisionedConcurrencyPutSerializer(StrictSerializer):
     provisioned_concurrent_executions = serializers.IntegerField(
-        help_text="Sandboxes to keep initialized, at least 1.")
+        min_value=1, max_value=function_services.PROVISIONED_CONCURRENCY_MAX,
+        help_text="Sandboxes to keep initialized; within the function's reservation, or what the account's "
+                  "unreserved pool can spare.")
 
 
 class ProvisionedConcurrencyConfigSerializer(serializers.ModelSerializer):

@@ -8,14 +8,20 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from lambent.api.schema import errors
 from lambent.api.views import TenantAPIView
+from lambent.functions import limits
 from lambent.functions import selectors as function_selectors
 from lambent.functions import services as function_services
 from lambent.quotas import selectors, services
 from lambent.quotas.api import serializers as s
 
 NO_CONTENT = OpenApiResponse(description="Deleted.")
-QUALIFIER = OpenApiParameter("qualifier", str, required=True, description="A published version or an alias.")
+QUALIFIER = OpenApiParameter("qualifier", str, required=True, description="A published version or an alias.",
+                             pattern=limits.QUALIFIER_PATTERN)
+#: $LATEST never has provisioned concurrency (a 400); an alias that routes to it neither.
+PUBLISHED = OpenApiParameter("qualifier", str, required=True, description="A published version or an alias.",
+                             pattern=limits.PUBLISHED_QUALIFIER_PATTERN)
 
 
 class AccountView(TenantAPIView):
@@ -29,12 +35,12 @@ class AccountView(TenantAPIView):
 class FunctionConcurrencyView(TenantAPIView):
     """A function's reserved concurrency; like Lambda's GetFunctionConcurrency, ``{}`` when it has none."""
 
-    @extend_schema(responses=s.ReservedConcurrencySerializer, summary="Get a function's reserved concurrency")
+    @extend_schema(responses=s.ReservationSerializer, summary="Get a function's reserved concurrency")
     def get(self, request: Request, name: str) -> Response:
         reservation = selectors.reservation_get(tenant=self.tenant, function_name=name)
         return Response(s.ReservedConcurrencySerializer(reservation).data if reservation else {})
 
-    @extend_schema(request=s.ReservedConcurrencySerializer, responses=s.ReservedConcurrencySerializer,
+    @extend_schema(request=s.ReservedConcurrencySerializer, responses=s.ReservationSerializer,
                    summary="Reserve concurrency for a function")
     def put(self, request: Request, name: str) -> Response:
         serializer = s.ReservedConcurrencySerializer(data=request.data)
@@ -58,8 +64,8 @@ class ProvisionedConcurrencyView(TenantAPIView):
                                                   qualifier=request.query_params.get("qualifier"))
         return Response(s.ProvisionedConcurrencyConfigSerializer(config).data)
 
-    @extend_schema(parameters=[QUALIFIER], request=s.ProvisionedConcurrencyPutSerializer,
-                   responses={202: s.ProvisionedConcurrencyConfigSerializer},
+    @extend_schema(parameters=[PUBLISHED], request=s.ProvisionedConcurrencyPutSerializer,
+                   responses={202: s.ProvisionedConcurrencyConfigSerializer, **errors(409)},
                    summary="Keep sandboxes of a version or alias initialized ahead of demand")
     def put(self, request: Request, name: str) -> Response:
         serializer = s.ProvisionedConcurrencyPutSerializer(data=request.data)
