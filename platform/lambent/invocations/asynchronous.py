@@ -2,7 +2,8 @@
 
 An accepted invocation is an ``Invocation`` row (status ``queued``, its event, its retry
 budget and expiry taken from the event invoke config) and its outbox message, committed
-together (``store``) before the caller hears 202. The message is then published at once
+together (``store``: one statement on PostgreSQL, ``statements.insert_event``) before the caller
+hears 202. The message is then published at once
 (``accept_event`` of the invoke views, on the event loop); when the broker does not take it
 within ``REDIS_SOCKET_TIMEOUT``, the invocation is withdrawn (unless a worker already took
 it) and the caller hears 503, so a 202 always means the event will run or land as a failure
@@ -21,7 +22,7 @@ from lambent.errors import Conflict, ServiceUnavailable
 from lambent.functions import selectors as function_selectors
 from lambent.functions.models import Function
 from lambent.iam.models import Tenant
-from lambent.invocations import hot_cache, outbox
+from lambent.invocations import hot_cache, outbox, statements
 from lambent.invocations.models import Invocation, InvocationStatus, InvocationType
 from lambent.invocations.selectors import invocation_get
 from lambent.invocations.services import check_payload
@@ -35,32 +36,42 @@ REDRIVABLE = (InvocationStatus.FAILED, InvocationStatus.EXPIRED)
 
 def store(*, tenant: Tenant, function: Function, qualifier: str | None, payload: bytes) -> Invocation:
     """Commit a queued invocation of ``function`` (whose ``qualifier`` the caller resolved) and its
-    outbox message, the caller to publish it (``accept_event``)."""
+    outbox message, the caller to publish it (``accept_event``): one statement on PostgreSQL."""
     event = check_payload(payload, limit=ASYNC_PAYLOAD_MAX_BYTES)
     try:
-        with transaction.atomic():
-            return enqueue(tenant=tenant, function=function, qualifier=qualifier, payload=event,
-                           publish_after_commit=False)
+        return enqueue(tenant=tenant, function=function, qualifier=qualifier, payload=event,
+                       publish_after_commit=False)
     except DatabaseError as exc:
         raise ServiceUnavailable("The invocation could not be stored: the database did not answer. Try again.") from exc
 
 
 def enqueue(*, tenant: Tenant, function: Function, qualifier: str | None, payload: bytes,
             publish_after_commit: bool = True, chain_depth: int = 0) -> Invocation:
-    """Write a queued invocation and its outbox message (in the caller's transaction);
-    ``chain_depth`` counts the function destinations that led to it."""
+    """Write a queued invocation and its outbox message together (in the caller's transaction, if
+    any); ``chain_depth`` counts the function destinations that led to it."""
     assert function.tenant_id == tenant.id
     config = hot_cache.event_invoke_config(function=function, qualifier=qualifier)
     now = timezone.now()
-    invocation = Invocation.objects.create(
+    invocation = Invocation(
         request_id=uuid.uuid4(), tenant=tenant, function=function, function_name=function.name,
         qualifier=qualifier or "", invocation_type=InvocationType.EVENT, status=InvocationStatus.QUEUED,
         payload=payload, maximum_retry_attempts=config.maximum_retry_attempts, next_attempt_at=now,
         expires_at=now + timedelta(seconds=config.maximum_event_age_seconds), chain_depth=chain_depth,
+        created_at=now,
     )
-    outbox.add(task=outbox.RUN_INVOCATION, key=str(invocation.request_id), due_at=now,
-               publish_after_commit=publish_after_commit)
+    key = str(invocation.request_id)
+    row = {name: getattr(invocation, name) for name in _ACCEPTED}
+    invocation.pk = statements.insert_event(invocation=row, message={"task": outbox.RUN_INVOCATION, "key": key,
+                                                                     "due_at": now}, now=now)
+    invocation._state.adding = False
+    if publish_after_commit:
+        transaction.on_commit(lambda: outbox.publish_quietly(task=outbox.RUN_INVOCATION, key=key, due_at=now))
     return invocation
+
+
+#: What an accepted invocation's row is given; every other column takes its field's default.
+_ACCEPTED = ("request_id", "tenant_id", "function_id", "function_name", "qualifier", "invocation_type", "status",
+             "payload", "maximum_retry_attempts", "next_attempt_at", "expires_at", "chain_depth", "created_at")
 
 
 def withdraw(invocation: Invocation) -> bool:
