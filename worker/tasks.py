@@ -47,8 +47,8 @@ def _forget_process(pid: int | None = None, **_: Any) -> None:
 
 
 @app.task(name=outbox.RUN_INVOCATION, acks_late=True)
-def run_invocation(request_id: str) -> None:
-    processing.process(request_id=request_id)
+def run_invocation(*request_ids: str) -> None:
+    processing.process_batch(request_ids=request_ids)
 
 
 @app.task(name=outbox.DELIVER_WEBHOOK, acks_late=True)

@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -95,6 +96,18 @@ def process(*, request_id: str) -> None:
         _attempt(lease)
     finally:
         admission.release(slot)
+
+
+def process_batch(*, request_ids: Sequence[str]) -> None:
+    """``process`` each of a batch's invocations (``accepting``) in turn, those still waiting held
+    meanwhile (``leases.Keeper.waiting``)."""
+    if len(request_ids) == 1:
+        process(request_id=request_ids[0])
+        return
+    with leases.keeper.waiting(request_ids[1:]) as waiting:
+        for request_id in request_ids:
+            waiting.discard(request_id)
+            process(request_id=request_id)
 
 
 def _next_attempt(*, request_id: str) -> tuple[Lease, admission.Slot] | None:
@@ -431,8 +444,9 @@ def _json_or_text(data: bytes) -> Any:
 
 
 def sweep(*, limit: int = 500) -> dict[str, int]:
-    """Expire events past their age, revive attempts whose worker was lost, and publish again
-    the messages the broker lost. Runs every ``SWEEP_INTERVAL_SECONDS`` under ``lambent beat``."""
+    """Expire events past their age, revive attempts (and batches' waiting events) whose worker was
+    lost, and publish again the messages the broker lost. Runs every ``SWEEP_INTERVAL_SECONDS``
+    under ``lambent beat``."""
     now = timezone.now()
     expired = 0
     for invocation in Invocation.objects.select_related("tenant").filter(
@@ -444,4 +458,12 @@ def sweep(*, limit: int = 500) -> dict[str, int]:
             status=InvocationStatus.RUNNING, lease_expires_at__lte=now)[:limit]:
         outbox.publish_quietly(task=outbox.RUN_INVOCATION, key=str(invocation.request_id))
         revived += 1
+    # Queued events of a batch whose worker was lost before their turn (their hold ran out).
+    for pk, request_id, held_until in Invocation.objects.filter(
+            status=InvocationStatus.QUEUED, lease_expires_at__lte=now).values_list("pk", "request_id",
+                                                                                  "lease_expires_at")[:limit]:
+        if Invocation.objects.filter(pk=pk, status=InvocationStatus.QUEUED, lease_expires_at=held_until).update(
+                lease_expires_at=None):
+            outbox.publish_quietly(task=outbox.RUN_INVOCATION, key=str(request_id))
+            revived += 1
     return {"expired": expired, "revived": revived, "redelivered": outbox.redeliver_overdue()}

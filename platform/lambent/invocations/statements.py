@@ -11,7 +11,7 @@ connections and transactions.
 
 Rows that must land together are one statement on PostgreSQL (data-modifying ``WITH``), which
 under autocommit costs one round trip and no ``BEGIN`` or ``COMMIT``: the invocation with its
-outbox message (``insert_event``), the outcome with the attempt's row and the outbox message
+outbox message, for a whole batch of them (``insert_events``), the outcome with the attempt's row and the outbox message
 (``finish``). SQLite has no such statements: there they run one after the other in one
 transaction, which costs no round trip in-process.
 """
@@ -96,32 +96,39 @@ def _postgresql() -> bool:
 # --- accepting -----------------------------------------------------------------------------------
 
 @functools.cache
-def _insert_sql(model: type[Model]) -> str:
+def _insert_sql(model: type[Model], rows: int = 1) -> str:
     table = _table(model)
-    return f"INSERT INTO {table.name} ({table.insert_columns()}) VALUES ({table.placeholders()})"
+    values = ", ".join([f"({table.placeholders()})"] * rows)
+    return f"INSERT INTO {table.name} ({table.insert_columns()}) VALUES {values}"
 
 
 @functools.cache
-def _insert_event_sql() -> str:
+def _insert_events_sql(rows: int) -> str:
     pk = _table(Invocation).pk
-    return (f"WITH i AS ({_insert_sql(Invocation)} RETURNING {pk}), o AS ({_insert_sql(OutboxMessage)}) "
+    return (f"WITH i AS ({_insert_sql(Invocation, rows)} RETURNING {pk}), o AS ({_insert_sql(OutboxMessage, rows)}) "
             f"SELECT {pk} FROM i")
 
 
-def insert_event(*, invocation: Row, message: Row, now: datetime) -> int:
-    """Insert an invocation and its outbox message together (in the caller's transaction, if
-    any): the invocation's id. Columns not in the rows take their fields' defaults."""
-    invocation_values = _table(Invocation).values(invocation, now=now)
-    message_values = _table(OutboxMessage).values(message, now=now)
+def insert_events(events: Sequence[tuple[Row, Row]], *, now: datetime) -> list[int]:
+    """Insert invocations with their outbox messages, (invocation, message) each, all together (in
+    the caller's transaction, if any): the invocations' ids, in order. Columns not in the rows take
+    their fields' defaults."""
+    invocations, outbox = _table(Invocation), _table(OutboxMessage)
+    rows = [(invocations.values(invocation, now=now), outbox.values(message, now=now))
+            for invocation, message in events]
     with connection.cursor() as cursor:
-        if _postgresql():
-            cursor.execute(_insert_event_sql(), [*invocation_values, *message_values])
-            return int(cursor.fetchone()[0])
+        if _postgresql():  # RETURNING gives the rows of a VALUES list in its order, as bulk_create relies on
+            cursor.execute(_insert_events_sql(len(rows)), [value for row, _ in rows for value in row]
+                           + [value for _, message in rows for value in message])
+            return [int(pk) for pk, in cursor.fetchall()]
+        pks = []
         with transaction.atomic(savepoint=False):
-            cursor.execute(_insert_sql(Invocation), invocation_values)
-            pk = connection.ops.last_insert_id(cursor, Invocation._meta.db_table, _column(Invocation._meta.pk))
-            cursor.execute(_insert_sql(OutboxMessage), message_values)
-    return int(pk)
+            for row, message in rows:
+                cursor.execute(_insert_sql(Invocation), row)
+                pks.append(int(connection.ops.last_insert_id(cursor, Invocation._meta.db_table,
+                                                             _column(Invocation._meta.pk))))
+                cursor.execute(_insert_sql(OutboxMessage), message)
+    return pks
 
 
 # --- reading -------------------------------------------------------------------------------------
