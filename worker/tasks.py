@@ -1,7 +1,8 @@
 """The Celery tasks: thin, idempotent, named, each taking one id and calling a service.
 
 Messages are only hints (``lambent.invocations.outbox``): every task reads the database
-and decides, so a duplicated, redelivered or late message does no harm. ``acks_late``
+and decides, so a duplicated, redelivered or late message does no harm. A message to run
+invocations may name several (those an api process accepted together). ``acks_late``
 with ``task_reject_on_worker_lost`` (settings) puts a message back when its worker dies.
 """
 

@@ -22,6 +22,11 @@ database that fails meanwhile is tried again (``leases.atomic_retried``) rather 
 attempt run twice. Everything before the run is read afresh and retried whole, since nothing
 has run yet.
 
+A message may name a batch of invocations accepted together (``accepting``); ``process_batch``
+runs them one after the other, the ones waiting held meanwhile (``leases.Keeper.waiting``). The
+lookup, the lease and the outcome are hand-written statements (``statements``): on PostgreSQL an
+attempt costs three, the outcome with its row and its outbox message in one.
+
 An attempt also holds a concurrency slot (``lambent.quotas.admission``), taken before the
 lease. A throttled invocation is no attempt, as in Lambda: it waits (``retrying``, its
 retry budget untouched) about as long as it has waited already, until it is admitted or
