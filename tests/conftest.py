@@ -133,10 +133,12 @@ def real_executor(executor_process, settings):
     executors.executor.cache_clear()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def async_platform(executor_process, django_db_setup, django_db_blocker):
     """A real ``lambent worker`` (two processes) and ``lambent beat`` on the session's database,
-    Redis and executor, with the asynchronous timings shrunk to seconds (``tests.processes``)."""
+    Redis and executor, with the asynchronous timings shrunk to seconds (``tests.processes``).
+    For one module at a time: a beat left running would sweep the invocations of the platforms
+    that later tests start on the same database (the fault suite's) and send them to this worker."""
     from tests import processes
 
     metrics_port = processes.free_port()
