@@ -87,6 +87,16 @@ def test_a_batch_the_broker_did_not_take_is_withdrawn_whole(function, settings):
     assert not Invocation.objects.exists() and not OutboxMessage.objects.exists()
 
 
+def test_a_batch_whose_publishing_fails_unexpectedly_is_answered_never_left_waiting(function, monkeypatch):
+    from lambent.invocations import outbox
+
+    async def broken(**_: object) -> None:
+        raise RuntimeError("a bug")
+    monkeypatch.setattr(outbox, "publish_async", broken)
+    answers = accept_together(function, [b"{}", b"{}"])
+    assert [type(answer) for answer in answers] == [RuntimeError, RuntimeError]
+
+
 def test_a_batch_runs_each_of_its_events_and_holds_those_waiting(function, fake_executor, settings):
     invocations = [asynchronous.enqueue(tenant=function.tenant, function=function, qualifier=None,
                                         payload=b'{"n": 1}', publish_after_commit=False) for _ in range(3)]

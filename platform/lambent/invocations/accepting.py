@@ -71,8 +71,10 @@ class Acceptor:
                 batch, self._waiting = self._waiting[:BATCH_MAX], self._waiting[BATCH_MAX:]
                 try:
                     invocations = await _store([event for event, _ in batch])
-                except Exception as exc:  # noqa: BLE001 - each caller hears it, as it would alone
+                except BaseException as exc:  # each caller hears it, as it would alone; none waits for ever
                     _answer(batch, error=exc)
+                    if not isinstance(exc, Exception):
+                        raise
                     continue
                 self._spawn(_publish(batch, invocations))
         finally:
@@ -81,13 +83,18 @@ class Acceptor:
 
 async def _publish(batch: Sequence[Waiting], invocations: Sequence[Invocation]) -> None:
     try:
+        await _publish_or_withdraw(batch, invocations)
+    except BaseException as exc:  # each caller hears it, as it would alone; none waits for ever
+        _answer(batch, error=exc)
+        if not isinstance(exc, Exception):
+            raise
+
+
+async def _publish_or_withdraw(batch: Sequence[Waiting], invocations: Sequence[Invocation]) -> None:
+    try:
         await outbox.publish_async(task=outbox.RUN_INVOCATION, keys=[str(i.request_id) for i in invocations])
     except BrokerUnavailable as exc:
-        try:
-            withdrawn = await _withdraw(invocations)
-        except Exception as failure:  # noqa: BLE001 - each caller hears it, as it would alone
-            _answer(batch, error=failure)
-            return
+        withdrawn = await _withdraw(invocations)
         if withdrawn:
             logger.warning("%d event invocations refused: the broker did not take them (%s)", len(withdrawn), exc)
         refused = ServiceUnavailable("The invocation could not be queued: the message broker did not answer. "
@@ -109,7 +116,9 @@ def _settle(future: asyncio.Future[Invocation], *, error: BaseException | None =
             result: Invocation | None = None) -> None:
     if future.done():  # its caller went away
         return
-    if error is not None:
+    if error is not None and not isinstance(error, Exception):  # the loop is shutting down
+        future.cancel()
+    elif error is not None:
         future.set_exception(error)
     else:
         future.set_result(result)  # type: ignore[arg-type]
