@@ -1,7 +1,8 @@
 """The Celery tasks: thin, idempotent, named, each taking one id and calling a service.
 
 Messages are only hints (``lambent.invocations.outbox``): every task reads the database
-and decides, so a duplicated, redelivered or late message does no harm. ``acks_late``
+and decides, so a duplicated, redelivered or late message does no harm. A message to run
+invocations may name several (those an api process accepted together). ``acks_late``
 with ``task_reject_on_worker_lost`` (settings) puts a message back when its worker dies.
 """
 
@@ -47,8 +48,8 @@ def _forget_process(pid: int | None = None, **_: Any) -> None:
 
 
 @app.task(name=outbox.RUN_INVOCATION, acks_late=True)
-def run_invocation(request_id: str) -> None:
-    processing.process(request_id=request_id)
+def run_invocation(*request_ids: str) -> None:
+    processing.process_batch(request_ids=request_ids)
 
 
 @app.task(name=outbox.DELIVER_WEBHOOK, acks_late=True)

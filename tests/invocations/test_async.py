@@ -282,3 +282,22 @@ def test_a_stored_package_that_will_not_unpack_fails_as_the_function_s_error_usi
     assert done["status"] == "failed"
     assert [a["outcome"] for a in done["attempts"]] == ["function_error", "function_error"]
     assert {a["error_type"] for a in done["attempts"]} == {"Runtime.InvalidZipFile"}
+
+
+def test_a_message_naming_a_batch_runs_each_of_its_events_once(api, tenant):
+    from lambent import broker
+    from lambent.functions.models import Function
+    from lambent.invocations import asynchronous
+
+    create(api, "batched")
+    function = Function.objects.get(name="batched")
+    request_ids = [str(asynchronous.enqueue(tenant=tenant.tenant, function=function, qualifier=None,
+                                            payload=json.dumps({"n": n}).encode(), publish_after_commit=False)
+                       .request_id) for n in range(5)]
+    broker.publish(task=outbox.RUN_INVOCATION, args=request_ids)  # as the api sends what it accepted together
+    broker.publish(task=outbox.RUN_INVOCATION, args=request_ids[2:])  # and a copy: harmless
+
+    for number, request_id in enumerate(request_ids):
+        done = wait_status(api, request_id, "succeeded")
+        assert json.loads(bytes(Invocation.objects.get(request_id=request_id).response)) == {"n": number}
+        assert [a["outcome"] for a in done["attempts"]] == ["succeeded"]

@@ -151,16 +151,42 @@ def test_invocation_list_filters(api, fake_executor):
     assert api.get("/api/v1/invocations?function=nope").status_code == 404
 
 
-def test_a_database_that_fails_the_commit_answers_503_with_nothing_stored(api, monkeypatch):
-    from django.db import OperationalError
+@pytest.mark.django_db(transaction=True)
+def test_a_database_that_refuses_the_outbox_message_answers_503_with_nothing_stored(api, monkeypatch):
+    """The invocation and its message land together or not at all: here the message's row is
+    refused by the database itself (its key taken), after the invocation's was written."""
+    import uuid
+
+    from django.utils import timezone
+
+    from lambent.invocations import asynchronous, outbox
 
     create(api, "echo")
-
-    def refuse(**_: object) -> None:
-        raise OperationalError("the database went away")
-    monkeypatch.setattr(OutboxMessage.objects, "create", refuse)
+    taken = uuid.uuid4()
+    OutboxMessage.objects.create(task=outbox.RUN_INVOCATION, key=str(taken), due_at=timezone.now())
+    monkeypatch.setattr(asynchronous.uuid, "uuid4", lambda: taken)
     response = api.post("/api/v1/functions/echo/invoke?type=event", {}, format="json")
 
     assert response.status_code == 503
     assert "could not be stored" in response.json()["message"]
     assert not Invocation.objects.exists()
+    assert OutboxMessage.objects.get().key == str(taken)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_that_fails_the_commit_answers_503_with_nothing_stored(api, monkeypatch):
+    from django.db import OperationalError, connection
+
+    if connection.vendor == "postgresql":
+        pytest.skip("one statement under autocommit: its commit is the statement's, as the test above fails it")
+    create(api, "echo")
+
+    def refuse() -> None:
+        raise OperationalError("disk I/O error")
+    monkeypatch.setattr(connection, "_commit", refuse)
+    response = api.post("/api/v1/functions/echo/invoke?type=event", {}, format="json")
+    monkeypatch.undo()
+
+    assert response.status_code == 503
+    assert "could not be stored" in response.json()["message"]
+    assert not Invocation.objects.exists() and not OutboxMessage.objects.exists()

@@ -2,16 +2,19 @@
 
 An accepted invocation is an ``Invocation`` row (status ``queued``, its event, its retry
 budget and expiry taken from the event invoke config) and its outbox message, committed
-together (``store``) before the caller hears 202. The message is then published at once
-(``accept_event`` of the invoke views, on the event loop); when the broker does not take it
-within ``REDIS_SOCKET_TIMEOUT``, the invocation is withdrawn (unless a worker already took
-it) and the caller hears 503, so a 202 always means the event will run or land as a failure
+together (``store``: one statement on PostgreSQL, ``statements.insert_events``) before the
+caller hears 202, with those of the events accepted at the same moment by the same process. The
+message is then published at once (``accepting``, on the event loop); when the broker does not
+take it within ``REDIS_SOCKET_TIMEOUT``, the invocation is withdrawn (unless a worker already
+took it) and the caller hears 503, so a 202 always means the event will run or land as a failure
 and a 503 means it never will. The running side is ``processing``.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import DatabaseError, transaction
@@ -21,7 +24,7 @@ from lambent.errors import Conflict, ServiceUnavailable
 from lambent.functions import selectors as function_selectors
 from lambent.functions.models import Function
 from lambent.iam.models import Tenant
-from lambent.invocations import hot_cache, outbox
+from lambent.invocations import hot_cache, outbox, statements
 from lambent.invocations.models import Invocation, InvocationStatus, InvocationType
 from lambent.invocations.selectors import invocation_get
 from lambent.invocations.services import check_payload
@@ -33,44 +36,80 @@ PENDING = (InvocationStatus.QUEUED, InvocationStatus.RETRYING)
 REDRIVABLE = (InvocationStatus.FAILED, InvocationStatus.EXPIRED)
 
 
-def store(*, tenant: Tenant, function: Function, qualifier: str | None, payload: bytes) -> Invocation:
-    """Commit a queued invocation of ``function`` (whose ``qualifier`` the caller resolved) and its
-    outbox message, the caller to publish it (``accept_event``)."""
-    event = check_payload(payload, limit=ASYNC_PAYLOAD_MAX_BYTES)
+@dataclass(frozen=True)
+class Event:
+    """An ``Event`` invocation to store: of ``function`` (whose ``qualifier`` the caller resolved),
+    with its event, already checked (``check_event``)."""
+
+    tenant: Tenant
+    function: Function
+    qualifier: str | None
+    payload: bytes
+
+
+def check_event(payload: bytes) -> bytes:
+    """The event as the function will see it; a user error if it may not be accepted."""
+    return check_payload(payload, limit=ASYNC_PAYLOAD_MAX_BYTES)
+
+
+def store(events: Sequence[Event]) -> list[Invocation]:
+    """Commit queued invocations of ``events`` and their outbox messages, all or none (one statement
+    on PostgreSQL), the caller to publish them (``accepting``)."""
     try:
-        with transaction.atomic():
-            return enqueue(tenant=tenant, function=function, qualifier=qualifier, payload=event,
-                           publish_after_commit=False)
+        return _enqueue_all(events, publish_after_commit=False)
     except DatabaseError as exc:
         raise ServiceUnavailable("The invocation could not be stored: the database did not answer. Try again.") from exc
 
 
 def enqueue(*, tenant: Tenant, function: Function, qualifier: str | None, payload: bytes,
             publish_after_commit: bool = True, chain_depth: int = 0) -> Invocation:
-    """Write a queued invocation and its outbox message (in the caller's transaction);
-    ``chain_depth`` counts the function destinations that led to it."""
-    assert function.tenant_id == tenant.id
-    config = hot_cache.event_invoke_config(function=function, qualifier=qualifier)
-    now = timezone.now()
-    invocation = Invocation.objects.create(
-        request_id=uuid.uuid4(), tenant=tenant, function=function, function_name=function.name,
-        qualifier=qualifier or "", invocation_type=InvocationType.EVENT, status=InvocationStatus.QUEUED,
-        payload=payload, maximum_retry_attempts=config.maximum_retry_attempts, next_attempt_at=now,
-        expires_at=now + timedelta(seconds=config.maximum_event_age_seconds), chain_depth=chain_depth,
-    )
-    outbox.add(task=outbox.RUN_INVOCATION, key=str(invocation.request_id), due_at=now,
-               publish_after_commit=publish_after_commit)
+    """Write a queued invocation and its outbox message together (in the caller's transaction, if
+    any); ``chain_depth`` counts the function destinations that led to it."""
+    [invocation] = _enqueue_all([Event(tenant=tenant, function=function, qualifier=qualifier, payload=payload)],
+                                publish_after_commit=publish_after_commit, chain_depth=chain_depth)
     return invocation
 
 
-def withdraw(invocation: Invocation) -> bool:
-    """Take back an invocation the broker did not take, unless a worker already has (the broker
-    took it after all): then False, and it runs."""
-    with transaction.atomic():
-        withdrawn, _ = Invocation.objects.filter(pk=invocation.pk, fence=0).delete()
-        if withdrawn:
-            outbox.done(task=outbox.RUN_INVOCATION, key=str(invocation.request_id))
-    return bool(withdrawn)
+#: What an accepted invocation's row is given; every other column takes its field's default.
+_ACCEPTED = ("request_id", "tenant_id", "function_id", "function_name", "qualifier", "invocation_type", "status",
+             "payload", "maximum_retry_attempts", "next_attempt_at", "expires_at", "chain_depth", "created_at")
+
+
+def _enqueue_all(events: Sequence[Event], *, publish_after_commit: bool, chain_depth: int = 0) -> list[Invocation]:
+    now = timezone.now()
+    invocations = []
+    for event in events:
+        assert event.function.tenant_id == event.tenant.id
+        config = hot_cache.event_invoke_config(function=event.function, qualifier=event.qualifier)
+        invocations.append(Invocation(
+            request_id=uuid.uuid4(), tenant=event.tenant, function=event.function, function_name=event.function.name,
+            qualifier=event.qualifier or "", invocation_type=InvocationType.EVENT, status=InvocationStatus.QUEUED,
+            payload=event.payload, maximum_retry_attempts=config.maximum_retry_attempts, next_attempt_at=now,
+            expires_at=now + timedelta(seconds=config.maximum_event_age_seconds), chain_depth=chain_depth,
+            created_at=now))
+    rows = [({name: getattr(invocation, name) for name in _ACCEPTED},
+             {"task": outbox.RUN_INVOCATION, "key": str(invocation.request_id), "due_at": now})
+            for invocation in invocations]
+    for invocation, pk in zip(invocations, statements.insert_events(rows, now=now), strict=True):
+        invocation.pk = pk
+        invocation._state.adding = False
+        if publish_after_commit:
+            key = str(invocation.request_id)
+            transaction.on_commit(lambda key=key: outbox.publish_quietly(  # type: ignore[misc]
+                task=outbox.RUN_INVOCATION, key=key, due_at=now))
+    return invocations
+
+
+def withdraw(invocations: Sequence[Invocation]) -> set[int]:
+    """Take back invocations the broker did not take, but those a worker already has (the broker
+    took them after all: they run): the ids of those taken back."""
+    withdrawn = set()
+    for invocation in invocations:
+        with transaction.atomic():
+            if Invocation.objects.filter(pk=invocation.pk, fence=0).delete()[0]:
+                outbox.done(task=outbox.RUN_INVOCATION, key=str(invocation.request_id))
+                withdrawn.add(invocation.pk)
+    return withdrawn
 
 
 def cancel(*, tenant: Tenant, request_id: str) -> Invocation:

@@ -3,8 +3,9 @@ database writes retried through a blip, and a wait while the executor is away.
 
 Leases. An attempt holds its invocation's lease (``fence``, ``lease_expires_at``) for
 ``ASYNC_LEASE_SECONDS`` at a time, and a thread of the worker process renews it every third of
-that until the attempt's outcome is written. A worker that dies stops renewing, so its attempts
-are taken over once their lease runs out, by the next message the sweeper sends: at most
+that until the attempt's outcome is written; the queued invocations of the batch it runs are held
+the same way until their turn. A worker that dies stops renewing, so its attempts are taken over
+once their lease runs out, and the rest of its batch sent again, by the next message the sweeper sends: at most
 ``ASYNC_LEASE_SECONDS`` plus ``SWEEP_INTERVAL_SECONDS`` after it died, whatever the function's
 timeout. Its connections to the sandboxes it borrowed died with it, and their agents stopped the
 invocations at once (``runtimes/agent/supervisor.py``), so the takeover never runs beside it. A worker that cannot renew
@@ -29,7 +30,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeVar
@@ -64,10 +65,12 @@ class Held:
 
 
 class Keeper:
-    """The thread of a process that renews the leases of the attempts the process runs."""
+    """The thread of a process that renews the leases of the attempts the process runs, and the
+    holds of the queued events of the batch it runs (``waiting``)."""
 
     def __init__(self) -> None:
         self._held: set[Held] = set()
+        self._waiting: list[set[str]] = []
         self._lock = threading.Lock()
         self._thread_pid = 0
 
@@ -76,25 +79,51 @@ class Keeper:
         held = Held(pk=pk, fence=fence)
         with self._lock:
             self._held.add(held)
-            if self._thread_pid != os.getpid():  # none yet, or the one of the parent this process forked from
-                self._thread_pid = os.getpid()
-                threading.Thread(target=self._renew_forever, name="lease-keeper", daemon=True).start()
+            self._started()
         try:
             yield held
         finally:
             with self._lock:
                 self._held.discard(held)
 
+    @contextlib.contextmanager
+    def waiting(self, request_ids: Iterable[str]) -> Iterator[set[str]]:
+        """Hold the queued invocations of ``request_ids`` while the block runs, each until it is
+        taken out of the set it yields (its turn has come): a worker that dies before then leaves
+        them to the sweeper once their hold runs out (``processing.sweep``), as it leaves its attempts.
+        A hold is the invocation's ``lease_expires_at`` while it is still queued; it takes no slot."""
+        waiting = set(request_ids)
+        _hold(waiting)
+        with self._lock:
+            self._waiting.append(waiting)
+            self._started()
+        try:
+            yield waiting
+        finally:
+            with self._lock:
+                self._waiting.remove(waiting)
+
+    def _started(self) -> None:
+        if self._thread_pid != os.getpid():  # none yet, or the one of the parent this process forked from
+            self._thread_pid = os.getpid()
+            threading.Thread(target=self._renew_forever, name="lease-keeper", daemon=True).start()
+
     def _renew_forever(self) -> None:
         while True:
             time.sleep(settings.ASYNC_LEASE_SECONDS / 3)
             with self._lock:
-                held = list(self._held)
+                held, waiting = list(self._held), [set(ids) for ids in self._waiting]
             for lease in held:
                 try:
                     self._renew(lease)
                 except Exception:  # the thread must live on for the next leases
                     logger.exception("renewing the lease of invocation %d failed", lease.pk)
+            for ids in waiting:
+                try:
+                    _hold(ids)
+                except DatabaseError as exc:  # the sweeper may send them again: a second message is harmless
+                    connection.close()
+                    logger.warning("the holds of %d queued invocations were not renewed: %s", len(ids), exc)
 
     @staticmethod
     def _renew(held: Held) -> None:
@@ -118,6 +147,12 @@ class Keeper:
 
 
 keeper = Keeper()
+
+
+def _hold(request_ids: set[str]) -> None:
+    if request_ids:
+        Invocation.objects.filter(request_id__in=request_ids, status=InvocationStatus.QUEUED).update(
+            lease_expires_at=timezone.now() + lease_expiry())
 
 
 async def run_while_held(held: Held, work: asyncio.Future[T] | asyncio.Task[T]) -> T:

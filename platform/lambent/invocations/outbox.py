@@ -37,9 +37,9 @@ def publish(*, task: str, key: str, due_at: datetime | None = None) -> None:
     broker.publish(task=task, args=[key], eta=_eta(due_at))
 
 
-async def publish_async(*, task: str, key: str, due_at: datetime | None = None) -> None:
-    """``publish`` on the running event loop."""
-    await broker.publish_async(task=task, args=[key], eta=_eta(due_at))
+async def publish_async(*, task: str, keys: list[str], due_at: datetime | None = None) -> None:
+    """``publish`` on the running event loop, one message for all of ``keys`` (a batch)."""
+    await broker.publish_async(task=task, args=keys, eta=_eta(due_at))
 
 
 def publish_quietly(*, task: str, key: str, due_at: datetime | None = None) -> None:

@@ -22,6 +22,11 @@ database that fails meanwhile is tried again (``leases.atomic_retried``) rather 
 attempt run twice. Everything before the run is read afresh and retried whole, since nothing
 has run yet.
 
+A message may name a batch of invocations accepted together (``accepting``); ``process_batch``
+runs them one after the other, the ones waiting held meanwhile (``leases.Keeper.waiting``). The
+lookup, the lease and the outcome are hand-written statements (``statements``): on PostgreSQL an
+attempt costs three, the outcome with its row and its outbox message in one.
+
 An attempt also holds a concurrency slot (``lambent.quotas.admission``), taken before the
 lease. A throttled invocation is no attempt, as in Lambda: it waits (``retrying``, its
 retry budget untouched) about as long as it has waited already, until it is admitted or
@@ -35,6 +40,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,7 +52,7 @@ from django.utils import timezone
 from lambent import jsonbody, metrics
 from lambent.errors import NotFound, ServiceUnavailable, Throttled
 from lambent.functions.models import Function
-from lambent.invocations import destinations, event_configs, hot_cache, leases, outbox, services
+from lambent.invocations import destinations, event_configs, hot_cache, leases, outbox, services, statements
 from lambent.invocations.hot_cache import Routing, Target
 from lambent.invocations.models import (
     Attempt,
@@ -97,10 +103,22 @@ def process(*, request_id: str) -> None:
         admission.release(slot)
 
 
+def process_batch(*, request_ids: Sequence[str]) -> None:
+    """``process`` each of a batch's invocations (``accepting``) in turn, those still waiting held
+    meanwhile (``leases.Keeper.waiting``)."""
+    if len(request_ids) == 1:
+        process(request_id=request_ids[0])
+        return
+    with leases.keeper.waiting(request_ids[1:]) as waiting:
+        for request_id in request_ids:
+            waiting.discard(request_id)
+            process(request_id=request_id)
+
+
 def _next_attempt(*, request_id: str) -> tuple[Lease, admission.Slot] | None:
     """The lease of the invocation's next attempt with its concurrency slot, when it is due, nobody
     holds it and it is admitted; else what the invocation's state calls for (ending it, waiting)."""
-    invocation = Invocation.objects.select_related("tenant").filter(request_id=request_id).first()
+    invocation = statements.invocation(request_id=request_id)
     if invocation is None or invocation.status in TERMINAL:
         outbox.done(task=outbox.RUN_INVOCATION, key=request_id)
         return None
@@ -173,10 +191,11 @@ def _lease(invocation: Invocation, *, target: Target, slot: admission.Slot, now:
     lease = Lease(invocation=invocation, target=target, fence=invocation.fence + 1, number=number, started_at=now)
     # One statement on the common path; a lost worker's attempt is recorded with the takeover.
     with transaction.atomic() if abandoned else contextlib.nullcontext():
-        taken = Invocation.objects.filter(pk=invocation.pk, fence=invocation.fence, status=invocation.status).update(
-            status=InvocationStatus.RUNNING, fence=lease.fence, attempt_count=number, next_attempt_at=None,
-            lease_expires_at=now + leases.lease_expiry(), admission_slot=slot.serialized(),
-            attempt_started_at=now, started_at=invocation.started_at or now)
+        taken = statements.update(Invocation, where={"id": invocation.pk, "fence": invocation.fence,
+                                                     "status": invocation.status}, values={
+            "status": InvocationStatus.RUNNING, "fence": lease.fence, "attempt_count": number, "next_attempt_at": None,
+            "lease_expires_at": now + leases.lease_expiry(), "admission_slot": slot.serialized(),
+            "attempt_started_at": now, "started_at": invocation.started_at or now})
         if taken and abandoned:
             _record_interrupted(invocation, now=now)
     return lease if taken else None
@@ -212,10 +231,10 @@ def _attempt(lease: Lease) -> None:
                 leases.atomic_retried(lambda: _give_back(lease), what=f"invocation {invocation.request_id}")
             else:
                 message = str(exc)
-                leases.atomic_retried(lambda: _finish_platform_error(lease, message),
-                                      what=f"invocation {invocation.request_id}")
+                leases.retried(lambda: _finish_platform_error(lease, message),
+                               what=f"invocation {invocation.request_id}")
             return
-        leases.atomic_retried(lambda: _finish(lease, result), what=f"the outcome of invocation {invocation.request_id}")
+        leases.retried(lambda: _finish(lease, result), what=f"the outcome of invocation {invocation.request_id}")
 
 
 async def _run_held(held: leases.Held, prepared: services.Prepared) -> executors.InvokeResult:
@@ -234,14 +253,16 @@ def _give_back(lease: Lease) -> None:
 
 
 def _finish(lease: Lease, result: executors.InvokeResult) -> None:
+    """Record the attempt's outcome, its row and its outbox message in one statement (PostgreSQL),
+    in a transaction with the records for destinations when it owes some."""
     invocation, version = lease.invocation, lease.target.version
     now = timezone.now()
-    log = services.result_log(request_id=str(invocation.request_id), version=version, result=result)
-    message = services.error_message(result)
+    log = bounded_log(services.result_log(request_id=str(invocation.request_id), version=version, result=result))
     outcome = dict(
         executed_version=version.version, duration_ms=result.duration_ms,
         billed_duration_ms=result.billed_duration_ms, max_memory_used_mb=result.max_memory_used_mb,
-        init_duration_ms=result.init_duration_ms, error_type=result.error_type or "", error_message=message,
+        init_duration_ms=result.init_duration_ms, error_type=result.error_type or "",
+        error_message=services.error_message(result),
     )
     errors = invocation.function_error_count + (1 if result.function_error else 0)
     status, due = InvocationStatus.SUCCEEDED, None
@@ -250,18 +271,38 @@ def _finish(lease: Lease, result: executors.InvokeResult) -> None:
     elif result.function_error:
         status = InvocationStatus.FAILED
     changes = dict(status=status, next_attempt_at=due, **LEASE_FREED, function_error_count=errors,
-                   finished_at=None if due else now, log_tail=bounded_log(log),
+                   finished_at=None if due else now, log_tail=log,
                    function_error=result.function_error or "", response=result.payload[:RESPONSE_KEEP_BYTES], **outcome)
-    if not Invocation.objects.filter(pk=invocation.pk, fence=lease.fence).update(**changes):
-        return  # the lease ran out and another worker took over: its outcome stands
-    Attempt.objects.create(
-        invocation=invocation, number=lease.number, started_at=lease.started_at, finished_at=now, log_tail=log,
-        outcome=AttemptOutcome.FUNCTION_ERROR if result.function_error else AttemptOutcome.SUCCEEDED, **outcome)
+    attempt = dict(invocation_id=invocation.pk, number=lease.number, started_at=lease.started_at, finished_at=now,
+                   log_tail=log, outcome=AttemptOutcome.FUNCTION_ERROR if result.function_error
+                   else AttemptOutcome.SUCCEEDED, **outcome)
+    if _write_outcome(lease, changes=changes, attempt=attempt, due=due, now=now):
+        transaction.on_commit(lambda: _count(invocation, result))
+
+
+def _write_outcome(lease: Lease, *, changes: dict[str, Any], attempt: dict[str, Any], due: datetime | None,
+                   now: datetime) -> bool:
+    """Write an ended attempt while its lease holds (False when it no longer did): the invocation's
+    ``changes``, the ``attempt`` row, its outbox message deleted or due again at ``due`` (published
+    once committed), and the records an ended invocation owes, all together."""
+    invocation, function = lease.invocation, lease.target.version.function
     for name, value in changes.items():
         setattr(invocation, name, value)
     invocation.attempt_count = lease.number
-    _after(invocation, function=version.function)
-    transaction.on_commit(lambda: _count(invocation, result))
+    key = str(invocation.request_id)
+    owed = [] if due else _records(invocation, function=function)
+    with transaction.atomic() if owed else contextlib.nullcontext():
+        # Running, too: a write whose answer was lost and is tried again finds its own outcome there.
+        held = {"id": invocation.pk, "fence": lease.fence, "status": InvocationStatus.RUNNING}
+        if not statements.finish(where=held, values=changes, attempt=attempt, task=outbox.RUN_INVOCATION, key=key,
+                                 due_at=due, now=now):
+            return False  # the lease ran out and another worker took over: its outcome stands
+        for target, body, attributes in owed:
+            destinations.deliver(tenant=invocation.tenant, target=target, body=body, attributes=attributes,
+                                 chain_depth=invocation.chain_depth)
+    if due is not None:
+        transaction.on_commit(lambda: outbox.publish_quietly(task=outbox.RUN_INVOCATION, key=key, due_at=due))
+    return True
 
 
 def _count(invocation: Invocation, result: executors.InvokeResult) -> None:
@@ -277,17 +318,13 @@ def _finish_platform_error(lease: Lease, message: str) -> None:
     wait = min(settings.ASYNC_PLATFORM_BACKOFF_SECONDS * 2 ** min(lease.number - 1, 20),
                settings.ASYNC_PLATFORM_BACKOFF_MAX_SECONDS)
     due = now + timedelta(seconds=wait)
-    changed = Invocation.objects.filter(pk=invocation.pk, fence=lease.fence).update(
-        status=InvocationStatus.RETRYING, next_attempt_at=due, **LEASE_FREED,
-        error_type=PLATFORM_ERROR, error_message=message)
-    if not changed:
+    changes = dict(status=InvocationStatus.RETRYING, next_attempt_at=due, **LEASE_FREED,
+                   error_type=PLATFORM_ERROR, error_message=message)
+    attempt = dict(invocation_id=invocation.pk, number=lease.number, outcome=AttemptOutcome.PLATFORM_ERROR,
+                   started_at=lease.started_at, finished_at=now, executed_version=lease.target.version.version,
+                   error_type=PLATFORM_ERROR, error_message=message)
+    if not _write_outcome(lease, changes=changes, attempt=attempt, due=due, now=now):
         return
-    Attempt.objects.create(invocation=invocation, number=lease.number, outcome=AttemptOutcome.PLATFORM_ERROR,
-                           started_at=lease.started_at, finished_at=now,
-                           executed_version=lease.target.version.version, error_type=PLATFORM_ERROR,
-                           error_message=message)
-    invocation.status, invocation.next_attempt_at = InvocationStatus.RETRYING, due
-    _after(invocation, function=None)
     transaction.on_commit(lambda: metrics.ASYNC_OUTCOMES.labels(
         invocation.tenant.account_id, invocation.function_name, "platform_error").inc())
     logger.warning("invocation %s: platform error, next attempt in %.1f s: %s", invocation.request_id, wait, message)
@@ -350,8 +387,7 @@ def _after(invocation: Invocation, *, function: Function | None) -> None:
     """Owe the next message of a retrying invocation, or send the records of an ended one
     (``invocation`` holds its new state; ``function`` is its function when the caller has it)."""
     key = str(invocation.request_id)
-    status = invocation.status
-    if status == InvocationStatus.RETRYING:
+    if invocation.status == InvocationStatus.RETRYING:
         assert invocation.next_attempt_at is not None
         outbox.reschedule(task=outbox.RUN_INVOCATION, key=key, due_at=invocation.next_attempt_at)
         return
@@ -359,24 +395,31 @@ def _after(invocation: Invocation, *, function: Function | None) -> None:
     function = function or invocation.function
     if function is None:
         return
+    for target, body, attributes in _records(invocation, function=function):
+        destinations.deliver(tenant=invocation.tenant, target=target, body=body, attributes=attributes,
+                             chain_depth=invocation.chain_depth)
+
+
+def _records(invocation: Invocation, *, function: Function) -> list[tuple[str, bytes, dict[str, str]]]:
+    """What an ended invocation sends, (target, body, attributes) each: its destination's record
+    and, when it failed or expired, its event to the dead-letter target."""
+    status = invocation.status
     config = hot_cache.event_invoke_config(function=function, qualifier=invocation.qualifier or None)
-    if status == InvocationStatus.SUCCEEDED and config.on_success:
-        destinations.deliver(tenant=invocation.tenant, target=config.on_success,
-                             body=_destination_record(invocation, function=function, condition="Success"),
-                             attributes={}, chain_depth=invocation.chain_depth)
-    elif status in (InvocationStatus.FAILED, InvocationStatus.EXPIRED):
-        condition = RETRIES_EXHAUSTED if status == InvocationStatus.FAILED else EVENT_AGE_EXCEEDED
-        if config.on_failure:
-            destinations.deliver(tenant=invocation.tenant, target=config.on_failure,
-                                 body=_destination_record(invocation, function=function, condition=condition),
-                                 attributes={}, chain_depth=invocation.chain_depth)
-        dead_letter = event_configs.dead_letter_target(function=function)
-        if dead_letter:
-            destinations.deliver(tenant=invocation.tenant, target=dead_letter, body=bytes(invocation.payload),
-                                 attributes={"RequestID": key, "ErrorCode": "200",
-                                             "ErrorMessage": (invocation.error_message or condition)[:1024]
-                                             .replace("\x00", "")},
-                                 chain_depth=invocation.chain_depth)
+    if status == InvocationStatus.SUCCEEDED:
+        return [(config.on_success, _destination_record(invocation, function=function, condition="Success"),
+                 {})] if config.on_success else []
+    if status not in (InvocationStatus.FAILED, InvocationStatus.EXPIRED):
+        return []
+    condition = RETRIES_EXHAUSTED if status == InvocationStatus.FAILED else EVENT_AGE_EXCEEDED
+    owed: list[tuple[str, bytes, dict[str, str]]] = []
+    if config.on_failure:
+        owed.append((config.on_failure, _destination_record(invocation, function=function, condition=condition), {}))
+    dead_letter = event_configs.dead_letter_target(function=function)
+    if dead_letter:
+        owed.append((dead_letter, bytes(invocation.payload),
+                     {"RequestID": str(invocation.request_id), "ErrorCode": "200",
+                      "ErrorMessage": (invocation.error_message or condition)[:1024].replace("\x00", "")}))
+    return owed
 
 
 def _destination_record(invocation: Invocation, *, function: Function, condition: str) -> bytes:
@@ -406,8 +449,9 @@ def _json_or_text(data: bytes) -> Any:
 
 
 def sweep(*, limit: int = 500) -> dict[str, int]:
-    """Expire events past their age, revive attempts whose worker was lost, and publish again
-    the messages the broker lost. Runs every ``SWEEP_INTERVAL_SECONDS`` under ``lambent beat``."""
+    """Expire events past their age, revive attempts (and batches' waiting events) whose worker was
+    lost, and publish again the messages the broker lost. Runs every ``SWEEP_INTERVAL_SECONDS``
+    under ``lambent beat``."""
     now = timezone.now()
     expired = 0
     for invocation in Invocation.objects.select_related("tenant").filter(
@@ -419,4 +463,12 @@ def sweep(*, limit: int = 500) -> dict[str, int]:
             status=InvocationStatus.RUNNING, lease_expires_at__lte=now)[:limit]:
         outbox.publish_quietly(task=outbox.RUN_INVOCATION, key=str(invocation.request_id))
         revived += 1
+    # Queued events of a batch whose worker was lost before their turn (their hold ran out).
+    for pk, request_id, held_until in Invocation.objects.filter(
+            status=InvocationStatus.QUEUED, lease_expires_at__lte=now).values_list("pk", "request_id",
+                                                                                  "lease_expires_at")[:limit]:
+        if Invocation.objects.filter(pk=pk, status=InvocationStatus.QUEUED, lease_expires_at=held_until).update(
+                lease_expires_at=None):
+            outbox.publish_quietly(task=outbox.RUN_INVOCATION, key=str(request_id))
+            revived += 1
     return {"expired": expired, "revived": revived, "redelivered": outbox.redeliver_overdue()}

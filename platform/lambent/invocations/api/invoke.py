@@ -25,12 +25,11 @@ from django.views.decorators.csrf import csrf_exempt
 
 from lambent.api.exceptions import error_body, error_headers
 from lambent.api.threads import on_database_thread
-from lambent.broker import BrokerUnavailable
-from lambent.errors import InvalidParameter, LambentError, ServiceUnavailable
-from lambent.functions.models import Function
+from lambent.errors import InvalidParameter, LambentError
 from lambent.iam.authentication import authenticate
 from lambent.iam.models import Tenant
-from lambent.invocations import asynchronous, hot_cache, ledger_writer, outbox, services
+from lambent.invocations import hot_cache, ledger_writer, services
+from lambent.invocations.accepting import accept_event
 from lambent.invocations.hot_cache import Routing
 from lambent.invocations.ledger_writer import LedgerRow
 from lambent.invocations.logs import tail_base64
@@ -68,25 +67,6 @@ def _resolve_from_database(request: HttpRequest, name: str) -> tuple[Tenant, Rou
     key = authenticate(header)
     hot_cache.keys.put(hot_cache.header_key(header.partition(" ")[2]), key)
     return key.tenant, services.routing(tenant=key.tenant, function_name=name, qualifier=request.GET.get("qualifier"))
-
-
-_store = on_database_thread(asynchronous.store)
-_withdraw = on_database_thread(asynchronous.withdraw)
-
-
-async def accept_event(*, tenant: Tenant, function: Function, qualifier: str | None, payload: bytes) -> Invocation:
-    """Store an ``Event`` invocation, then publish it from the event loop: a broker that does not
-    answer costs each caller ``REDIS_SOCKET_TIMEOUT`` at most, never a database thread's time.
-    A 503 (``ServiceUnavailable``) when the broker did not take it, and then it never runs."""
-    invocation = await _store(tenant=tenant, function=function, qualifier=qualifier, payload=payload)
-    try:
-        await outbox.publish_async(task=outbox.RUN_INVOCATION, key=str(invocation.request_id))
-    except BrokerUnavailable as exc:
-        if await _withdraw(invocation):
-            logger.warning("event invocation of %s refused: the broker did not take it (%s)", function.name, exc)
-            raise ServiceUnavailable("The invocation could not be queued: the message broker did not answer. "
-                                     "Nothing will run; try again.") from exc
-    return invocation
 
 
 async def _accept(request: HttpRequest, tenant: Tenant, routing: Routing) -> HttpResponse:

@@ -21,7 +21,8 @@ from lambent.api.threads import on_database_thread
 from lambent.errors import InvalidParameter
 from lambent.iam.models import Tenant
 from lambent.invocations import hot_cache, services
-from lambent.invocations.api.invoke import accept_event, run_recorded
+from lambent.invocations.accepting import accept_event
+from lambent.invocations.api.invoke import run_recorded
 from lambent.invocations.hot_cache import Routing
 from lambent.invocations.logs import tail_base64
 from lambent.invocations.models import InvocationType
