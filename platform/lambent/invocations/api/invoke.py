@@ -33,7 +33,7 @@ from lambent.invocations.accepting import accept_event
 from lambent.invocations.hot_cache import Routing
 from lambent.invocations.ledger_writer import LedgerRow
 from lambent.invocations.logs import tail_base64
-from lambent.invocations.models import Invocation, InvocationType
+from lambent.invocations.models import InvocationType
 from lambent.quotas import slots
 from lambent.quotas.admission import Pool
 from worker import executors
