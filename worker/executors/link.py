@@ -42,6 +42,11 @@ from worker.executors.meter import Meter
 
 #: How long past the deadline an agent that has not answered is waited for.
 DEADLINE_GRACE_S = 2.0
+# The kernel sends the OOM killer's SIGKILL before it logs the kill and counts it in memory.events, so
+# a runtime's end can reach this side before the count does: a SIGKILLed runtime's count is awaited
+# this long, polled every OOM_COUNT_POLL_S.
+OOM_COUNT_WAIT_S = 0.25
+OOM_COUNT_POLL_S = 0.005
 
 
 class AgentLink(SandboxLink):
@@ -110,7 +115,7 @@ class AgentLink(SandboxLink):
             raise FunctionTimeout(self._timed_out(request)) from None
         except (protocol.ProtocolError, ConnectionError):
             self.close()
-            raise self._agent_gone(request, oom_before) from None
+            raise await self._agent_gone(request, oom_before) from None
         except BaseException:  # cancelled: hanging up has the agent kill the invocation
             self.close()
             raise
@@ -128,7 +133,7 @@ class AgentLink(SandboxLink):
         if status == "timeout":
             raise FunctionTimeout(replace(self._timed_out(request), log=result.log))
         if status == "crashed":
-            raise self._died(request, oom_before, base=result)
+            raise await self._died(request, oom_before, base=result)
         raise ExecutorPlatformError(f"the agent answered an unknown status {status!r}")
 
     def _result(self, reply: dict[str, object], body: bytes, *, sent_at: float) -> InvokeResult:
@@ -153,24 +158,36 @@ class AgentLink(SandboxLink):
                             duration_ms=self.spec.timeout * 1000.0, max_memory_used_mb=self.meter.peak_mb(),
                             error_type="Sandbox.Timedout")
 
-    def _died(self, request: InvokeRequest, oom_before: int, *, base: InvokeResult) -> FunctionError:
+    async def _died(self, request: InvokeRequest, oom_before: int, *, base: InvokeResult) -> FunctionError:
         """The runtime ended under the invocation: out of memory if the kernel says so, else a crash."""
-        if self.meter.oom_kills() > oom_before:
+        if _KILLED in base.payload and await self._oom_killed_since(oom_before):
             return self._out_of_memory(request, base)
         return FunctionCrashed(base)
 
-    def _agent_gone(self, request: InvokeRequest, oom_before: int) -> ExecutorError:
+    async def _agent_gone(self, request: InvokeRequest, oom_before: int) -> ExecutorError:
         """The connection ended with no answer: the agent itself is gone (the sandbox was destroyed, or
         the kernel's OOM killer took it). The invocation may have run."""
-        if self.meter.oom_kills() > oom_before:
+        if await self._oom_killed_since(oom_before):
             return self._out_of_memory(request, InvokeResult(payload=b"", duration_ms=0.0,
                                                              max_memory_used_mb=self.meter.peak_mb()))
         return ExecutorUnavailable("the sandbox ended before its agent answered the invocation")
+
+    async def _oom_killed_since(self, count: int) -> bool:
+        """Whether the sandbox's OOM kill count rose past ``count``, waiting out the kernel's lag."""
+        deadline = time.monotonic() + (OOM_COUNT_WAIT_S if self.meter.measures else 0.0)
+        while self.meter.oom_kills() <= count:
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(OOM_COUNT_POLL_S)
+        return True
 
     @staticmethod
     def _out_of_memory(request: InvokeRequest, result: InvokeResult) -> FunctionOutOfMemory:
         message = f"RequestId: {request.request_id} Error: Runtime exited with error: signal: killed"
         return FunctionOutOfMemory(_with_error(result, "Runtime.OutOfMemory", message))
+
+
+_KILLED = b"signal: killed"  # how the agent's exit document names a SIGKILL
 
 
 def _since(start: float) -> float:

@@ -52,6 +52,11 @@ class Meter:
             return os.pread(fd, _READ_BYTES, 0).decode()
         raise FileNotFoundError(f"none of {names} in {self._directory}")
 
+    @property
+    def measures(self) -> bool:
+        """Whether there is a cgroup to read (without one, every counter reads zero)."""
+        return self._directory is not None
+
     def peak_bytes(self) -> int:
         """The highest memory use seen (v2 without ``memory.peak``: the current use)."""
         if self._directory is None:
