@@ -1,4 +1,4 @@
-"""Provisioned concurrency in the local backend: sandboxes initialized ahead of demand, kept at a count.
+"""Provisioned concurrency in a pooled backend: sandboxes initialized ahead of demand, kept at a count.
 
 ``Provisioner`` holds a pool per ``FunctionSpec.key``: the count asked for and the sandboxes
 that exist, idle (initialized, waiting), busy (serving an invocation) or starting. A loop
@@ -34,7 +34,7 @@ from worker.executors.base import (
     SandboxCount,
     failure_reason,
 )
-from worker.executors.local.warm import WarmSandbox
+from worker.executors.warm import WarmSandbox
 
 logger = logging.getLogger(__name__)
 
