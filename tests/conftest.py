@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from kubernetes import client, config
 from rest_framework.test import APIClient
 
 from lambent.iam import services as iam_services
 from lambent.iam.services import NewTenant
+from tests.k8s.node import Node
+from tests.k8s.testbed import Testbed, Unavailable, binaries
 
 HANDLER_SOURCE = "def handler(event, context):\n    return event\n"
 
@@ -161,3 +165,41 @@ def _no_kept_slots() -> Any:
         import asyncio
 
         asyncio.run(slots.keeper.give_back_idle())
+
+
+# --- the Kubernetes test bed ------------------------------------------------------------------
+# Started once per session, the first time a test asks for it, and stopped after the last: the
+# control plane for every test of it, the node (containerd and a kubelet) the first time a test
+# asks for that. Where the machine cannot host it (not root, not Debian) the tests are skipped,
+# saying why, unless LAMBENT_TEST_REQUIRE_SANDBOX asks for every test that needs root; anywhere
+# else a test bed that does not start fails them.
+
+@pytest.fixture(scope="session")
+def testbed() -> Iterator[Testbed]:
+    try:
+        bin_dir = binaries()
+    except Unavailable as reason:
+        if os.environ.get("LAMBENT_TEST_REQUIRE_SANDBOX"):
+            pytest.fail(f"the Kubernetes test bed is required but cannot run: {reason}")
+        pytest.skip(str(reason))
+    testbed = Testbed(bin_dir=bin_dir).start()
+    try:
+        yield testbed
+    finally:
+        testbed.stop()
+
+
+@pytest.fixture(scope="session")
+def node(testbed: Testbed) -> Node:
+    return testbed.start_node()
+
+
+@pytest.fixture(scope="session")
+def api_client(testbed: Testbed) -> Iterator[client.ApiClient]:
+    with config.new_client_from_config(config_file=str(testbed.kubeconfig)) as api_client:
+        yield api_client
+
+
+@pytest.fixture(scope="session")
+def core(api_client: client.ApiClient) -> client.CoreV1Api:
+    return client.CoreV1Api(api_client)

@@ -1,53 +1,14 @@
-"""The test bed, started once for this package's tests and stopped after them: the control plane
-for every test here, the node (containerd and a kubelet) the first time a test asks for it. Where
-the machine cannot host it (not root, not Debian) the tests are skipped, saying why, unless
-LAMBENT_TEST_REQUIRE_SANDBOX asks for every test that needs root; anywhere else a test bed that
-does not start fails them.
-"""
+"""A namespace of its own for each test of the test bed (whose fixtures are in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 
-from tests.k8s.node import Node
 from tests.k8s.processes import wait_until
-from tests.k8s.testbed import Testbed, Unavailable, binaries
-
-
-@pytest.fixture(scope="package")
-def testbed() -> Iterator[Testbed]:
-    try:
-        bin_dir = binaries()
-    except Unavailable as reason:
-        if os.environ.get("LAMBENT_TEST_REQUIRE_SANDBOX"):
-            pytest.fail(f"the Kubernetes test bed is required but cannot run: {reason}")
-        pytest.skip(str(reason))
-    testbed = Testbed(bin_dir=bin_dir).start()
-    try:
-        yield testbed
-    finally:
-        testbed.stop()
-
-
-@pytest.fixture(scope="package")
-def node(testbed: Testbed) -> Node:
-    return testbed.start_node()
-
-
-@pytest.fixture(scope="package")
-def api_client(testbed: Testbed) -> Iterator[client.ApiClient]:
-    with config.new_client_from_config(config_file=str(testbed.kubeconfig)) as api_client:
-        yield api_client
-
-
-@pytest.fixture(scope="package")
-def core(api_client: client.ApiClient) -> client.CoreV1Api:
-    return client.CoreV1Api(api_client)
 
 
 @pytest.fixture
