@@ -168,6 +168,65 @@ CGROUP_PARENT = env_str("LAMBENT_CGROUP_PARENT", default=f"lambent-{_INSTALLATIO
 #: installations on one host need ranges that do not overlap, or their sandboxes could share a uid.
 SANDBOX_UID_BASE = env_int("LAMBENT_SANDBOX_UID_BASE", default=200000 + 65536 * (_INSTALLATION % 4096), minimum=1000)
 
+# --- Kubernetes ---------------------------------------------------------------------------
+# What worker.executors.kubernetes.KubernetesExecutor runs pods with (LAMBENT_EXECUTOR_BACKEND);
+# worker.executors.kubernetes.settings reads these into one object and says more of each.
+
+#: The kubeconfig file the executor reaches the cluster with; unset, the in-cluster configuration
+#: (the executor pod's service account).
+KUBERNETES_KUBECONFIG = env_str("LAMBENT_KUBERNETES_KUBECONFIG")
+#: The kubeconfig's context to use; unset, its current context.
+KUBERNETES_CONTEXT = env_str("LAMBENT_KUBERNETES_CONTEXT")
+#: The namespace of each tenant's pods, ``{account_id}`` replaced by the tenant's 12 digits.
+KUBERNETES_NAMESPACE_PATTERN = env_str("LAMBENT_KUBERNETES_NAMESPACE_PATTERN", default="lambent-{account_id}")
+#: The value of the ``lambent.dev/installation`` label on everything the executor makes: what is this
+#: installation's (two installations can share a cluster if their names and namespace patterns differ).
+KUBERNETES_INSTALLATION = env_str("LAMBENT_KUBERNETES_INSTALLATION", default="lambent")
+#: The namespace the platform itself runs in: the executor's leader Lease lives there, and its pods
+#: selected by the selector below are the only ones that may reach the sandboxes' agents.
+KUBERNETES_PLATFORM_NAMESPACE = env_str("LAMBENT_KUBERNETES_PLATFORM_NAMESPACE", default="lambent-system")
+#: Labels (``key=value,...``) of the platform's pods (api, worker and executor) in that namespace.
+KUBERNETES_PLATFORM_POD_SELECTOR = (env_mapping("LAMBENT_KUBERNETES_PLATFORM_POD_SELECTOR")
+                                    or {"app.kubernetes.io/name": "lambent"})
+#: The image of each runtime, ``python3.12=registry/image@sha256:...,...``; a runtime not named here
+#: runs the pattern's image, ``{runtime}`` replaced by its name.
+KUBERNETES_IMAGES = env_mapping("LAMBENT_KUBERNETES_IMAGES")
+KUBERNETES_IMAGE_PATTERN = env_str("LAMBENT_KUBERNETES_IMAGE_PATTERN", default="lambent/runtime:{runtime}")
+#: Generic pods kept ready per tenant namespace, runtime, memory size and storage size in use:
+#: ``python3.12=4,...`` per runtime, the default for the others; 0 starts every pod on demand.
+KUBERNETES_POOL_SIZES = env_mapping("LAMBENT_KUBERNETES_POOL_SIZES")
+KUBERNETES_POOL_SIZE = env_int("LAMBENT_KUBERNETES_POOL_SIZE", default=1, minimum=0)
+#: The RuntimeClass of sandbox pods (``gvisor``, ``kata``...); unset, the cluster's default runtime.
+KUBERNETES_RUNTIME_CLASS = env_str("LAMBENT_KUBERNETES_RUNTIME_CLASS")
+#: Secrets (names, comma-separated) the kubelet pulls runtime images with; each must exist in every
+#: tenant namespace.
+KUBERNETES_IMAGE_PULL_SECRETS = env_list("LAMBENT_KUBERNETES_IMAGE_PULL_SECRETS", default=[])
+#: The port each sandbox pod's agent listens on for the platform.
+KUBERNETES_AGENT_PORT = env_int("LAMBENT_KUBERNETES_AGENT_PORT", default=8080, minimum=1)
+#: Pods share the node's network and each agent listens on a 127.0.0.1 port of the range
+#: (``first-last``): for a test cluster without a pod network only; never with tenants' code.
+KUBERNETES_HOST_NETWORK = env_bool("LAMBENT_KUBERNETES_HOST_NETWORK", default=False)
+KUBERNETES_HOST_PORTS = env_str("LAMBENT_KUBERNETES_HOST_PORTS", default="30000-32767")
+#: Sandbox pods run in user namespaces (``hostUsers: false``): Kubernetes 1.25 or newer with the
+#: feature on, and nodes whose runtime and kernel support it.
+KUBERNETES_USER_NAMESPACES = env_bool("LAMBENT_KUBERNETES_USER_NAMESPACES", default=False)
+#: Networks (CIDR, comma-separated) sandboxes may reach, less the excepted ones within them: by
+#: default the internet but no private, link-local (cloud metadata), shared (CGNAT) address, nor
+#: the cluster's own pod and service ranges (name them when they lie outside those).
+KUBERNETES_EGRESS_ALLOWED = env_list("LAMBENT_KUBERNETES_EGRESS_ALLOWED", default=["0.0.0.0/0"])
+KUBERNETES_EGRESS_EXCEPT = env_list("LAMBENT_KUBERNETES_EGRESS_EXCEPT", default=[
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"])
+KUBERNETES_CLUSTER_NETWORKS = env_list("LAMBENT_KUBERNETES_CLUSTER_NETWORKS", default=[])
+#: ``host:port`` where the executor serves code packages to pods, and the base URL pods fetch them
+#: from (its Service, say ``http://lambent-executor.lambent-system.svc:8081``); required.
+KUBERNETES_CODE_BIND = env_str("LAMBENT_KUBERNETES_CODE_BIND", default="0.0.0.0:8081")
+KUBERNETES_CODE_URL = env_str("LAMBENT_KUBERNETES_CODE_URL")
+#: CPU (millicores) per 1,024 MB of a function's memory, its pod's request and limit alike: Lambda
+#: gives one vCPU at 1,769 MB.
+KUBERNETES_MILLICPU_PER_GB = env_int("LAMBENT_KUBERNETES_MILLICPU_PER_GB", default=579, minimum=1)
+#: Seconds a new pod has to become Ready (its image pulled, its agent listening) before it is deleted.
+KUBERNETES_POD_START_SECONDS = env_float("LAMBENT_KUBERNETES_POD_START_SECONDS", default=120.0, minimum=1.0)
+
 # --- asynchronous invocations -------------------------------------------------------------
 
 #: Seconds before the first and the second retry of an asynchronous invocation whose function

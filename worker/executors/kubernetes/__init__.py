@@ -1,0 +1,1 @@
+"""The Kubernetes backend: functions run in pods, one invocation at a time per pod."""
