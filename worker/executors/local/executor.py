@@ -3,9 +3,10 @@
 Its sandboxes are pooled, leased and provisioned as ``worker.executors.pooled`` says. A new
 one is made, as in Fission's pool manager or SOCK, by *specializing* a generic sandbox started
 ahead of demand (agent and interpreter loaded, no tenant code): its code is bound in and its
-limits set, so a cold start pays only for the function's own init. A generic sandbox, once specialized, belongs to that version for
-ever; the pool of generic ones (``generic_pool_size`` per interpreter) refills in the
-background. Concurrent cold starts of one version share the code extraction.
+limits set, so a cold start pays only for the function's own init. A generic sandbox, once
+specialized, belongs to that version for ever; the pool of generic ones (``generic_pool_size`` per
+interpreter) refills in the background. Concurrent cold starts of one version share the code
+extraction.
 At start the backend reaps what a previous executor process left behind (sandboxes, cgroups,
 mounts).
 
