@@ -14,7 +14,6 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import NoReturn
 
 from django.conf import settings
@@ -46,14 +45,13 @@ class KubernetesSettings:
     #: Where the platform runs: the executor's Lease, and the only pods that may reach agents.
     platform_namespace: str = "lambent-system"
     #: The labels of those pods.
-    platform_pod_selector: Mapping[str, str] = field(
-        default_factory=lambda: MappingProxyType({"app.kubernetes.io/name": "lambent"}))
+    platform_pod_selector: Mapping[str, str] = field(default_factory=lambda: {"app.kubernetes.io/name": "lambent"})
     #: The image of each runtime named; the others run ``image_pattern`` with ``{runtime}`` replaced.
-    images: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    images: Mapping[str, str] = field(default_factory=dict)
     image_pattern: str = "lambent/runtime:{runtime}"
     #: Generic pods kept ready per pool (tenant namespace, runtime, memory and storage size), by
     #: runtime; ``pool_size`` for runtimes not named.
-    pool_sizes: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    pool_sizes: Mapping[str, int] = field(default_factory=dict)
     pool_size: int = 1
     #: The sandbox pods' RuntimeClass; None: the cluster's default runtime.
     runtime_class: str | None = None
@@ -94,10 +92,10 @@ class KubernetesSettings:
             namespace_pattern=settings.KUBERNETES_NAMESPACE_PATTERN,
             installation=settings.KUBERNETES_INSTALLATION,
             platform_namespace=settings.KUBERNETES_PLATFORM_NAMESPACE,
-            platform_pod_selector=MappingProxyType(dict(settings.KUBERNETES_PLATFORM_POD_SELECTOR)),
-            images=MappingProxyType(dict(settings.KUBERNETES_IMAGES)),
+            platform_pod_selector=dict(settings.KUBERNETES_PLATFORM_POD_SELECTOR),
+            images=dict(settings.KUBERNETES_IMAGES),
             image_pattern=settings.KUBERNETES_IMAGE_PATTERN,
-            pool_sizes=MappingProxyType(_pool_sizes(settings.KUBERNETES_POOL_SIZES)),
+            pool_sizes=_pool_sizes(settings.KUBERNETES_POOL_SIZES),
             pool_size=settings.KUBERNETES_POOL_SIZE,
             runtime_class=settings.KUBERNETES_RUNTIME_CLASS,
             image_pull_secrets=tuple(settings.KUBERNETES_IMAGE_PULL_SECRETS),
