@@ -179,10 +179,6 @@ def sandbox_pod(settings: KubernetesSettings, *, namespace: str, name: str, runt
         "terminationGracePeriodSeconds": 2,
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "hostNetwork": host_port is not None,
-        "hostPID": False,
-        "hostIPC": False,
-        "shareProcessNamespace": False,
         "dnsPolicy": "ClusterFirstWithHostNet" if host_port is not None else "ClusterFirst",
         "securityContext": {"runAsNonRoot": True, "runAsUser": SANDBOX_UID, "runAsGroup": SANDBOX_UID,
                             "fsGroup": SANDBOX_UID, "seccompProfile": {"type": "RuntimeDefault"}},
@@ -190,6 +186,8 @@ def sandbox_pod(settings: KubernetesSettings, *, namespace: str, name: str, runt
         "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": f"{ephemeral_mb}Mi"}},
                     {"name": "task", "emptyDir": {"sizeLimit": f"{TASK_MB}Mi"}}],
     }
+    if host_port is not None:
+        spec["hostNetwork"] = True
     if settings.user_namespaces:
         spec["hostUsers"] = False
     if settings.runtime_class:
