@@ -16,6 +16,15 @@ class FrameReader:
     def feed(self, data: bytes) -> None:
         self._buffer += data
 
+    def __len__(self) -> int:
+        """The bytes buffered, of frames not complete yet."""
+        return len(self._buffer)
+
+    def take_rest(self) -> bytes:
+        """What is buffered beyond the frames taken, handed to another reader."""
+        rest, self._buffer = bytes(self._buffer), bytearray()
+        return rest
+
     def next_frame(self) -> "tuple[dict, bytes] | None":
         buffer = self._buffer
         if len(buffer) < LENGTH_BYTES:
