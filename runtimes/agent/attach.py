@@ -10,7 +10,8 @@ waiting are closed. One whose first frame is anything else, or whose key is wron
 without an answer, and the agent goes on waiting.
 
 Strangers cannot hold the door: at most ``MAX_WAITING`` connections wait for their first frame (one
-more closes the oldest), and a first frame may take ``MAX_ATTACH_BYTES`` at most.
+more closes the oldest), and a first frame may have a header of ``MAX_ATTACH_BYTES`` at most and no
+body (a longer one is refused from its length alone, before it is read).
 
 The key itself arrives after the standby is forked, so no runtime ever holds a copy of it; the
 digest the standby's copy of the agent's memory may hold tells nothing of the key.
@@ -54,7 +55,7 @@ class Doorman:
     def admit(self, sock: "_socket.socket") -> None:
         if len(self._waiting) >= MAX_WAITING:
             self._drop(next(iter(self._waiting)))
-        frames = FrameReader()
+        frames = FrameReader(max_header_bytes=MAX_ATTACH_BYTES, max_body_bytes=0)
         stream: Stream
 
         def on_data(data: bytes) -> None:
@@ -75,11 +76,9 @@ class Doorman:
         except ProtocolError:
             return self._drop(stream)
         if frame is None:
-            if len(frames) > MAX_ATTACH_BYTES:
-                self._drop(stream)
             return
-        header, body = frame
-        if header.get("op") != "attach" or body or not self._matches(header.get("key")):
+        header, _ = frame
+        if header.get("op") != "attach" or not self._matches(header.get("key")):
             return self._drop(stream)
         del self._waiting[stream]
         for stranger in list(self._waiting):
