@@ -112,6 +112,10 @@ class Stream:
         self._discarding = False  # half-closed: whatever still comes is dropped
         loop.watch(self.fd, POLLIN, self._ready, close=self.close)
 
+    def hand_over(self, *, on_data: "Callable[[bytes], None]", on_close: "Callable[[], None]") -> None:
+        """From now on, what it reads goes to ``on_data``, and its end to ``on_close``."""
+        self._on_data, self._on_close = on_data, on_close
+
     def write(self, data: bytes) -> None:
         if self.closed or self._closing:
             return

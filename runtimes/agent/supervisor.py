@@ -2,6 +2,16 @@
 
 The agent greets the platform with a ``ready`` frame once it listens and its standby is forked:
 ``pid`` is its own in the sandbox, which the executor checks is the pid its seccomp guard protects.
+(Over TCP, ``--listen``, the platform first proves itself: ``{"op": "attach", "key": K}``, see
+``attach``; ``ready`` answers it.)
+
+A sandbox whose code is not put in its task root from outside (a pod's) fetches it itself: before
+init, the platform may send once ``{"op": "specialize", "code": {"url": U, "sha256": H, "max_bytes":
+N}}``, answered ``{"op": "specialized"}`` once the zip at ``U`` (plain HTTP, a URL the platform
+signed) is checked and unpacked in the task root, or ``{"op": "specialized", "error": E}`` with the
+task root left empty (see ``code_package``). A second specialize, or one after init, is answered
+with an error and changes nothing. The agent reads no other frame meanwhile.
+
 The platform sends ``init`` once, then ``invoke`` frames, one at a time; each gets exactly one
 ``result`` frame:
 
@@ -95,6 +105,7 @@ class Supervisor:
         self._frames = FrameReader()
         self._log = LogBuffer()
         self._initialized = False
+        self._specialized = False  # a specialize frame came (whatever its outcome)
         self._standby: launcher.Standby | None = None  # a Python runtime forked ahead of demand
         self._runtime: launcher.Runtime | None = None
         self._log_fd: int | None = None  # the read end of the runtime's stdout and stderr, until every writer is gone
@@ -142,6 +153,8 @@ class Supervisor:
                 self._invoke(header, body, origin=None)
             elif op == "init":
                 self._init(header)
+            elif op == "specialize":
+                self._specialize(header)
             elif op == "lend":
                 self._lend(header)
             elif op == "revoke":
@@ -215,6 +228,22 @@ class Supervisor:
         self._token = None  # in doubt: no holder may invoke again
         self._loop.clear_timer()
         self._kill_runtime()
+
+    def _specialize(self, header: dict) -> None:
+        """Fetch and unpack the function's code into the task root, before init; synchronously: the
+        platform waits for the answer, and until init nothing else is asked of the sandbox."""
+        if self._initialized:
+            error: str | None = "specialize: the sandbox is already initialized"
+        elif self._specialized:
+            error = "specialize: the sandbox is already specialized"
+        else:
+            self._specialized = True
+            from . import code_package  # only sandboxes that fetch their code pay for it
+
+            error = code_package.specialize(header.get("code"), task_root=self._task_root)
+        assert self._platform is not None
+        answer = {"op": "specialized"} if error is None else {"op": "specialized", "error": error}
+        self._platform.write(protocol.encode(answer))
 
     def _init(self, header: dict) -> None:
         if self._initialized:

@@ -4,7 +4,8 @@ What this machine asks of it (FIELD-NOTES, "A real Kubernetes on this machine"):
 
 - ``restrict_oom_score_adj = true``: root here lacks CAP_SYS_RESOURCE, and runc fails to create a
   sandbox whose ``oomScoreAdj`` (-998) is below its own;
-- no registry: the sandbox ``pause`` image and the test images are made here and imported;
+- no registry: the sandbox ``pause`` image and the test images (busybox, and the runtime image of
+  sandbox pods) are made here and imported;
 - cgroupfs, ``cgroupsPerQOS: false``, no node-allocatable enforcement, ``failSwapOn: false``;
 - only host-network pods: a pod network would hand out private addresses, which may not be used as
   traffic targets here. The CNI configuration is loopback only, enough for containerd to report
@@ -45,6 +46,8 @@ CNI_BIN_DIR = "/usr/lib/cni"
 NAMESPACE = "k8s.io"  # containerd's namespace for what the CRI plugin runs
 PAUSE_IMAGE = "localhost/lambent-testbed/pause:1"
 BUSYBOX_IMAGE = "localhost/lambent-testbed/busybox:1"
+#: The host's Python 3.11 and the repository's runtimes (the agent): what a sandbox pod runs.
+RUNTIME_IMAGE = "localhost/lambent/runtime-python3.11:testbed"
 LOCK = Path("/run/lambent-k8s-testbed-node.lock")
 POD_LOGS = (Path("/var/log/pods"), Path("/var/log/containers"))
 # Made whatever the configuration: by the kubelet 1.20 (its device plugins' socket folder) and by
@@ -178,7 +181,8 @@ class Node:
         pause = images.pause_image(archives / "pause.tar", name=PAUSE_IMAGE,
                                    pause=self.control_plane.bin_dir / "pause")
         busybox = images.busybox_image(archives / "busybox.tar", name=BUSYBOX_IMAGE)
-        for archive in (pause, busybox):
+        runtime = images.runtime_image(archives / "runtime.tar", name=RUNTIME_IMAGE)
+        for archive in (pause, busybox, runtime):
             self.ctr("images", "import", str(archive))
 
     def _start_kubelet(self) -> None:

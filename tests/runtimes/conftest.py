@@ -8,6 +8,7 @@ parallel runs never collide; a runtime learns the real port from ``AWS_LAMBDA_RU
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import subprocess
@@ -132,6 +133,60 @@ class Agent:
         return path.read_text().strip()
 
 
+class TcpAgent(Agent):
+    """An agent listening on TCP (``--listen``), as in a pod: the platform attaches with the key
+    whose digest is in the agent's environment. ``attach=False`` leaves the attaching to the test."""
+
+    def __init__(self, *, task_root: Path, key: str, environment: dict[str, str], attach: bool = True) -> None:
+        self.task_root = task_root
+        self.key = key
+        self.key_digest = hashlib.sha256(key.encode()).hexdigest()
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(AGENT), "--listen", f"tcp:127.0.0.1:{self.port}",
+             "--runtime-api", "127.0.0.1:0", "--task-root", str(task_root)],
+            env={"LAMBENT_AGENT_KEY_SHA256": self.key_digest, **environment},
+            stderr=subprocess.PIPE,
+        )
+        self.sock = self.connect()
+        if attach:
+            self.ready = self.attach(self.sock)
+
+    def connect(self) -> socket.socket:
+        """A TCP connection to the agent, once it listens."""
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            try:
+                return socket.create_connection(("127.0.0.1", self.port), timeout=TIMEOUT)
+            except ConnectionRefusedError:
+                assert self.process.poll() is None, "the agent exited"
+                assert time.monotonic() < deadline, "the agent does not listen"
+                time.sleep(0.005)
+
+    def attach(self, sock: socket.socket, key: str | None = None) -> dict:
+        """Send the attach frame on ``sock``; the agent's answer (``ready``)."""
+        protocol.send(sock, {"op": "attach", "key": self.key if key is None else key})
+        return protocol.receive(sock)[0]
+
+    def specialize(self, code: object) -> dict:
+        protocol.send(self.sock, {"op": "specialize", "code": code})
+        return protocol.receive(self.sock)[0]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def closed_by_peer(sock: socket.socket) -> bool:
+    """Whether the peer closed ``sock`` without sending anything (reset counts as closed)."""
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
 @pytest.fixture
 def task_root(tmp_path: Path) -> Path:
     root = tmp_path / "task"
@@ -183,6 +238,26 @@ def start_agent(task_root: Path, tmp_path: Path) -> Iterator[Callable[..., Agent
 @pytest.fixture
 def agent(start_agent: Callable[..., Agent]) -> Agent:
     return start_agent()
+
+
+@pytest.fixture
+def start_tcp_agent(task_root: Path) -> Iterator[Callable[..., TcpAgent]]:
+    """Start an agent on TCP; ``environment`` is added to the key's digest, its only variable by default."""
+    agents: list[TcpAgent] = []
+
+    def start(*, key: str = "the-platform's-key", environment: dict[str, str] | None = None,
+              attach: bool = True) -> TcpAgent:
+        agent = TcpAgent(task_root=task_root, key=key, environment=environment or {}, attach=attach)
+        agents.append(agent)
+        return agent
+
+    yield start
+    for agent in agents:
+        agent.sock.close()
+        agent.process.terminate()  # one the platform never attached to still waits: SIGTERM ends it cleanly
+        agent.process.wait(TIMEOUT)
+        if agent.process.stderr is not None:
+            agent.process.stderr.close()
 
 
 def process_gone(pid: int) -> bool:

@@ -418,7 +418,7 @@ def test_the_agent_greets_the_platform_with_its_pid(agent: Agent) -> None:
         (["--socket-fd", "0"], 1, "cannot listen: [Errno 88] Socket operation on non-socket"),  # /dev/null
         (["--socket-fd", "99"], 1, "cannot listen: [Errno 9] Bad file descriptor"),
         (["--socket-fd", "{connected}"], 1, "is not a listening Unix socket"),
-        ([], 2, "--socket-fd and --runtime-api missing"),
+        ([], 2, "--socket-fd or --listen and --runtime-api missing"),
     ],
 )
 def test_the_agent_needs_an_inherited_listening_socket(arguments: list[str], status: int, message: str) -> None:
