@@ -110,7 +110,7 @@ def runtime_image(archive: Path, *, name: str, python: Path = Path("/usr/bin/pyt
     """The host's ``python`` (its standard library without test suites, the shared libraries it and its
     extension modules load) and the repository's ``runtimes/`` at ``/var/runtime``, byte-compiled:
     ``/var/runtime`` is read-only in a pod, and a module compiled at each import would cost every
-    start. A pod runs ``python3.11 -I -S /var/runtime/agent/__main__.py ...``."""
+    start. A pod runs ``python3 -I -S /var/runtime/agent/__main__.py ...`` (``python3`` is ``python``)."""
     stdlib = Path(subprocess.run([str(python), "-I", "-S", "-c", "import os; print(os.path.dirname(os.__file__))"],
                                  capture_output=True, text=True, check=True).stdout.strip())
     subprocess.run([str(python), "-I", "-S", "-m", "compileall", "-q", str(RUNTIMES_DIR)], check=True,
@@ -120,6 +120,7 @@ def runtime_image(archive: Path, *, name: str, python: Path = Path("/usr/bin/pyt
         if Path("/", top).is_symlink():
             files[f"/{top}"] = Entry(f"/{top}", link=os.readlink(Path("/", top)))
     _add_file(files, python)
+    files[f"{python.parent}/python3"] = Entry(f"{python.parent}/python3", link=python.name)  # as any Python image
     for path in _tree(stdlib):
         _add_file(files, path)
     for path in _tree(RUNTIMES_DIR):

@@ -6,7 +6,8 @@ both the executor's own way into a sandbox (its control connection, no token) an
 holder's (``AgentLink.open``: the lease's endpoint, every frame carrying its token), so the two
 paths cannot drift apart. The holder measures what it is billed by: its own clock around the
 exchange holds the agent's figures (``figures``), the cgroup's counters give max memory and tell
-an out-of-memory kill from a crash (``meter``).
+an out-of-memory kill from a crash (``meter``). A holder on another host than the sandbox (a pod)
+cannot read them: the agent reads its own cgroup and says (``max_memory_bytes``, ``oom_killed``).
 
 The agent keeps the deadline (it kills the runtime and answers ``timeout``); the link waits
 ``DEADLINE_GRACE_S`` more before it gives up on an agent that did not answer, as a timeout too.
@@ -15,6 +16,7 @@ The agent keeps the deadline (it kills the runtime and answers ``timeout``); the
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from dataclasses import replace
 
@@ -38,7 +40,7 @@ from worker.executors.base import (
     SandboxLink,
     error_payload,
 )
-from worker.executors.meter import Meter
+from worker.executors.meter import MIB, Meter
 
 #: How long past the deadline an agent that has not answered is waited for.
 DEADLINE_GRACE_S = 2.0
@@ -133,7 +135,7 @@ class AgentLink(SandboxLink):
         if status == "timeout":
             raise FunctionTimeout(replace(self._timed_out(request), log=result.log))
         if status == "crashed":
-            raise await self._died(request, oom_before, base=result)
+            raise await self._died(request, oom_before, base=result, reply=reply)
         raise ExecutorPlatformError(f"the agent answered an unknown status {status!r}")
 
     def _result(self, reply: dict[str, object], body: bytes, *, sent_at: float) -> InvokeResult:
@@ -148,9 +150,16 @@ class AgentLink(SandboxLink):
             payload=body,
             duration_ms=figures.duration_ms(reported=reply.get("duration_ms"), measured_ms=measured_ms,
                                             init_ms=init_ms),
-            max_memory_used_mb=self.meter.peak_mb(), log=log, init_duration_ms=init_ms,
+            max_memory_used_mb=self._peak_mb(reply), log=log, init_duration_ms=init_ms,
             error_type=reply.get("error_type"),  # type: ignore[arg-type]
         )
+
+    def _peak_mb(self, reply: dict[str, object]) -> int:
+        """Max Memory Used: the cgroup's peak, or, on another host, the one the agent read from it."""
+        if self.meter.measures:
+            return self.meter.peak_mb()
+        peak = reply.get("max_memory_bytes")
+        return math.ceil(peak / MIB) if isinstance(peak, int) and peak > 0 else 0
 
     def _timed_out(self, request: InvokeRequest) -> InvokeResult:
         message = f"RequestId: {request.request_id} Error: Task timed out after {self.spec.timeout:.2f} seconds"
@@ -158,11 +167,15 @@ class AgentLink(SandboxLink):
                             duration_ms=self.spec.timeout * 1000.0, max_memory_used_mb=self.meter.peak_mb(),
                             error_type="Sandbox.Timedout")
 
-    async def _died(self, request: InvokeRequest, oom_before: int, *, base: InvokeResult) -> FunctionError:
-        """The runtime ended under the invocation: out of memory if the kernel says so, else a crash."""
-        if _KILLED in base.payload and await self._oom_killed_since(oom_before):
-            return self._out_of_memory(request, base)
-        return FunctionCrashed(base)
+    async def _died(self, request: InvokeRequest, oom_before: int, *, base: InvokeResult,
+                    reply: dict[str, object]) -> FunctionError:
+        """The runtime ended under the invocation: out of memory if the kernel says so (through the
+        sandbox's cgroup, or, on another host, through the agent, which reads it), else a crash."""
+        if self.meter.measures:
+            out_of_memory = _KILLED in base.payload and await self._oom_killed_since(oom_before)
+        else:
+            out_of_memory = reply.get("oom_killed") is True
+        return self._out_of_memory(request, base) if out_of_memory else FunctionCrashed(base)
 
     async def _agent_gone(self, request: InvokeRequest, oom_before: int) -> ExecutorError:
         """The connection ended with no answer: the agent itself is gone (the sandbox was destroyed, or

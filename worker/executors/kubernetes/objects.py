@@ -79,13 +79,14 @@ def tenant_namespace(settings: KubernetesSettings, account_id: str) -> Manifest:
             "metadata": {"name": settings.namespace(account_id), "labels": labels}}
 
 
-def network_policy(settings: KubernetesSettings, namespace: str) -> Manifest:
+def network_policy(settings: KubernetesSettings, namespace: str, *, code_port: int | None = None) -> Manifest:
     """Every pod of ``namespace`` is denied all traffic in and out but this: in, from the platform's
     pods to the agent's port; out, to the cluster's DNS, to the executor's code server, and to the
     allowed networks less the excepted ones (private, link-local with the cloud metadata address,
     CGNAT, the cluster's ranges). An allowed network inside an excepted one is kept as given: the
-    operator named it. It takes a CNI that enforces NetworkPolicy (Calico, Cilium...)."""
-    code_port = parse_bind(settings.code_bind)[1]
+    operator named it. It takes a CNI that enforces NetworkPolicy (Calico, Cilium...). ``code_port``:
+    the port the code server bound, when ``code_bind`` lets the kernel choose it."""
+    code_port = code_port or parse_bind(settings.code_bind)[1]
     dns = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}
     return {
