@@ -27,6 +27,7 @@ import sys
 
 from . import hardening
 from .attach import KEY_DIGEST_VARIABLE, Doorman, key_digest
+from .cgroup import OwnCgroup
 from .loop import POLLIN, Loop, Stream
 from .protocol import ProtocolError
 from .supervisor import Supervisor
@@ -64,7 +65,8 @@ def main(argv: list[str]) -> int:
             platform_listener = _listen_platform(options["--listen"])
         api_listener, runtime_api = _listen_tcp(options["--runtime-api"])
         supervisor = Supervisor(
-            loop=loop, listener=api_listener, runtime_api=runtime_api, task_root=options["--task-root"]
+            loop=loop, listener=api_listener, runtime_api=runtime_api, task_root=options["--task-root"],
+            cgroup=OwnCgroup.find() if doorman_digest is not None else None,  # a pod: the platform is elsewhere
         )
         _watch_signals(loop, supervisor)
     except (OSError, ValueError) as error:

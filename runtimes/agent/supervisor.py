@@ -59,6 +59,7 @@ import posix
 import time
 
 from . import fastjson, launcher, protocol
+from .cgroup import OwnCgroup
 from .environment import runtime_environment
 from .frames import FrameReader
 from .invocation import RESPONSE_TOO_LARGE, Invocation, LogBuffer, error_document, posted_error_type
@@ -96,10 +97,13 @@ MAX_HOLDER_CONNECTIONS = 8
 class Supervisor:
     """Drives one sandbox: frames from the platform in, results out; the Runtime API's calls; the runtime."""
 
-    def __init__(self, *, loop: Loop, listener: "_socket.socket", runtime_api: str, task_root: str) -> None:
+    def __init__(self, *, loop: Loop, listener: "_socket.socket", runtime_api: str, task_root: str,
+                 cgroup: "OwnCgroup | None" = None) -> None:
         self._loop = loop
         self._runtime_api = runtime_api
         self._task_root = task_root
+        self._cgroup = cgroup  # read for the platform, when it is on another host (see ``cgroup``)
+        self._oom_kills = 0  # the cgroup's count as the invocation in flight began
         self._api = RuntimeApi(loop=loop, listener=listener, supervisor=self)
         self._platform: Stream | None = None
         self._frames = FrameReader()
@@ -275,6 +279,8 @@ class Supervisor:
         if self._pending is not None:
             raise ProtocolError(f"invoke while {self._pending.request_id} is in flight")
         self._pending, self._origin = Invocation.from_frame(header, body), origin
+        if self._cgroup is not None:
+            self._oom_kills = self._cgroup.oom_kills()
         deadline = time.monotonic() + (self._pending.deadline_ms / 1000 - time.time())
         self._loop.set_timer(deadline, self._deadline_passed)
         if self._failure is not None or self._exit is not None:
@@ -489,6 +495,10 @@ class Supervisor:
             "exit_code": code,
             "exit_signal": signal,
         }
+        if self._cgroup is not None:
+            header["max_memory_bytes"] = self._cgroup.peak_bytes()
+            if status == "crashed" and signal == _signal.SIGKILL:
+                header["oom_killed"] = self._cgroup.oom_killed_since(self._oom_kills)
         room = protocol.MAX_HEADER_BYTES - len(fastjson.dumps(header)) - len(_LOG_FIELD)
         header["log"] = self._log.take(max_json_bytes=room)
         origin.write(protocol.encode(header, body))
