@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test bench install check constraints clean k8s-testbed
+.PHONY: dev test bench bench-kubernetes install check constraints clean k8s-testbed
 
 dev: install
 	$(BIN)/lambent up
@@ -17,6 +17,10 @@ test: install check k8s-testbed
 # Benchmarks against floors measured in the same run; writes bench/results.json.
 bench: install
 	$(BIN)/python -m bench.run
+
+# The Kubernetes backend's cold start and warm invoke beside the local backend's, on the test bed.
+bench-kubernetes: install k8s-testbed
+	$(BIN)/python -m bench.kubernetes
 
 # Static checks: lint, types, the import contracts, no model change without its migration.
 check: install

@@ -209,3 +209,27 @@ def test_two_executors_never_both_lead(testbed: Testbed, api_client: client.ApiC
         assert coordination.read_namespaced_lease(name, "lambent-system").spec.holder_identity is None
 
     asyncio.run(scenario())
+
+
+def test_a_second_executor_of_an_installation_waits_until_the_first_stops(testbed: Testbed,
+                                                                          core: client.CoreV1Api) -> None:
+    code = Code()
+    settings = settings_on(testbed, pool_size=0)
+
+    async def scenario() -> None:
+        async with executor_on(testbed, code, settings=settings, leader_duration_s=3) as first:
+            await first.start()
+            async with executor_on(testbed, code, settings=settings, leader_duration_s=3) as second:
+                with pytest.raises(TimeoutError):
+                    async with asyncio.timeout(4):
+                        await second.start()  # a standby: it serves nothing while the first leads
+                assert first.leader.leading and not second.leader.leading
+                await first.invoke(spec(code.add({"app.py": HANDLERS}), "app.echo"), request())
+                await first.close()  # gives its Lease up
+                async with asyncio.timeout(10):
+                    await second.start()
+                assert second.leader.leading and not first.leader.leading
+                result = await second.invoke(spec(code.add({"app.py": HANDLERS}), "app.count"), request())
+                assert json.loads(result.payload) == 1
+
+    asyncio.run(scenario())

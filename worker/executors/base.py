@@ -304,6 +304,11 @@ class Executor(abc.ABC):
     def from_settings(cls) -> Executor:
         """An instance configured from Django's settings (how the facade builds backends)."""
 
+    async def start(self) -> None:
+        """What the backend does before the executor process serves anything (the Kubernetes one:
+        lead its installation, list its pods); nothing by default."""
+        return None
+
     @abc.abstractmethod
     async def invoke(self, spec: FunctionSpec, request: InvokeRequest) -> InvokeResult:
         """Run one invocation to its end or its deadline (``spec.timeout``), in a warm sandbox of

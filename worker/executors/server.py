@@ -34,7 +34,9 @@ OPERATIONS = ("borrow", "give_back", "renew", "prewarm", "evict", "provision")
 
 
 async def serve(backend: Executor, socket_path: Path, *, ready: asyncio.Event | None = None) -> None:
-    """Serve until cancelled; the backend is closed (every sandbox destroyed) on the way out."""
+    """Serve until cancelled, once the backend started; the backend is closed (every sandbox
+    destroyed) on the way out. A backend that waits to lead (a standby replica) listens only then."""
+    await backend.start()
     socket_path.unlink(missing_ok=True)
     clients: set[asyncio.StreamWriter] = set()
     server = await asyncio.start_unix_server(lambda r, w: _serve_connection(backend, r, w, clients=clients),

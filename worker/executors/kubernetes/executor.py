@@ -197,7 +197,10 @@ class KubernetesExecutor(PooledExecutor):
         await asyncio.shield(self._started)
 
     async def _start_once(self) -> None:
+        if not await self.leader.try_now():
+            logger.info("executor %s waits to lead installation %s", self.identity, self.settings.installation)
         await self.leader.acquire()
+        logger.info("executor %s leads installation %s", self.identity, self.settings.installation)
         self.watch.start()
         await self.watch.listed()
         await self._code_links.start()

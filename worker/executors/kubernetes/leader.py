@@ -40,9 +40,13 @@ class LeaderLease:
     async def acquire(self, *, timeout: float | None = None) -> None:
         """Wait until this executor leads (``TimeoutError`` after ``timeout`` s), then keep renewing."""
         async with asyncio.timeout(timeout):
-            while not await asyncio.to_thread(self._try):
+            while not (self.leading or await asyncio.to_thread(self._try)):
                 await asyncio.sleep(self.duration_s / 3)
         self._task = asyncio.get_running_loop().create_task(self._renew_forever())
+
+    async def try_now(self) -> bool:
+        """Whether this executor leads after one try (``acquire`` still has to keep it)."""
+        return self.leading or await asyncio.to_thread(self._try)
 
     async def release(self) -> None:
         """Stop renewing and give the Lease up, so another can lead at once."""
