@@ -233,3 +233,23 @@ def test_a_second_executor_of_an_installation_waits_until_the_first_stops(testbe
                 assert json.loads(result.payload) == 1
 
     asyncio.run(scenario())
+
+
+def test_a_tenant_at_its_pod_quota_has_its_oldest_idle_pod_make_room(testbed: Testbed, core: client.CoreV1Api) -> None:
+    code = Code()
+    settings = settings_on(testbed, pool_size=0)
+
+    async def scenario() -> None:
+        async with executor_on(testbed, code, settings=settings, concurrency_of=lambda account_id: 1) as backend:
+            first = spec(code.add({"app.py": HANDLERS}), "app.echo")
+            await backend.invoke(first, request())
+            [idle] = pods(core, objects.installation_selector(settings))
+            quota = core.read_namespaced_resource_quota("lambent-tenant", idle.metadata.namespace)
+            assert quota.spec.hard["pods"] == "1"  # the tenant's limit: one execution at a time
+            result = await backend.invoke(spec(code.add({"app.py": HANDLERS}), "app.count"), request())
+            assert json.loads(result.payload) == 1
+            assert backend.idle_count(first) == 0
+            assert idle.metadata.name not in {pod.metadata.name
+                                              for pod in pods(core, objects.installation_selector(settings))}
+
+    asyncio.run(scenario())

@@ -44,7 +44,9 @@ import os
 import random
 import secrets
 import socket
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kubernetes import client, config
@@ -73,6 +75,10 @@ logger = logging.getLogger(__name__)
 
 #: The label of a test bed pod's host port, so a restarted executor knows which ports are taken.
 PORT_LABEL = "lambent.dev/port"
+#: How long a pod creation the tenant's ResourceQuota refused is tried again (every QUOTA_RETRY_S),
+#: once idle pods of the tenant were reaped to make room.
+QUOTA_WAIT_S = 10.0
+QUOTA_RETRY_S = 0.25
 #: Seconds an agent may take to fetch and unpack a package (the link is good for longer).
 SPECIALIZE_TIMEOUT_S = 60.0
 
@@ -142,7 +148,8 @@ class KubernetesExecutor(PooledExecutor):
     def __init__(self, *, settings: KubernetesSettings, api_client: client.ApiClient, code_links: CodeLinks,
                  keep_alive_s: float, lease_s: float = LEASE_S, region: str = "us-east-1",
                  init_timeout_s: float = INIT_TIMEOUT_S, max_unzipped_bytes: int = 250 * 1024 * 1024,
-                 concurrency: int = 1000, identity: str | None = None, leader_duration_s: float = 15.0) -> None:
+                 concurrency_of: Callable[[str], int] = lambda account_id: 1000, identity: str | None = None,
+                 leader_duration_s: float = 15.0) -> None:
         super().__init__(keep_alive_s=keep_alive_s, lease_s=lease_s)
         self.settings = settings
         self._api_client = api_client
@@ -153,7 +160,7 @@ class KubernetesExecutor(PooledExecutor):
         self._region = region
         self._init_timeout_s = init_timeout_s
         self._max_unzipped_bytes = max_unzipped_bytes
-        self._concurrency = concurrency
+        self._concurrency_of = concurrency_of  # a tenant's concurrent executions limit, by account id
         self._key = secrets.token_urlsafe(32)  # what the executor attaches to its pods' agents with
         self._key_sha256 = hashlib.sha256(self._key.encode()).hexdigest()
         self.identity = identity or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
@@ -186,7 +193,7 @@ class KubernetesExecutor(PooledExecutor):
         return cls(settings=kube, api_client=api_client, code_links=links,
                    keep_alive_s=django_settings.KEEP_ALIVE_SECONDS, lease_s=django_settings.SANDBOX_LEASE_SECONDS,
                    region=django_settings.REGION, max_unzipped_bytes=CODE_UNZIPPED_MAX_BYTES,
-                   concurrency=django_settings.CONCURRENT_EXECUTIONS)
+                   concurrency_of=_tenant_concurrency)
 
     # --- start: lead, watch, serve code, reap what a previous executor left ---------------
 
@@ -291,9 +298,10 @@ class KubernetesExecutor(PooledExecutor):
         _create(lambda: self.core.create_namespace(namespace))
         _create(lambda: self._networking.create_namespaced_network_policy(
             name, objects.network_policy(self.settings, name, code_port=self._code_links.port)))
-        _create(lambda: self.core.create_namespaced_resource_quota(
-            name, objects.resource_quota(self.settings, name, max_pods=self._concurrency + self._pool_headroom(),
-                                         max_memory_mb=self._concurrency * 10240)))
+        pods = self._concurrency_of(account_id) + self._pool_headroom()
+        quota = objects.resource_quota(self.settings, name, max_pods=pods, max_memory_mb=pods * objects.MEMORY_MB[1])
+        _create(lambda: self.core.create_namespaced_resource_quota(name, quota),  # the limit may have changed
+                lambda: self.core.replace_namespaced_resource_quota(quota["metadata"]["name"], name, quota))
         _create(lambda: self.core.create_namespaced_limit_range(name, objects.limit_range(self.settings, name)))
         return str(name)
 
@@ -347,12 +355,23 @@ class KubernetesExecutor(PooledExecutor):
                                    key_sha256=self._key_sha256, host_port=port)
         if port is not None:
             body["metadata"]["labels"][PORT_LABEL] = str(port)
-        try:
-            await asyncio.to_thread(self.core.create_namespaced_pod, shape.namespace, body)
-        except ApiException as exc:
-            self._ports.discard(port or 0)
-            raise ExecutorPlatformError(f"a pod for {shape.runtime} was refused: {exc.status} {exc.reason}: "
-                                        f"{(exc.body or '')[:500]}") from None
+        made_room, deadline = False, time.monotonic() + QUOTA_WAIT_S
+        while True:
+            try:
+                await asyncio.to_thread(self.core.create_namespaced_pod, shape.namespace, body)
+                break
+            except ApiException as exc:
+                over_quota = exc.status == 403 and "exceeded quota" in (exc.body or "")
+                if over_quota and time.monotonic() < deadline:
+                    # Room is made as Lambda recycles environments: the tenant's oldest idle pod goes,
+                    # and the quota counts it gone once the API server has.
+                    made_room = await self._reap_idle_in(shape.namespace) or made_room
+                    if made_room:
+                        await asyncio.sleep(QUOTA_RETRY_S)
+                        continue
+                self._ports.discard(port or 0)
+                raise ExecutorPlatformError(f"a pod for {shape.runtime} was refused: {exc.status} {exc.reason}: "
+                                            f"{(exc.body or '')[:500]}") from None
         try:
             state = await self.watch.wait(shape.namespace, name, lambda pod: pod.ready,
                                           timeout=self.settings.pod_start_seconds)
@@ -383,6 +402,21 @@ class KubernetesExecutor(PooledExecutor):
             raise ExecutorPlatformError(f"the agent at {address} greeted with {header!r:.200}")
         return reader, writer
 
+    async def _reap_idle_in(self, namespace: str) -> bool:
+        """Delete the idle pod of ``namespace`` used longest ago, warm or generic; whether there was one."""
+        idle = [(sandbox.last_used, key, sandbox) for key, pool in self._idle.items() for sandbox in pool
+                if isinstance(sandbox.handle, PodHandle) and sandbox.handle.shape.namespace == namespace]
+        if idle:
+            _, key, oldest = min(idle, key=lambda entry: entry[0])
+            self._idle[key].remove(oldest)
+            await self._reap(oldest, "evicted")
+            return True
+        for shape, pool in self._generic.items():
+            if shape.namespace == namespace and pool:
+                await pool.pop(0).destroy()
+                return True
+        return False
+
     def _take_port(self) -> int:
         low, high = self.settings.host_ports
         used = self._ports | {int(label) for pod in self.watch.pods()
@@ -410,10 +444,23 @@ class KubernetesExecutor(PooledExecutor):
         return self.watch.pods()
 
 
-def _create(call: object) -> None:
-    """Create an object; one that exists already is left as it is."""
+def _create(create: Callable[[], object], replace: Callable[[], object] | None = None) -> None:
+    """Create an object; one that exists already is replaced with ``replace``, or left as it is."""
     try:
-        call()  # type: ignore[operator]
+        create()
     except ApiException as exc:
         if exc.status != 409:
             raise
+        if replace is not None:
+            replace()
+
+
+def _tenant_concurrency(account_id: str) -> int:
+    """The tenant's concurrent executions limit, as the control plane puts it in force."""
+    from django.conf import settings
+
+    from lambent.iam.models import Tenant
+    from lambent.quotas.selectors import tenant_limits
+
+    tenant = Tenant.objects.filter(account_id=account_id).first()
+    return tenant_limits(tenant=tenant).concurrent_executions if tenant else int(settings.CONCURRENT_EXECUTIONS)

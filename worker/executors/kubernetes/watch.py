@@ -166,6 +166,8 @@ class PodWatch:
         except ApiException as exc:
             return "gone" if exc.status == 410 else "error"
         except Exception as exc:  # a dropped connection, a restarted server
+            if self._stop.is_set():
+                return "stopped"
             logger.info("the pod watch broke (%s); listing again", exc)
             return "broken"
         finally:
