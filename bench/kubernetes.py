@@ -16,45 +16,25 @@ the test bed's binaries (``tools/k8s-testbed/build``).
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import io
 import json
 import os
 import statistics
 import tempfile
 import time
 import uuid
-import zipfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import django
 
+from bench.seccomp import CODE, EVENT, version_spec
 from worker.executors import Executor, FunctionSpec, InvokeRequest
 
-HANDLER = "def handler(event, context):\n    return event\n"
-EVENT = b'{"benchmark": true}'
 ROUNDS = 10
 WARM_PER_ROUND = 200
 ON_DEMAND_ROUNDS = 3
 RESULTS = Path(__file__).with_name("kubernetes.json")
-
-
-def _code() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", HANDLER)
-    return buffer.getvalue()
-
-
-CODE = _code()
-
-
-def _spec(name: str) -> FunctionSpec:
-    return FunctionSpec(account_id="000000000000", function_name=name, version="1", function_arn=f"arn:{name}",
-                        runtime="python3.11", handler="app.handler", memory_size=128, timeout=5,
-                        ephemeral_storage=512, code_sha256=hashlib.sha256(CODE).hexdigest(), fingerprint=name)
 
 
 def _request(spec: FunctionSpec) -> InvokeRequest:
@@ -66,7 +46,7 @@ async def _round(executor: Executor, *, generic: Callable[[], int], cold: list[f
     while generic() < 1:
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.5)  # the refill settles
-    spec = _spec(f"bench-{time.time_ns()}")
+    spec = version_spec(f"bench-{time.time_ns()}")
     started = time.perf_counter()
     lease = await executor.borrow(spec)
     link = await executor.connect(lease, spec)

@@ -46,7 +46,8 @@ def _code() -> bytes:
 CODE = _code()
 
 
-def _spec(name: str) -> FunctionSpec:
+def version_spec(name: str) -> FunctionSpec:
+    """A version of its own (``name``) of the benchmark's function."""
     return FunctionSpec(account_id="000000000000", function_name=name, version="1", function_arn=f"arn:{name}",
                         runtime="python3.11", handler="app.handler", memory_size=128, timeout=5,
                         ephemeral_storage=512, code_sha256=hashlib.sha256(CODE).hexdigest(), fingerprint=name)
@@ -64,7 +65,7 @@ async def _round(executor: LocalExecutor, *, number: int, cold: list[float], war
     while number >= 0 and executor.generic_count("python3.11") < 1:
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.3)  # the refill's last exec settles
-    spec = _spec(f"bench-{number}-{time.time_ns()}")
+    spec = version_spec(f"bench-{number}-{time.time_ns()}")
     cold.append(await _timed(executor, spec))
     warm.extend([await _timed(executor, spec) for _ in range(WARM_PER_ROUND)])
     await executor.evict(spec)
