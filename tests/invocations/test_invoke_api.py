@@ -156,6 +156,17 @@ def test_payload_that_is_not_json_is_400(api, function):
     assert not Invocation.objects.exists()
 
 
+@pytest.mark.parametrize("context", ['u+w3"', "bm90IGpzb24=", "WzFd", "e30" * 1200])
+def test_a_client_context_that_is_not_base64_of_a_json_object_is_400_and_runs_nothing(api, function, context):
+    name = function("echo")
+    response = api.generic("POST", f"/api/v1/functions/{name}/invoke", b"{}", content_type="application/json",
+                           HTTP_X_LAMBENT_CLIENT_CONTEXT=context)
+    assert response.status_code == 400
+    assert response.json()["type"] == "InvalidParameterValueException"
+    assert "client_context" in response.json()["message"] or "Client context" in response.json()["message"]
+    assert not Invocation.objects.exists()
+
+
 def test_empty_payload_is_an_empty_object(api, function):
     name = function("echo")
     response = api.generic("POST", f"/api/v1/functions/{name}/invoke", b"")

@@ -182,7 +182,9 @@ def _invoke_operation() -> dict[str, Any]:
                                                                                    "which it overrides.",
              "schema": {"type": "string", "pattern": INVOCATION_TYPE}},
             {"name": "X-Lambent-Client-Context", "in": "header", "description": "Handed to the function "
-                                                                                  "as its client context.",
+                                                                                  "as its client context: base64 "
+                                                                                  "of a JSON object, at most 3,583 "
+                                                                                  "bytes.",
              "schema": string_header},
         ],
         "requestBody": {"required": False, "content": {"application/json": {"schema": {}}}},

@@ -10,6 +10,8 @@ the call), for ``ledger_writer`` to write; the response's headers are read from 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import uuid
@@ -19,7 +21,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from lambent import jsonbody, metrics
-from lambent.errors import RequestTooLarge, ServiceUnavailable, UserError
+from lambent.errors import InvalidParameter, RequestTooLarge, ServiceUnavailable, UserError
 from lambent.functions import selectors as function_selectors
 from lambent.functions.models import Version
 from lambent.iam.models import Tenant
@@ -34,6 +36,10 @@ logger = logging.getLogger(__name__)
 
 #: Largest synchronous request and response payload, as Lambda.
 SYNC_PAYLOAD_MAX_BYTES = 6 * 1024 * 1024
+
+
+#: The longest client context a caller may send, base64-encoded (Lambda's limit).
+CLIENT_CONTEXT_MAX_BYTES = 3583
 
 
 def function_spec(version: Version) -> executors.FunctionSpec:
@@ -66,6 +72,23 @@ def check_payload(payload: bytes, *, limit: int) -> bytes:
     except ValueError as exc:  # UnicodeDecodeError included
         raise UserError(f"Could not parse request body into json: {exc}") from None
     return payload
+
+
+def check_client_context(given: str | None, *, field: str) -> str | None:
+    """A caller's client context as the function will get it: base64 of a JSON object, at most
+    ``CLIENT_CONTEXT_MAX_BYTES`` as it came (Lambda's rules); ``InvalidParameter`` naming ``field``
+    otherwise, before anything runs. None or empty: no client context."""
+    if not given:
+        return None
+    if len(given) > CLIENT_CONTEXT_MAX_BYTES:
+        raise InvalidParameter.field(field, f"Client context must be at most {CLIENT_CONTEXT_MAX_BYTES} "
+                                            "bytes, base64-encoded.")
+    try:
+        if not isinstance(json.loads(base64.b64decode(given, validate=True)), dict):
+            raise ValueError("not an object")
+    except (binascii.Error, ValueError):
+        raise InvalidParameter.field(field, "Client context must be a valid Base64-encoded JSON object.") from None
+    return given  # the sandbox's agent hands it on, base64 as it came
 
 
 @dataclass(frozen=True)

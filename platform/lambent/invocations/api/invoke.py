@@ -112,9 +112,10 @@ async def invoke(request: HttpRequest, name: str) -> HttpResponse:
             return await _accept(request, tenant, routing)
         if kind == InvocationType.DRY_RUN:
             return _dry_run(request)
+        client_context = services.check_client_context(request.headers.get("X-Lambent-Client-Context"),
+                                                       field="client_context")
         prepared = services.prepare_sync(tenant=tenant, routing=routing, qualifier=request.GET.get("qualifier"),
-                                         payload=request.body,
-                                         client_context=request.headers.get("X-Lambent-Client-Context"))
+                                         payload=request.body, client_context=client_context)
         result, invocation = await run_recorded(prepared)
     except LambentError as exc:
         return JsonResponse(error_body(exc), status=exc.status_code, headers=error_headers(exc))

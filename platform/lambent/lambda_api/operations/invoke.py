@@ -11,10 +11,6 @@ function's ``context.client_context``.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-
 from django.http import HttpResponse
 
 from lambent.api.threads import on_database_thread
@@ -30,7 +26,6 @@ from lambent.lambda_api.protocol import Call, respond
 from lambent.lambda_api.references import Target, target
 from lambent.lambda_api.routes import operation
 
-CLIENT_CONTEXT_MAX_BYTES = 3583
 _TYPES = frozenset(kind.value for kind in InvocationType)
 
 
@@ -50,19 +45,7 @@ async def _accept(call: Call, found: Target, routing: Routing, payload: bytes) -
 
 
 def _client_context(call: Call) -> str | None:
-    given = call.headers.get("X-Amz-Client-Context")
-    if not given:
-        return None
-    if len(given) > CLIENT_CONTEXT_MAX_BYTES:
-        raise InvalidParameter.field("ClientContext", f"Client context must be at most {CLIENT_CONTEXT_MAX_BYTES} "
-                                                      "bytes, base64-encoded.")
-    try:
-        if not isinstance(json.loads(base64.b64decode(given, validate=True)), dict):
-            raise ValueError("not an object")
-    except (binascii.Error, ValueError):
-        raise InvalidParameter.field("ClientContext", "Client context must be a valid Base64-encoded JSON "
-                                                      "object.") from None
-    return given  # the executor hands it on, base64 as it came
+    return services.check_client_context(call.headers.get("X-Amz-Client-Context"), field="ClientContext")
 
 
 @operation("Invoke", "POST", "/2015-03-31/functions/{FunctionName}/invocations")
