@@ -170,7 +170,7 @@ def test_a_watch_broken_by_an_api_server_restart_is_410_gone_and_recovered_by_a_
             relists = backend.watch.relists
             # Anything written after the last pod event the watch saw (a cluster always writes: leases,
             # statuses) puts the restarted server's watch cache past the version the watch resumes from.
-            core.create_namespaced_config_map("lambent-system", {"metadata": {"generate_name": "written-"}})
+            core.create_namespaced_config_map("lambent-system", {"metadata": {"generateName": "written-"}})
             await asyncio.to_thread(testbed.control_plane.restart_apiserver)
             await until(lambda: backend.watch.relists > relists, timeout=60, what="a re-list after the restart")
             assert backend.watch.last_end == "gone"  # the resumed watch's version was older than the new cache
