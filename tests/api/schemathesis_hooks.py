@@ -15,7 +15,9 @@ request is valid in fact too, and leave everything else as generated:
 - weighted alias routing names the seeded function's versions, 1 and 2 (the additional version
   must be another published one);
 - a cursor of base64's alphabet becomes one the API could have written (an offset and a direction):
-  which cursors are real no pattern can tell, and any other is a 400.
+  which cursors are real no pattern can tell, and any other is a 400;
+- a client context of base64's alphabet becomes base64 of a JSON object, as the invoke requires:
+  that it decodes to one no pattern can tell.
 
 Only valid requests are bent (but for the URLs, which stay URLs): an invalid one is sent as
 generated, and must be refused.
@@ -29,6 +31,7 @@ import os
 import re
 import urllib.parse
 import zipfile
+from collections.abc import MutableMapping
 from typing import Any
 
 import jsonschema_rs
@@ -93,6 +96,12 @@ def _weights(body: dict[str, Any]) -> None:
         body["function_version"] = "1"
 
 
+def _client_context(headers: MutableMapping[str, Any]) -> None:
+    given = headers.get("X-Lambent-Client-Context")
+    if isinstance(given, str) and BASE64.fullmatch(given):
+        headers["X-Lambent-Client-Context"] = base64.b64encode(b'{"custom": {"n": %d}}' % len(given)).decode()
+
+
 @schemathesis.hook
 def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     body = case.body
@@ -108,6 +117,9 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
         return  # an invalid request stays as generated, and must be refused
     if isinstance(case.query, dict):
         _cursor(case.query)
+    for headers in (case.headers, kwargs.get("headers")):  # a case-insensitive mapping, and what is sent
+        if isinstance(headers, MutableMapping):
+            _client_context(headers)
     if not isinstance(body, dict):
         return
     if isinstance(body.get("handler"), str) and HANDLER_PATTERN.fullmatch(body["handler"]):

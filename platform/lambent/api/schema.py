@@ -33,6 +33,8 @@ from lambent.functions import limits
 
 #: Text without NUL: what every string of a request body may hold when no stricter pattern says more.
 NO_NUL = "^[^\\u0000]*$"
+#: Base64 of something, padded (a client context is base64 of a JSON object, which no pattern can say).
+BASE64 = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 #: The invocation types, in any case (an empty value is the default, RequestResponse).
 INVOCATION_TYPE = ("^(|[Rr][Ee][Qq][Uu][Ee][Ss][Tt][Rr][Ee][Ss][Pp][Oo][Nn][Ss][Ee]|[Ee][Vv][Ee][Nn][Tt]"
                    "|[Dd][Rr][Yy][Rr][Uu][Nn])$")
@@ -185,7 +187,7 @@ def _invoke_operation() -> dict[str, Any]:
                                                                                   "as its client context: base64 "
                                                                                   "of a JSON object, at most 3,583 "
                                                                                   "bytes.",
-             "schema": string_header},
+             "schema": {"type": "string", "pattern": BASE64, "maxLength": limits.CLIENT_CONTEXT_MAX_BYTES}},
         ],
         "requestBody": {"required": False, "content": {"application/json": {"schema": {}}}},
         "responses": {

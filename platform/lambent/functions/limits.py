@@ -43,3 +43,6 @@ RESERVED_ENVIRONMENT_KEYS = frozenset({
 
 CODE_ZIPPED_MAX_BYTES = 50 * 1024 * 1024
 CODE_UNZIPPED_MAX_BYTES = 250 * 1024 * 1024
+
+#: The longest client context an invocation may carry, base64-encoded as it is sent (Lambda's limit).
+CLIENT_CONTEXT_MAX_BYTES = 3583

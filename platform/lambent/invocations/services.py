@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from lambent import jsonbody, metrics
 from lambent.errors import InvalidParameter, RequestTooLarge, ServiceUnavailable, UserError
+from lambent.functions import limits
 from lambent.functions import selectors as function_selectors
 from lambent.functions.models import Version
 from lambent.iam.models import Tenant
@@ -36,10 +37,6 @@ logger = logging.getLogger(__name__)
 
 #: Largest synchronous request and response payload, as Lambda.
 SYNC_PAYLOAD_MAX_BYTES = 6 * 1024 * 1024
-
-
-#: The longest client context a caller may send, base64-encoded (Lambda's limit).
-CLIENT_CONTEXT_MAX_BYTES = 3583
 
 
 def function_spec(version: Version) -> executors.FunctionSpec:
@@ -76,12 +73,12 @@ def check_payload(payload: bytes, *, limit: int) -> bytes:
 
 def check_client_context(given: str | None, *, field: str) -> str | None:
     """A caller's client context as the function will get it: base64 of a JSON object, at most
-    ``CLIENT_CONTEXT_MAX_BYTES`` as it came (Lambda's rules); ``InvalidParameter`` naming ``field``
+    ``limits.CLIENT_CONTEXT_MAX_BYTES`` as it came (Lambda's rules); ``InvalidParameter`` naming ``field``
     otherwise, before anything runs. None or empty: no client context."""
     if not given:
         return None
-    if len(given) > CLIENT_CONTEXT_MAX_BYTES:
-        raise InvalidParameter.field(field, f"Client context must be at most {CLIENT_CONTEXT_MAX_BYTES} "
+    if len(given) > limits.CLIENT_CONTEXT_MAX_BYTES:
+        raise InvalidParameter.field(field, f"Client context must be at most {limits.CLIENT_CONTEXT_MAX_BYTES} "
                                             "bytes, base64-encoded.")
     try:
         if not isinstance(json.loads(base64.b64decode(given, validate=True)), dict):

@@ -241,16 +241,25 @@ class KubernetesExecutor(PooledExecutor):
         try:
             await pod.specialize(url=self._code_links.link(spec.code_sha256), sha256=spec.code_sha256,
                                  max_bytes=self._max_unzipped_bytes)
-            await asyncio.to_thread(self.core.patch_namespaced_pod, pod.name, shape.namespace,
-                                    objects.specialized_labels(account_id=spec.account_id,
-                                                               function_name=spec.function_name,
-                                                               version=spec.version, fingerprint=spec.fingerprint))
         except BaseException:
             await pod.destroy()
             raise
-        return await WarmSandbox.initialize(pod, spec, region=self._region, init_timeout_s=self._init_timeout_s,
-                                            prewarmed=prewarmed, provisioned=provisioned, init_limit=init_limit,
-                                            lend=lend)
+        # Labelled while the function inits: the labels are for whoever lists pods, not on the path.
+        labelled = asyncio.ensure_future(asyncio.to_thread(
+            self.core.patch_namespaced_pod, pod.name, shape.namespace,
+            objects.specialized_labels(account_id=spec.account_id, function_name=spec.function_name,
+                                       version=spec.version, fingerprint=spec.fingerprint)))
+        try:
+            return await WarmSandbox.initialize(pod, spec, region=self._region, init_timeout_s=self._init_timeout_s,
+                                                prewarmed=prewarmed, provisioned=provisioned,
+                                                init_limit=init_limit, lend=lend)
+        finally:
+            try:
+                await labelled
+            except ApiException as exc:
+                if exc.status != 404:  # not a pod destroyed as its init failed
+                        logger.warning("pod %s/%s could not be labelled as %s's: %s", shape.namespace, pod.name,
+                                   spec.function_name, exc.reason)
 
     def _generic_census(self) -> list[SandboxCount]:
         counts: dict[str, int] = defaultdict(int)
