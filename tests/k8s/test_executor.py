@@ -51,7 +51,9 @@ def test_a_function_runs_in_a_specialized_pod_that_serves_it_warm(testbed: Testb
             assert first.cold_start and not second.cold_start
             key = objects.sandbox_key(account_id=wanted.account_id, function_name=wanted.function_name,
                                       version=wanted.version, fingerprint=wanted.fingerprint)
-            serving = pods(core, f"{objects.installation_selector(settings)},{objects.SANDBOX_KEY}={key}")
+            selector = f"{objects.installation_selector(settings)},{objects.SANDBOX_KEY}={key}"
+            await until(lambda: pods(core, selector), timeout=30, what="the pod labelled as the version's")
+            serving = pods(core, selector)
             assert len(serving) == 1
             pod = serving[0]
             assert pod.metadata.namespace == settings.namespace(wanted.account_id)

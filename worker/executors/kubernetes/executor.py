@@ -168,6 +168,7 @@ class KubernetesExecutor(PooledExecutor):
                                   name=f"{settings.installation}-executor", identity=self.identity,
                                   duration_s=leader_duration_s)
         self._namespaces: dict[str, asyncio.Future[str]] = {}
+        self._labelling: set[asyncio.Future[object]] = set()  # pods being labelled as specialized
         self._packages: dict[str, asyncio.Future[None]] = {}  # sha256: checked once, as the local code cache
         self._generic: dict[Shape, list[PodHandle]] = defaultdict(list)
         self._making: dict[Shape, int] = defaultdict(int)  # generic pods being made
@@ -244,22 +245,25 @@ class KubernetesExecutor(PooledExecutor):
         except BaseException:
             await pod.destroy()
             raise
-        # Labelled while the function inits: the labels are for whoever lists pods, not on the path.
-        labelled = asyncio.ensure_future(asyncio.to_thread(
+        # Labelled in the background: the labels are for whoever lists pods, never on a cold start's path.
+        labelling = asyncio.ensure_future(asyncio.to_thread(
             self.core.patch_namespaced_pod, pod.name, shape.namespace,
             objects.specialized_labels(account_id=spec.account_id, function_name=spec.function_name,
                                        version=spec.version, fingerprint=spec.fingerprint)))
-        try:
-            return await WarmSandbox.initialize(pod, spec, region=self._region, init_timeout_s=self._init_timeout_s,
-                                                prewarmed=prewarmed, provisioned=provisioned,
-                                                init_limit=init_limit, lend=lend)
-        finally:
-            try:
-                await labelled
-            except ApiException as exc:
-                if exc.status != 404:  # not a pod destroyed as its init failed
-                        logger.warning("pod %s/%s could not be labelled as %s's: %s", shape.namespace, pod.name,
-                                   spec.function_name, exc.reason)
+        self._labelling.add(labelling)
+        labelling.add_done_callback(lambda done: self._labelled(done, pod=pod, spec=spec))
+        return await WarmSandbox.initialize(pod, spec, region=self._region, init_timeout_s=self._init_timeout_s,
+                                            prewarmed=prewarmed, provisioned=provisioned, init_limit=init_limit,
+                                            lend=lend)
+
+    def _labelled(self, done: asyncio.Future[object], *, pod: PodHandle, spec: FunctionSpec) -> None:
+        self._labelling.discard(done)
+        error = None if done.cancelled() else done.exception()
+        if isinstance(error, ApiException) and error.status == 404:
+            return  # the pod was destroyed first: its init failed
+        if error is not None:
+            logger.warning("pod %s/%s could not be labelled as %s's: %s", pod.shape.namespace, pod.name,
+                           spec.function_name, error)
 
     def _generic_census(self) -> list[SandboxCount]:
         counts: dict[str, int] = defaultdict(int)
@@ -268,7 +272,7 @@ class KubernetesExecutor(PooledExecutor):
         return [SandboxCount("generic", "idle", runtime, count) for runtime, count in sorted(counts.items())]
 
     async def _close_backend(self) -> None:
-        await asyncio.gather(*self._refills.values(), return_exceptions=True)
+        await asyncio.gather(*self._refills.values(), *self._labelling, return_exceptions=True)
         generic = [pod for pool in self._generic.values() for pod in pool]
         self._generic.clear()
         await asyncio.gather(*(pod.destroy() for pod in generic), return_exceptions=True)
