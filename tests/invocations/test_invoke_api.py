@@ -156,11 +156,12 @@ def test_payload_that_is_not_json_is_400(api, function):
     assert not Invocation.objects.exists()
 
 
+@pytest.mark.parametrize("kind", ["RequestResponse", "Event", "DryRun"])
 @pytest.mark.parametrize("context", ['u+w3"', "bm90IGpzb24=", "WzFd", "e30" * 1200])
-def test_a_client_context_that_is_not_base64_of_a_json_object_is_400_and_runs_nothing(api, function, context):
+def test_a_client_context_that_is_not_base64_of_a_json_object_is_400_and_runs_nothing(api, function, context, kind):
     name = function("echo")
     response = api.generic("POST", f"/api/v1/functions/{name}/invoke", b"{}", content_type="application/json",
-                           HTTP_X_LAMBENT_CLIENT_CONTEXT=context)
+                           HTTP_X_LAMBENT_CLIENT_CONTEXT=context, HTTP_X_LAMBENT_INVOCATION_TYPE=kind)
     assert response.status_code == 400
     assert response.json()["type"] == "InvalidParameterValueException"
     assert "client_context" in response.json()["message"] or "Client context" in response.json()["message"]

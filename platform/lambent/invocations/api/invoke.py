@@ -107,13 +107,13 @@ async def invoke(request: HttpRequest, name: str) -> HttpResponse:
                             status=405, headers={"Allow": "POST"})
     try:
         kind = invocation_type(request)
+        client_context = services.check_client_context(request.headers.get("X-Lambent-Client-Context"),
+                                                       field="client_context")  # whatever the type, as Lambda
         tenant, routing = _resolve_from_cache(request, name) or await _resolve_from_database(request, name)
         if kind == InvocationType.EVENT:
             return await _accept(request, tenant, routing)
         if kind == InvocationType.DRY_RUN:
             return _dry_run(request)
-        client_context = services.check_client_context(request.headers.get("X-Lambent-Client-Context"),
-                                                       field="client_context")
         prepared = services.prepare_sync(tenant=tenant, routing=routing, qualifier=request.GET.get("qualifier"),
                                          payload=request.body, client_context=client_context)
         result, invocation = await run_recorded(prepared)
