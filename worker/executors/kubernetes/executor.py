@@ -65,7 +65,7 @@ from worker.executors.kubernetes import objects
 from worker.executors.kubernetes.code_links import CodeLinks
 from worker.executors.kubernetes.leader import LeaderLease
 from worker.executors.kubernetes.settings import KubernetesSettings
-from worker.executors.kubernetes.watch import PodState, PodWatch
+from worker.executors.kubernetes.watch import PodWatch
 from worker.executors.meter import Meter
 from worker.executors.metrics import REAPED, STARTED
 from worker.executors.pooled import LEASE_S, PooledExecutor
@@ -212,7 +212,7 @@ class KubernetesExecutor(PooledExecutor):
         self.watch.start()
         await self.watch.listed()
         await self._code_links.start()
-        leftovers = [pod for pod in self.watch.pods()]
+        leftovers = self.watch.pods()
         if leftovers:
             logger.warning("deleting %d pods a previous executor of this installation left", len(leftovers))
             await asyncio.gather(*(self.delete_pod(pod.namespace, pod.name) for pod in leftovers),
@@ -281,6 +281,9 @@ class KubernetesExecutor(PooledExecutor):
         await self.leader.release()
         await asyncio.to_thread(self._api_client.close)
 
+    def _inflate(self, sha256: str) -> None:
+        read(self._code_links.source(sha256))  # counts what each entry really inflates to; keeps nothing
+
     async def _check_package(self, sha256: str) -> None:
         """``FunctionInitError`` for a package that breaks its limits (one stored before they existed),
         found out once per package by inflating it here, as the local backend's code cache does,
@@ -288,8 +291,7 @@ class KubernetesExecutor(PooledExecutor):
         checked = self._packages.get(sha256)
         if checked is None or (checked.done() and checked.exception() is not None
                                and not isinstance(checked.exception(), ArchiveError)):
-            checked = self._packages[sha256] = asyncio.ensure_future(
-                asyncio.to_thread(lambda: None if read(self._code_links.source(sha256)) else None))
+            checked = self._packages[sha256] = asyncio.ensure_future(asyncio.to_thread(self._inflate, sha256))
         try:
             await asyncio.shield(checked)
         except ArchiveError as exc:
@@ -452,9 +454,6 @@ class KubernetesExecutor(PooledExecutor):
                 await self.watch.wait(namespace, name, lambda pod: pod.deleted, timeout=30)
         if port is not None:
             self._ports.discard(port)
-
-    def pod_states(self) -> list[PodState]:
-        return self.watch.pods()
 
 
 def _create(create: Callable[[], object], replace: Callable[[], object] | None = None) -> None:

@@ -15,6 +15,7 @@ import asyncio
 import datetime
 import logging
 import time
+from collections.abc import Callable
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -101,9 +102,9 @@ class LeaderLease:
                          "leaseTransitions": (held.lease_transitions or 0) + (0 if mine else 1)}}
         return self._write(lambda: self._api.replace_namespaced_lease(self.name, self.namespace, body), started)
 
-    def _write(self, write: object, started: float) -> bool:
+    def _write(self, write: Callable[[], object], started: float) -> bool:
         try:
-            write()  # type: ignore[operator]
+            write()
         except ApiException as exc:
             if exc.status == 409:  # another executor wrote first
                 return False
