@@ -248,6 +248,11 @@ def test_a_tenant_at_its_pod_quota_has_its_oldest_idle_pod_make_room(testbed: Te
             [idle] = pods(core, objects.installation_selector(settings))
             quota = core.read_namespaced_resource_quota("lambent-tenant", idle.metadata.namespace)
             assert quota.spec.hard["pods"] == "1"  # the tenant's limit: one execution at a time
+
+            def counted() -> bool:  # the quota controller counts pods after the fact
+                used = core.read_namespaced_resource_quota("lambent-tenant", idle.metadata.namespace).status.used
+                return bool(used) and used.get("pods") == "1"
+            await until(counted, timeout=30, what="the quota counting the idle pod")
             result = await backend.invoke(spec(code.add({"app.py": HANDLERS}), "app.count"), request())
             assert json.loads(result.payload) == 1
             assert backend.idle_count(first) == 0
