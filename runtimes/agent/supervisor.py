@@ -51,8 +51,10 @@ sandbox is in doubt).
 The agent keeps each invocation's deadline itself: once ``deadline_ms`` passes, the runtime and its
 process group are killed and the invocation answered ``timeout``. A holder that hangs up with an
 invocation in flight has it killed the same way (whoever runs that attempt again never runs beside
-it). Whenever the runtime of a lent sandbox ends, the agent ends its connection with the executor
-once the holder's answer is sent, so the executor replaces the sandbox.
+it). Whenever the runtime of a lent sandbox ends, the agent ends its connection with the executor,
+so the executor replaces the sandbox: once the holder's answer is sent, or, when the runtime ended
+under a holder's invocation, once that holder hangs up. That holder reads the sandbox's memory
+counters for its answer (an out-of-memory kill, max memory), and they are gone with the sandbox.
 """
 
 import posix
@@ -126,6 +128,7 @@ class Supervisor:
         self._token: str | None = None  # the current holder's lease token, while it may invoke
         self._lent = False  # from lend to revoke: the executor is told when the runtime ends
         self._holders: dict[Stream, FrameReader] = {}
+        self._ends_with: Stream | None = None  # the holder whose hanging up ends the platform's connection
         self._answered: str | None = None  # the request id of the last invocation answered
         self._parked: list[Connection] = []
 
@@ -223,6 +226,9 @@ class Supervisor:
 
     def _holder_closed(self, holder: Stream) -> None:
         self._holders.pop(holder, None)
+        if holder is self._ends_with and self._platform is not None:
+            self._ends_with = None
+            self._platform.close_when_written()
         if self._pending is not None and self._origin is holder:
             self._abandon()
 
@@ -380,6 +386,7 @@ class Supervisor:
     def _runtime_exited(self, code: "int | None", signal: "int | None") -> None:
         self._exit = (code, signal)
         self._api.drain()  # it may have answered just before it exited
+        answered = self._origin if self._pending is not None else None
         if not self._ready and self._failure is None:
             self._fail_init("Runtime.ExitError", None)
         elif self._pending is not None:
@@ -389,8 +396,10 @@ class Supervisor:
         if self._lent and self._platform is not None:
             self._token, self._lent = None, False  # whatever comes next is refused
             platform = self._platform
-            holder = self._origin or next(iter(self._holders), None)
-            if holder is not None:  # the holder's answer first: the executor destroys the sandbox on this
+            holder = next(iter(self._holders), None)
+            if answered is not None and not answered.closed:  # it reads the counters first
+                self._ends_with = answered
+            elif holder is not None:  # the holder's answer first: the executor destroys the sandbox on this
                 holder.when_written(platform.close_when_written)
             else:
                 platform.close_when_written()

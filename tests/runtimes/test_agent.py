@@ -381,6 +381,26 @@ def test_the_agent_keeps_the_deadline_and_ends_a_lent_sandbox_that_timed_out(
     assert agent.sock.recv(1) == b""  # the executor is told: the connection ends
 
 
+def test_a_lent_sandbox_whose_runtime_died_under_a_holder_ends_once_that_holder_hung_up(
+    agent: Agent, write: Callable[..., Path]
+) -> None:
+    write("app.py", "import os\n\ndef handler(event, context):\n    os.kill(os.getpid(), 9)\n")
+    agent.init()
+    protocol.send(agent.sock, {"op": "lend", "token": "secret"})
+    assert protocol.receive(agent.sock)[0] == {"op": "lent"}
+    holder = agent.connect()
+    protocol.send(holder, {"op": "invoke", "request_id": "r", "deadline_ms": int(time.time() * 1000) + 30_000,
+                           "invoked_function_arn": "arn", "token": "secret"}, b"{}")
+    result, body = protocol.receive(holder)
+    assert (result["status"], result["exit_signal"]) == ("crashed", signal.SIGKILL)
+    agent.sock.settimeout(0.5)
+    with pytest.raises(TimeoutError):  # the sandbox, and the counters its holder reads, live on meanwhile
+        agent.sock.recv(1)
+    holder.close()
+    agent.sock.settimeout(TIMEOUT)
+    assert agent.sock.recv(1) == b""
+
+
 @pytest.mark.parametrize(
     ("frames", "message"),
     [
