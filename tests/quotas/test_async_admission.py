@@ -10,10 +10,10 @@ import pytest
 from django.utils import timezone
 
 from lambent.functions.models import Function
-from lambent.invocations import asynchronous, processing
+from lambent.invocations import asynchronous, hot_cache, processing
 from lambent.invocations.models import Invocation, InvocationStatus, OutboxMessage
 from lambent.queues.models import Message
-from lambent.quotas import limits
+from lambent.quotas import admission, limits
 from tests.invocations.async_helpers import configure, create, queue_arn
 from tests.processes import free_port
 from tests.quotas.conftest import reserve
@@ -52,6 +52,56 @@ def test_a_throttled_event_waits_without_an_attempt_then_runs(api, tenant, hold,
     assert invocation.status == InvocationStatus.SUCCEEDED
     assert [attempt.number for attempt in invocation.attempts.all()] == [1]
     assert api.get("/api/v1/account").json()["concurrent_executions_in_use"] == 0
+
+
+def test_a_slot_left_by_a_worker_killed_before_its_lease_is_the_next_attempt_s(api, tenant, settings):
+    create(api, "echo")
+    reserve(api, "echo", 1)
+    invocation = accepted(tenant)
+    pool = hot_cache.pool(function=Function.objects.get(name="echo"))
+    token = admission.attempt_token(request_id=str(invocation.request_id), fence=invocation.fence + 1)
+    admission.acquire(pool=pool, lease_seconds=60, token=token)  # taken, then the worker was killed
+
+    processing.process(request_id=str(invocation.request_id))
+
+    invocation.refresh_from_db()
+    assert invocation.status == InvocationStatus.SUCCEEDED  # admitted to the only slot: it was its own
+    assert admission.in_use(keys=[pool.key]) == [0]  # and given back with the attempt's end
+
+
+def test_the_slot_is_given_back_before_the_outcome_is_written(api, tenant, monkeypatch):
+    create(api, "echo")
+    invocation = accepted(tenant)
+    pool = hot_cache.pool(function=Function.objects.get(name="echo"))
+    finish, held_meanwhile = processing._finish, []
+
+    def noting(lease, result):  # a worker killed now would hold no slot
+        held_meanwhile.extend(admission.in_use(keys=[pool.key]))
+        finish(lease, result)
+
+    monkeypatch.setattr(processing, "_finish", noting)
+    processing.process(request_id=str(invocation.request_id))
+    assert held_meanwhile == [0]
+    assert Invocation.objects.get(pk=invocation.pk).status == InvocationStatus.SUCCEEDED
+
+
+def test_a_worker_that_lost_the_lease_leaves_the_winner_s_slot_held(api, tenant, monkeypatch):
+    create(api, "echo")
+    invocation = accepted(tenant)
+    pool = hot_cache.pool(function=Function.objects.get(name="echo"))
+    lease = processing._lease
+
+    def won_by_another(invocation: Invocation, **kwargs):  # it leased the same attempt, just before
+        assert lease(invocation, **kwargs) is not None
+        return None
+
+    monkeypatch.setattr(processing, "_lease", won_by_another)
+    processing.process(request_id=str(invocation.request_id))
+
+    invocation.refresh_from_db()
+    assert invocation.status == InvocationStatus.RUNNING and not invocation.attempts.exists()
+    assert admission.in_use(keys=[pool.key]) == [1]  # the winner's, until its attempt ends
+    admission.release(admission.Slot.parse(invocation.admission_slot))
 
 
 def test_the_wait_grows_with_the_time_already_waited_and_stops_at_the_expiry(api, tenant, hold, settings):

@@ -27,11 +27,14 @@ runs them one after the other, the ones waiting held meanwhile (``leases.Keeper.
 lookup, the lease and the outcome are hand-written statements (``statements``): on PostgreSQL an
 attempt costs three, the outcome with its row and its outbox message in one.
 
-An attempt also holds a concurrency slot (``lambent.quotas.admission``), taken before the
-lease. A throttled invocation is no attempt, as in Lambda: it waits (``retrying``, its
-retry budget untouched) about as long as it has waited already, until it is admitted or
-its event age runs out; a function whose reservation is 0 can never be admitted, so its
-invocations fail at once, to the on-failure destination and the dead-letter target.
+An attempt also holds a concurrency slot (``lambent.quotas.admission``), taken before the lease
+and given back once the run ends, before its outcome is written. The slot is named after the
+attempt (``admission.attempt_token``): a worker killed between the two leaves its slot to whoever
+leases that attempt next, instead of held until the slot's lease runs out. A throttled invocation
+is no attempt, as in Lambda: it waits (``retrying``, its retry budget untouched) about as long as
+it has waited already, until it is admitted or its event age runs out; a function whose
+reservation is 0 can never be admitted, so its invocations fail at once, to the on-failure
+destination and the dead-letter target.
 """
 
 from __future__ import annotations
@@ -96,11 +99,7 @@ def process(*, request_id: str) -> None:
     taken = leases.retried(lambda: _next_attempt(request_id=request_id), what=f"invocation {request_id}")
     if taken is None:
         return
-    lease, slot = taken
-    try:
-        _attempt(lease)
-    finally:
-        admission.release(slot)
+    _attempt(*taken)
 
 
 def process_batch(*, request_ids: Sequence[str]) -> None:
@@ -154,8 +153,10 @@ def _admitted_lease(invocation: Invocation, *, target: Target, abandoned: bool) 
     """Take a concurrency slot, then the lease; the slot is given back unless both were taken.
     The attempt starts once admitted, so attempts that shared a slot never overlap in the ledger."""
     pool = hot_cache.pool(function=target.version.function)
+    token = admission.attempt_token(request_id=str(invocation.request_id), fence=invocation.fence + 1)
     try:
-        slot = admission.acquire(pool=pool, lease_seconds=admission.lease_seconds(timeout=target.spec.timeout))
+        slot = admission.acquire(pool=pool, lease_seconds=admission.lease_seconds(timeout=target.spec.timeout),
+                                 token=token)
     except Throttled as exc:
         if pool.never_admits:
             _end_unrun(invocation, abandoned=abandoned, status=InvocationStatus.FAILED, error_type=exc.reason,
@@ -166,13 +167,19 @@ def _admitted_lease(invocation: Invocation, *, target: Target, abandoned: bool) 
     except ServiceUnavailable as exc:
         _postpone(invocation, abandoned=abandoned, error_type=PLATFORM_ERROR, error_message=exc.message)
         return None
-    lease = None
     try:
         lease = _lease(invocation, target=target, slot=slot, now=timezone.now(), abandoned=abandoned)
-    finally:
-        if lease is None:
-            admission.release(slot)
+    except BaseException:
+        admission.release(slot)
+        raise
+    if lease is None and not _holds(invocation, slot):
+        admission.release(slot)
     return (lease, slot) if lease is not None else None
+
+
+def _holds(invocation: Invocation, slot: admission.Slot) -> bool:
+    """Whether the worker that won this attempt's lease holds ``slot`` (the same token) now."""
+    return Invocation.objects.filter(pk=invocation.pk, admission_slot=slot.serialized()).exists()
 
 
 def _lease_over(invocation: Invocation, now: datetime) -> bool:
@@ -210,18 +217,16 @@ def _record_interrupted(invocation: Invocation, *, now: datetime) -> None:
                       "the attempt is run again.")
 
 
-def _attempt(lease: Lease) -> None:
-    invocation, target = lease.invocation, lease.target
-    function = target.version.function
-    qualifier = invocation.qualifier
-    request = executors.InvokeRequest(
-        request_id=str(invocation.request_id), payload=bytes(invocation.payload),
-        invoked_function_arn=f"{function.arn}:{qualifier}" if qualifier else function.arn)
-    prepared = services.Prepared(tenant=invocation.tenant, version=target.version, qualifier=qualifier,
-                                 spec=target.spec, request=request, started_at=lease.started_at)
+def _attempt(lease: Lease, slot: admission.Slot) -> None:
+    """Run the attempt and record its outcome. Its slot is given back as soon as the run ends: a
+    worker killed while it writes the outcome leaves no slot held until the slot's lease runs out."""
+    invocation = lease.invocation
     with leases.keeper.holding(pk=invocation.pk, fence=lease.fence) as held:
         try:
-            result = executors.run_blocking(_run_held(held, prepared))
+            try:
+                result = executors.run_blocking(_run_held(held, _prepared(lease)))
+            finally:
+                admission.release(slot)
         except asyncio.CancelledError:
             return  # the lease was lost: whoever holds it now records this attempt
         except ServiceUnavailable as exc:
@@ -235,6 +240,16 @@ def _attempt(lease: Lease) -> None:
                                what=f"invocation {invocation.request_id}")
             return
         leases.retried(lambda: _finish(lease, result), what=f"the outcome of invocation {invocation.request_id}")
+
+
+def _prepared(lease: Lease) -> services.Prepared:
+    invocation, target = lease.invocation, lease.target
+    function, qualifier = target.version.function, invocation.qualifier
+    request = executors.InvokeRequest(
+        request_id=str(invocation.request_id), payload=bytes(invocation.payload),
+        invoked_function_arn=f"{function.arn}:{qualifier}" if qualifier else function.arn)
+    return services.Prepared(tenant=invocation.tenant, version=target.version, qualifier=qualifier,
+                             spec=target.spec, request=request, started_at=lease.started_at)
 
 
 async def _run_held(held: leases.Held, prepared: services.Prepared) -> executors.InvokeResult:

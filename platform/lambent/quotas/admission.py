@@ -41,13 +41,14 @@ from lambent import metrics, redis_clients
 from lambent.errors import ServiceUnavailable, Throttled
 from lambent.quotas import limits
 
-# KEYS[1]: the pool's set; ARGV: limit, token, lease in ms. 1 when the token was added, else 0.
+# KEYS[1]: the pool's set; ARGV: limit, token, lease in ms. 1 when the token was added (or was
+# there already: it is leased afresh), else 0.
 ACQUIRE = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local lease = tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
+if not redis.call('ZSCORE', KEYS[1], ARGV[2]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
   return 0
 end
 redis.call('ZADD', KEYS[1], now + lease, ARGV[2])
@@ -140,9 +141,11 @@ def lease_seconds(*, timeout: int) -> float:
     return timeout + settings.CONCURRENCY_LEASE_MARGIN_SECONDS
 
 
-def acquire(*, pool: Pool, lease_seconds: float) -> Slot:
-    """A slot of ``pool`` for one execution; ``Throttled`` when the pool is full."""
-    slot = _new_slot(pool, lease_seconds)
+def acquire(*, pool: Pool, lease_seconds: float, token: str | None = None) -> Slot:
+    """A slot of ``pool`` for one execution; ``Throttled`` when the pool is full. A ``token`` of the
+    caller's own (an asynchronous attempt's: ``attempt_token``) names the slot; held already, it is
+    leased afresh rather than counted twice."""
+    slot = _new_slot(pool, lease_seconds, token)
     if pool.limit > 0:
         try:
             taken = _redis().acquire(keys=[slot.key], args=[pool.limit, slot.token, _ms(lease_seconds)])
@@ -154,8 +157,15 @@ def acquire(*, pool: Pool, lease_seconds: float) -> Slot:
     raise _throttled(pool)
 
 
-def _new_slot(pool: Pool, lease_seconds: float) -> Slot:
-    return Slot(key=pool.key, token=secrets.token_hex(16), held_until=time.monotonic() + lease_seconds)
+def attempt_token(*, request_id: str, fence: int) -> str:
+    """The token of the slot of an asynchronous invocation's attempt under ``fence``: the same for
+    every worker that tries to lease that attempt, so that the slot of a worker killed after it
+    took one, before its lease was written, is the next one's rather than held till it expires."""
+    return f"{request_id}.{fence}"
+
+
+def _new_slot(pool: Pool, lease_seconds: float, token: str | None = None) -> Slot:
+    return Slot(key=pool.key, token=token or secrets.token_hex(16), held_until=time.monotonic() + lease_seconds)
 
 
 def release(slot: Slot) -> None:
