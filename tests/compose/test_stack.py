@@ -5,8 +5,9 @@ name of its own, the API published on a free 127.0.0.1 port. Every service must 
 (``up --wait``); then a tenant is created with ``lambent tenant create`` in the api's container,
 and through the API a function is created, invoked synchronously (in a real sandbox of the
 executor's container: the function sees the sandbox's uid 1000, not root) and asynchronously (the
-worker runs it; the ledger says so). ``down -v`` must leave no container, volume or network of
-the project.
+worker runs it; the ledger says so). The README's backup holds the function and its code; ``up``
+again, as an upgrade runs it, brings every service back healthy with the function still there.
+``down -v`` must leave no container, volume or network of the project, nor a sandbox's cgroup.
 
 The images: PostgreSQL and Redis from ``tools/compose/build`` (Debian's packages, cached), the
 platform's from ``make images`` when it is not there yet. Cold (nothing cached, images built) and
@@ -94,8 +95,16 @@ def test_the_compose_install_comes_up_runs_functions_and_goes_away() -> None:
             timings["up --wait"] = time.monotonic() - begun
             _every_service_is_healthy(stack)
             begun = time.monotonic()
-            _use(stack, port=port)
+            session = _use(stack, port=port)
             timings["use"] = time.monotonic() - begun
+            _backs_up(stack)
+            # As an upgrade does (README): up again, migrate first, and what was there still runs.
+            begun = time.monotonic()
+            stack.compose("up", "-d", "--wait", "--wait-timeout", "300", "--no-build", "--pull", "never")
+            timings["up again"] = time.monotonic() - begun
+            _every_service_is_healthy(stack)
+            response = session.post(f"http://127.0.0.1:{port}/api/v1/functions/hello/invoke", data="{}", timeout=120)
+            assert response.status_code == 200 and response.json()["message"] == "hi, world", response.text
         finally:
             begun = time.monotonic()
             stack.compose("down", "-v", "--remove-orphans", "--timeout", "30", check=False)
@@ -119,7 +128,8 @@ def _every_service_is_healthy(stack: Stack) -> None:
                                                                     "beat")}, states
 
 
-def _use(stack: Stack, *, port: int) -> None:
+def _use(stack: Stack, *, port: int) -> requests.Session:
+    """The first tenant, a function invoked both ways; the session of the tenant's key."""
     created = stack.compose("exec", "-T", "api", "lambent", "tenant", "create", "acme", "--json").stdout
     key = json.loads(created)
     api = f"http://127.0.0.1:{port}/api/v1"
@@ -148,3 +158,12 @@ def _use(stack: Stack, *, port: int) -> None:
     invocation = wait_until(finished, timeout=120, interval=0.5, what="the worker to run the asynchronous invocation")
     assert invocation["status"] == "succeeded", f"{invocation}\n{stack.logs()}"
     assert [attempt["outcome"] for attempt in invocation["attempts"]] == ["succeeded"]
+    return session
+
+
+def _backs_up(stack: Stack) -> None:
+    """What the README's backup takes holds the tenant's function and its code."""
+    dump = stack.compose("exec", "-T", "postgres", "pg_dump", "-U", "lambent", "lambent").stdout
+    assert "CREATE TABLE public.functions_function" in dump and "hello" in dump
+    listing = stack.compose("exec", "-T", "api", "sh", "-c", "tar -C /srv/lambent -cf - code | tar -tf -").stdout
+    assert [name for name in listing.split() if not name.endswith("/")], listing
