@@ -130,6 +130,12 @@ def test_the_executor_has_what_its_sandboxes_need_and_no_more(config: dict[str, 
         assert "no-new-privileges:true" in service["security_opt"], name
 
 
+def test_platform_containers_write_only_to_their_volumes_and_tmp(config: dict[str, Any]) -> None:
+    for name in PLATFORM:
+        service = config["services"][name]
+        assert service["read_only"] is True and service["tmpfs"] == ["/tmp"], name
+
+
 def test_it_runs_in_production_mode_against_its_own_database_and_redis(config: dict[str, Any]) -> None:
     for name in PLATFORM:
         environment = config["services"][name]["environment"]
