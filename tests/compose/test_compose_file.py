@@ -119,12 +119,12 @@ def test_the_executor_has_what_its_sandboxes_need_and_no_more(config: dict[str, 
     assert executor["user"] == "0:0"
     assert executor["cap_drop"] == ["ALL"]
     assert set(executor["cap_add"]) == {"SYS_ADMIN", "DAC_OVERRIDE", "SETUID", "SETGID", "SETPCAP", "KILL"}
-    assert set(executor["security_opt"]) == {"systempaths=unconfined", "apparmor=unconfined"}
+    assert set(executor["security_opt"]) == {"systempaths=unconfined", "apparmor=unconfined", "no-new-privileges:true"}
     assert executor["cgroup"] == "host"
     binds = {mount["target"]: (mount["source"], mount.get("read_only", False))
              for mount in executor["volumes"] if mount["type"] == "bind"}
     assert binds == {"/sys/fs/cgroup": ("/sys/fs/cgroup", False)}
-    for name in ("api", "worker", "beat"):
+    for name in ("migrate", "api", "worker", "beat"):
         service = config["services"][name]
         assert service["cap_drop"] == ["ALL"] and not service.get("cap_add"), name
         assert "no-new-privileges:true" in service["security_opt"], name
