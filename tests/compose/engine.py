@@ -129,12 +129,15 @@ class Podman:
 class Stack:
     """One compose project of docker-compose.yml (with podman's additions) on a ``Podman``."""
 
-    def __init__(self, *, engine: Podman, variables: dict[str, str]) -> None:
+    def __init__(self, *, engine: Podman, variables: dict[str, str], env_file: Path | None = None) -> None:
         self.engine = engine
         self.variables = variables
+        self.env_file = env_file
 
     def compose(self, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess[str]:
         files = [part for path in COMPOSE_FILES for part in ("-f", str(path))]
+        if self.env_file is not None:
+            files += ["--env-file", str(self.env_file)]
         done = subprocess.run([*COMPOSE, "-p", self.engine.project, *files, *args],
                               env={**self.engine.environment, **self.variables}, cwd=ROOT, capture_output=True,
                               text=True, timeout=timeout, check=False)

@@ -1,7 +1,8 @@
 """The single-host install, run: docker-compose.yml brought up on this machine, used, and taken down.
 
 Docker Compose v2 drives a podman of the test's own (``tests.compose.engine``) under a project
-name of its own, the API published on a free 127.0.0.1 port. Every service must become healthy
+name of its own, the API published on a free 127.0.0.1 port, the secrets in the ``.env`` the
+README's recipe writes. Every service must become healthy
 (``up --wait``); then a tenant is created with ``lambent tenant create`` in the api's container,
 and through the API a function is created, invoked synchronously (in a real sandbox of the
 executor's container: the function sees the sandbox's uid 1000, not root) and asynchronously (the
@@ -20,7 +21,7 @@ from __future__ import annotations
 import io
 import json
 import os
-import secrets
+import re
 import subprocess
 import time
 import zipfile
@@ -62,6 +63,15 @@ def _images() -> dict[str, str]:
     return {"LAMBENT_POSTGRES_IMAGE": postgres, "LAMBENT_REDIS_IMAGE": redis, "LAMBENT_IMAGE": PLATFORM_IMAGE}
 
 
+def _secrets_as_the_readme_makes_them(folder: Path) -> Path:
+    """The ``.env`` the README's first block of "Install on one host with compose" writes, in ``folder``."""
+    section = (ROOT / "README.md").read_text().split("\n## Install on one host with compose\n", 1)[1]
+    block = re.findall(r"```sh\n(.*?)```", section.split("\n## ", 1)[0], flags=re.DOTALL)[0]
+    subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=folder, check=True, timeout=60)
+    assert (folder / ".env").stat().st_mode & 0o077 == 0, "the README's .env is readable by others"
+    return folder / ".env"
+
+
 def _zip(source: str) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -81,14 +91,12 @@ def test_the_compose_install_comes_up_runs_functions_and_goes_away() -> None:
     project = f"lambent-test-{os.getpid()}"
     variables = {
         **images,
-        "LAMBENT_SECRET_KEY": secrets.token_urlsafe(48), "LAMBENT_MASTER_KEY": secrets.token_urlsafe(32),
-        "LAMBENT_DATABASE_PASSWORD": secrets.token_hex(16), "LAMBENT_REDIS_PASSWORD": secrets.token_hex(16),
         "LAMBENT_API_PORT": str(port),
         # Sandbox uids apart from `make dev`'s and the test sessions' (tests/environment.py).
         "LAMBENT_SANDBOX_UID_BASE": str(500_000_000 + os.getpid() % 1024 * 65536),
     }
     with podman(project) as engine:
-        stack = Stack(engine=engine, variables=variables)
+        stack = Stack(engine=engine, variables=variables, env_file=_secrets_as_the_readme_makes_them(engine.folder))
         try:
             begun = time.monotonic()
             stack.compose("up", "-d", "--wait", "--wait-timeout", "300", "--no-build", "--pull", "never")
