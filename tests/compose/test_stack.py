@@ -2,18 +2,18 @@
 
 Docker Compose v2 drives a podman of the test's own (``tests.compose.engine``) under a project
 name of its own, the API published on a free 127.0.0.1 port, the secrets in the ``.env`` the
-README's recipe writes. Every service must become healthy
-(``up --wait``); then a tenant is created with ``lambent tenant create`` in the api's container,
-and through the API a function is created, invoked synchronously (in a real sandbox of the
-executor's container: the function sees the sandbox's uid 1000, not root) and asynchronously (the
-worker runs it; the ledger says so). The README's backup holds the function and its code; ``up``
-again, as an upgrade runs it, brings every service back healthy with the function still there.
-``down -v`` must leave no container, volume or network of the project, nor a sandbox's cgroup.
+README's recipe writes. Every service must become healthy (``up --wait``); then a tenant is
+created with ``lambent tenant create`` in the api's container, and through the API a function is
+created, invoked synchronously (in a real sandbox of the executor's container: the function sees
+the sandbox's uid 1000, not root) and asynchronously (the worker runs it; the ledger says so).
+The README's backup holds the function and its code; ``up`` again, as an upgrade runs it, brings
+every service back healthy with the function still there. ``down -v`` must leave no container,
+volume or network of the project, nor a sandbox's cgroup.
 
 The images: PostgreSQL and Redis from ``tools/compose/build`` (Debian's packages, cached), the
-platform's from ``make images`` when it is not there yet. Cold (nothing cached, images built) and
-cached timings are printed. It runs where podman can (root on Debian or Ubuntu) and is skipped,
-saying why, anywhere else; on such a machine nothing missing is a reason to skip: it fails.
+platform's from ``make images`` when it is not there yet. Each step's time is printed. It runs
+where podman can (root on Debian or Ubuntu) and is skipped, saying why, anywhere else; on such a
+machine nothing missing is a reason to skip: it fails.
 """
 
 from __future__ import annotations
