@@ -121,9 +121,14 @@ def test_the_executor_has_what_its_sandboxes_need_and_no_more(config: dict[str, 
     assert set(executor["cap_add"]) == {"SYS_ADMIN", "DAC_OVERRIDE", "SETUID", "SETGID", "SETPCAP", "KILL"}
     assert set(executor["security_opt"]) == {"systempaths=unconfined", "apparmor=unconfined", "no-new-privileges:true"}
     assert executor["cgroup"] == "host"
-    binds = {mount["target"]: (mount["source"], mount.get("read_only", False))
-             for mount in executor["volumes"] if mount["type"] == "bind"}
-    assert binds == {"/sys/fs/cgroup": ("/sys/fs/cgroup", False)}
+    def binds(name: str) -> dict[str, tuple[str, bool]]:
+        return {mount["target"]: (mount["source"], mount.get("read_only", False))
+                for mount in config["services"][name].get("volumes", []) if mount["type"] == "bind"}
+
+    assert binds("executor") == {"/sys/fs/cgroup": ("/sys/fs/cgroup", False)}
+    # A lent sandbox's holder reads its memory counters from its cgroup: the host's, read-only.
+    assert binds("api") == binds("worker") == {"/sys/fs/cgroup": ("/sys/fs/cgroup", True)}
+    assert not any(binds(name) for name in config["services"] if name not in ("executor", "api", "worker"))
     for name in ("migrate", "api", "worker", "beat"):
         service = config["services"][name]
         assert service["cap_drop"] == ["ALL"] and not service.get("cap_add"), name

@@ -153,6 +153,14 @@ def _use(stack: Stack, *, port: int) -> requests.Session:
     assert response.status_code == 200, response.text + stack.logs()
     # uid 1000 is the sandbox's own (bubblewrap's user namespace): the function ran sandboxed.
     assert response.json() == {"message": "hi, compose", "uid": 1000}
+    synchronous = response.headers["X-Lambent-Request-Id"]
+
+    def recorded() -> dict[str, object] | None:  # written just after the response
+        found = session.get(f"{api}/invocations/{synchronous}", timeout=30)
+        return found.json() if found.status_code == 200 else None
+
+    # The api read it from the sandbox's memory cgroup, which an unsandboxed run has not.
+    assert wait_until(recorded, timeout=30, what="the ledger entry")["max_memory_used_mb"] > 0
 
     response = session.post(f"{api}/functions/hello/invoke?type=event", data=json.dumps({"name": "later"}),
                             timeout=60)
@@ -166,6 +174,8 @@ def _use(stack: Stack, *, port: int) -> requests.Session:
     invocation = wait_until(finished, timeout=120, interval=0.5, what="the worker to run the asynchronous invocation")
     assert invocation["status"] == "succeeded", f"{invocation}\n{stack.logs()}"
     assert [attempt["outcome"] for attempt in invocation["attempts"]] == ["succeeded"]
+    # Read from the sandbox's memory cgroup, which an unsandboxed run has not.
+    assert invocation["attempts"][0]["max_memory_used_mb"] > 0, invocation
     return session
 
 
