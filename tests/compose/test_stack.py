@@ -5,7 +5,8 @@ name of its own, the API published on a free 127.0.0.1 port, the secrets in the 
 README's recipe writes. Every service must become healthy (``up --wait``); then a tenant is
 created with ``lambent tenant create`` in the api's container, and through the API a function is
 created, invoked synchronously (in a real sandbox of the executor's container: the function sees
-the sandbox's uid 1000, not root) and asynchronously (the worker runs it; the ledger says so).
+the sandbox's uid 1000, not root; one over its memory size is killed as out of memory) and
+asynchronously (the worker runs it; the ledger says so).
 The README's backup holds the function and its code; ``up`` again, as an upgrade runs it, brings
 every service back healthy with the function still there. ``down -v`` must leave no container,
 volume or network of the project, nor a sandbox's cgroup.
@@ -41,6 +42,12 @@ HANDLER = '''import os
 
 def handler(event, context):
     return {"message": os.environ.get("GREETING", "hello") + ", " + event.get("name", "world"), "uid": os.getuid()}
+
+
+def hog(event, context):
+    chunks = []
+    while True:
+        chunks.append(bytearray(16 * 1024 * 1024))
 '''
 
 
@@ -161,6 +168,14 @@ def _use(stack: Stack, *, port: int) -> requests.Session:
 
     # The api read it from the sandbox's memory cgroup, which an unsandboxed run has not.
     assert wait_until(recorded, timeout=30, what="the ledger entry")["max_memory_used_mb"] > 0
+
+    # The sandbox's memory is its function's memory size: the cgroup of the host holds it there.
+    response = session.post(f"{api}/functions", timeout=60, files={"zip_file": ("hog.zip", _zip(HANDLER))},
+                            data={"name": "hog", "runtime": "python3.11", "handler": "app.hog", "memory_size": "128"})
+    assert response.status_code == 201, response.text
+    response = session.post(f"{api}/functions/hog/invoke", data="{}", timeout=120)
+    assert response.headers.get("X-Lambent-Function-Error") == "Unhandled", response.text
+    assert response.json()["errorType"] == "Runtime.OutOfMemory", response.text
 
     response = session.post(f"{api}/functions/hello/invoke?type=event", data=json.dumps({"name": "later"}),
                             timeout=60)
