@@ -4,11 +4,12 @@ their final stages hold and leave out."""
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
 from tests.images import podman
-from tests.images.podman import IMAGES, PLATFORM, RUNTIMES, VERSION
+from tests.images.podman import IMAGES, PLATFORM, ROOT, RUNTIMES, VERSION
 
 pytestmark = pytest.mark.containers
 
@@ -61,7 +62,8 @@ def test_it_carries_the_oci_labels(built: dict[str, str], image: str) -> None:
     labels = podman.inspect(image)["Config"]["Labels"]
     assert {f"org.opencontainers.image.{name}" for name in LABELS} <= set(labels)
     assert labels["org.opencontainers.image.version"] == VERSION
-    assert len(labels["org.opencontainers.image.revision"]) == 40
+    revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert labels["org.opencontainers.image.revision"] == revision.stdout.strip()
 
 
 def test_the_platform_image_checks_its_health_in_the_shell_form(built: dict[str, str]) -> None:
