@@ -6,8 +6,9 @@
 #   docker run IMAGE executor   the sandbox controller
 #   docker run IMAGE migrate    Django's migrations, then exits
 #
-# (`lambent --help` lists the other commands: tenant, quota, ...). Every process runs as `lambent`
-# (uid and gid 10001) with its state in /var/lib/lambent (LAMBENT_DATA_DIR, a volume).
+# (`lambent --help` lists the other commands: tenant, quota, ...). Processes run as `lambent` (uid
+# and gid 10001, numeric so that runAsNonRoot can check it) under tini, with their state in
+# /var/lib/lambent (LAMBENT_DATA_DIR, a volume); the root file system may be read-only.
 #
 # The executor with its local backend (LAMBENT_EXECUTOR_BACKEND's default) isolates functions with
 # bubblewrap and cgroups, which it refuses to do but as root: run it as user 0, and in a container

@@ -1,9 +1,10 @@
 """The images, built once per session as ``make images`` builds them, and the services they run against.
 
-These tests need root, podman and debootstrap (``tools/system-packages images``), PostgreSQL on
-127.0.0.1:5432 (user ``postgres``, trust) and Redis on 127.0.0.1:6379, as CI's machine has: where
-any of it is missing they fail, never skip. The platform's processes get a database of their own,
-``images``, made afresh for the session, and Redis database 11, emptied before and after.
+These tests need root on Debian (``make images`` installs podman and debootstrap where they are
+missing), PostgreSQL on 127.0.0.1:5432 (user ``postgres``, trust) and Redis on 127.0.0.1:6379, as
+CI's machine has: where any of it is missing they fail, never skip. The platform's processes get a
+database of their own, ``images``, made afresh for the session, and Redis database 11, emptied
+before and after.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ REDIS = "redis://127.0.0.1:6379/11"
 def built() -> dict[str, str]:
     """Each image's name and the size the build printed; the build's time is in the output (-s)."""
     sizes, elapsed = podman.build()
-    print(f"\ntools/images/build took {elapsed:.1f} s: {sizes}")
+    print(f"\nmake images took {elapsed:.1f} s: {sizes}")
     return sizes
 
 

@@ -1,4 +1,4 @@
-"""The images' tests drive podman (with the project's containers.conf) and ``tools/images/build``.
+"""The images' tests drive ``make images`` and podman (with the project's containers.conf).
 
 The build runs once per session, as ``make images`` runs it; every test then reads or runs what it
 built. Containers share the host's network (``--network host``): they reach this machine's
@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILD = ROOT / "tools" / "images" / "build"
 CONTAINERS_CONF = ROOT / "tools" / "images" / "containers.conf"
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 PLATFORM = f"localhost/lambent/platform:{VERSION}"
@@ -41,13 +40,14 @@ def inspect(image: str) -> dict:
 
 
 def build() -> tuple[dict[str, str], float]:
-    """Run the build as ``make images`` does: the name and size it printed of each image, and its time."""
+    """``make images`` (the Debian packages it needs, then the build): the name and size it printed of
+    each image, and its time."""
     started = time.monotonic()
-    result = subprocess.run([str(BUILD)], capture_output=True, text=True, timeout=1800)
+    result = subprocess.run(["make", "--silent", "images"], cwd=ROOT, capture_output=True, text=True, timeout=1800)
     elapsed = time.monotonic() - started
-    assert result.returncode == 0, f"tools/images/build exited {result.returncode}:\n{result.stderr[-4000:]}"
-    sizes = dict(line.split(None, 1) for line in result.stdout.splitlines())
-    return sizes, elapsed
+    assert result.returncode == 0, f"make images exited {result.returncode}:\n{result.stderr[-4000:]}"
+    printed = [line.split(None, 1) for line in result.stdout.splitlines() if line.startswith("localhost/")]
+    return dict(printed), elapsed
 
 
 @dataclass
