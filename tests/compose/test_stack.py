@@ -12,7 +12,7 @@ every service back healthy with the function still there. ``down -v`` must leave
 volume or network of the project, nor a sandbox's cgroup.
 
 The images: PostgreSQL and Redis from ``tools/compose/build`` (Debian's packages, cached), the
-platform's from ``make images`` when it is not there yet. Each step's time is printed. It runs
+platform's of this checkout from ``make images``. Each step's time is printed. It runs
 where podman can (root on Debian or Ubuntu) and is skipped, saying why, anywhere else; on such a
 machine nothing missing is a reason to skip: it fails.
 """
@@ -60,13 +60,15 @@ def _host_unsupported() -> str | None:
 
 
 def _images() -> dict[str, str]:
-    """The images the stack runs, built when missing; their names by variable."""
+    """The images the stack runs, their names by variable: PostgreSQL's and Redis's (built once per
+    machine), and the platform's of this checkout (``make images``, whose layer cache makes a
+    rebuild of what did not change quick)."""
     built = subprocess.run([str(ROOT / "tools" / "compose" / "build")], capture_output=True, text=True, timeout=1800)
     assert built.returncode == 0, built.stderr[-5000:]
     postgres, redis = built.stdout.split()
-    if subprocess.run(["podman", "image", "exists", PLATFORM_IMAGE], capture_output=True).returncode != 0:
-        made = subprocess.run(["make", "images"], cwd=ROOT, capture_output=True, text=True, timeout=3600)
-        assert made.returncode == 0, f"`make images` failed:\n{made.stdout[-3000:]}\n{made.stderr[-5000:]}"
+    made = subprocess.run(["make", "--silent", "images"], cwd=ROOT, capture_output=True, text=True, timeout=3600)
+    assert made.returncode == 0, f"`make images` failed:\n{made.stdout[-3000:]}\n{made.stderr[-5000:]}"
+    assert PLATFORM_IMAGE in made.stdout, made.stdout
     return {"LAMBENT_POSTGRES_IMAGE": postgres, "LAMBENT_REDIS_IMAGE": redis, "LAMBENT_IMAGE": PLATFORM_IMAGE}
 
 
