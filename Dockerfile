@@ -11,12 +11,12 @@
 # /var/lib/lambent (LAMBENT_DATA_DIR, a volume); the root file system may be read-only.
 #
 # The executor with its local backend (LAMBENT_EXECUTOR_BACKEND's default) isolates functions with
-# bubblewrap and cgroups, which it refuses to do but as root: run it as user 0, and in a container
-# allowed to make namespaces, mount tmpfs, write the cgroup hierarchy and mount a fresh /proc
-# for each sandbox: `privileged` (Docker and podman; podman's `--security-opt unmask=ALL` with
-# `--cap-add SYS_ADMIN` is enough for bubblewrap, but v1 cgroups stay read-only short of
-# `privileged`). Its socket (LAMBENT_EXECUTOR_SOCKET, in the data directory) is mode 0600, so the
-# api and worker processes that use it must share the volume and run as the executor's user.
+# bubblewrap and cgroups, which it refuses to do but as root: run it as user 0, in a container
+# allowed to make namespaces, mount tmpfs, write the host's cgroup hierarchy and mount a fresh
+# /proc for each sandbox. docker-compose.yml's executor service lists exactly what that takes
+# (six capabilities, /proc unmasked, the host's cgroups), and why each, short of `privileged`.
+# Its socket (LAMBENT_EXECUTOR_SOCKET, in the data directory) is mode 0600, so the api and worker
+# processes that use it must share the volume and run as the executor's user.
 # With LAMBENT_EXECUTOR_BACKEND=worker.executors.kubernetes.KubernetesExecutor it needs neither.
 #
 # Base: Debian's slim image, pinned to a point release; tools/images/build makes it from Debian's
