@@ -57,7 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sandbox: runs real sandboxes (bubblewrap, cgroups, root)")
     config.addinivalue_line("markers", "faults: breaks parts of a running platform under load (tests/faults)")
     config.addinivalue_line("markers", "k8s: runs against the real Kubernetes test bed (tests/k8s, root on Debian)")
-    config.addinivalue_line("markers", "containers: builds or runs container images (podman or buildah, root on Debian)")
+    config.addinivalue_line("markers", "containers: builds or runs container images (podman or buildah, root)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -135,6 +135,18 @@ EXECUTOR = env_str("LAMBENT_EXECUTOR", default="worker.executors.client.Executor
 EXECUTOR_BACKEND = env_str("LAMBENT_EXECUTOR_BACKEND", default="worker.executors.local.LocalExecutor")
 #: Unix socket on which the executor process listens for the api and worker processes.
 EXECUTOR_SOCKET = env_path("LAMBENT_EXECUTOR_SOCKET", default=DATA_DIR / "executor.sock")
+#: ``host:port`` on which the executor process listens over TCP too, for api and worker processes
+#: on other hosts (a Kubernetes install); ``none``: the Unix socket only. A TCP connection attaches
+#: with a key derived from the secret key before anything else (``worker.executors.server``).
+EXECUTOR_BIND = env_str("LAMBENT_EXECUTOR_BIND", default="none")
+#: ``host:port`` where the api and worker processes reach the executor over TCP; empty: its Unix socket.
+EXECUTOR_ADDRESS = env_str("LAMBENT_EXECUTOR_ADDRESS", default="")
+for _name, _value in (("LAMBENT_EXECUTOR_BIND", EXECUTOR_BIND), ("LAMBENT_EXECUTOR_ADDRESS", EXECUTOR_ADDRESS)):
+    if _value not in ("", "none"):
+        try:
+            parse_bind(_value)
+        except ImproperlyConfigured as exc:
+            raise ImproperlyConfigured(f"{_name}: {exc}") from None
 #: ``bwrap`` isolates every sandbox; ``none`` runs functions as plain processes (no isolation).
 SANDBOX = env_choice("LAMBENT_SANDBOX", choices=("bwrap", "none"), default="bwrap")
 #: ``default`` runs every bwrap sandbox under the seccomp allow-list and the agent's guard

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from runtimes.agent import protocol
+from tests.processes import free_port
 from worker.executors import (
     Endpoint,
     Executor,
@@ -26,7 +28,7 @@ from worker.executors import (
 )
 from worker.executors.client import ExecutorClient
 from worker.executors.metrics import REGISTRY
-from worker.executors.server import serve
+from worker.executors.server import connection_key, serve
 
 SPEC = FunctionSpec(account_id="123456789012", function_name="fn", version="1", function_arn="arn",
                     runtime="python3.11", handler="app.handler", memory_size=128, timeout=30, ephemeral_storage=512,
@@ -134,5 +136,40 @@ def test_an_unreachable_executor_is_told_apart_from_one_that_failed_to_answer():
             with pytest.raises(ExecutorUnreachable) as raised:
                 await client.invoke(SPEC, InvokeRequest(request_id="nowhere", payload=b"", invoked_function_arn="arn"))
             assert folder not in str(raised.value)  # messages reach callers: no host path
+
+    asyncio.run(main())
+
+
+def test_over_tcp_a_connection_is_served_once_it_attached_with_the_installation_s_key():
+    async def main() -> None:
+        backend = Recording()
+        key = connection_key("an installation's secret key")
+        with tempfile.TemporaryDirectory() as folder:
+            port = free_port()
+            ready = asyncio.Event()
+            server = asyncio.create_task(serve(backend, Path(folder) / "executor.sock", bind=("127.0.0.1", port),
+                                               key=key, ready=ready))
+            await ready.wait()
+            client = ExecutorClient(address=("127.0.0.1", port), key=key)
+            stranger = ExecutorClient(address=("127.0.0.1", port), key=connection_key("another secret key"))
+            try:
+                assert await client.reachable() and not await stranger.reachable()
+                with pytest.raises(ExecutorUnreachable):
+                    await stranger.borrow(spec("stranger", 0.01))
+                assert "stranger" not in backend.ended  # closed before it could ask for anything
+                for first_frame in (protocol.encode({"op": "borrow", "spec": SPEC.to_dict()}),
+                                    (10**6).to_bytes(4, "big")):  # no attach; a header too long to be one
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    writer.write(first_frame)
+                    assert await reader.read() == b""  # closed without an answer
+                    writer.close()
+                lease = await client.borrow(spec("attached", 0.01))
+                assert lease.lease_id == "attached" and await client.renew(["attached"]) == []
+            finally:
+                await client.close()
+                await stranger.close()
+                server.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await server
 
     asyncio.run(main())

@@ -49,14 +49,15 @@ def hog(event, context):
 @pytest.fixture
 def k8s_api(testbed: Testbed, api_client: client.ApiClient, tmp_path: Path) -> Iterator[tuple[str, str, str]]:
     """The api's base URL, the installation's name and the executor's metrics URL, the executor on
-    the Kubernetes backend."""
+    the Kubernetes backend, reached over TCP as from another host."""
     ensure_platform_namespace(api_client)
     installation = f"e{uuid.uuid4().hex[:8]}"
     socket_path = tmp_path / "executor.sock"
-    metrics = f"127.0.0.1:{free_port()}"
+    metrics, executor_address = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
     env = platform_env(
         LAMBENT_EXECUTOR_BACKEND="worker.executors.kubernetes.KubernetesExecutor",
         LAMBENT_EXECUTOR_SOCKET=str(socket_path), LAMBENT_EXECUTOR_METRICS_BIND=metrics,
+        LAMBENT_EXECUTOR_BIND=executor_address,
         LAMBENT_KUBERNETES_KUBECONFIG=str(testbed.kubeconfig), LAMBENT_KUBERNETES_INSTALLATION=installation,
         LAMBENT_KUBERNETES_NAMESPACE_PATTERN=f"{installation}-{{account_id}}",
         LAMBENT_KUBERNETES_PLATFORM_NAMESPACE=PLATFORM_NAMESPACE,
@@ -69,7 +70,8 @@ def k8s_api(testbed: Testbed, api_client: client.ApiClient, tmp_path: Path) -> I
         wait_until(lambda: socket_path.exists() or executor.popen.poll() is not None, timeout=60,
                    what="the executor's socket")
         assert executor.popen.poll() is None, executor.output()[-4000:]
-        api, base = start_api(env)
+        api, base = start_api({**env, "LAMBENT_EXECUTOR_SOCKET": str(tmp_path / "not-this-one.sock"),
+                               "LAMBENT_EXECUTOR_ADDRESS": executor_address})
         try:
             yield base, installation, f"http://{metrics}/metrics"
         finally:

@@ -5,8 +5,9 @@ their invocations itself (``worker.executors.borrower``). The executor is asked 
 can do: lend, take back, renew, prewarm, evict, provision.
 
 Requests travel as frames (``runtimes/agent/protocol.py``) over the executor's Unix
-socket, one request at a time per connection; idle connections are pooled per event
-loop. A connection that fails before an answer is read is never retried for an
+socket, or, given an ``address`` (an executor on another host), over TCP once attached with the
+installation's key (``worker.executors.server``); one request at a time per connection; idle
+connections are pooled per event loop. A connection that fails before an answer is read is never retried for an
 invocation, because the executor may have started it: that is an ``ExecutorUnavailable``;
 one that could not be opened at all started nothing: ``ExecutorUnreachable``. Messages name
 no host path: they reach callers.
@@ -23,6 +24,7 @@ from typing import Any
 from django.conf import settings
 from prometheus_client import Counter
 
+from lambent.env import parse_bind
 from runtimes.agent import protocol
 from worker.executors.base import (
     FUNCTION_ERRORS,
@@ -40,6 +42,7 @@ from worker.executors.base import (
 )
 from worker.executors.borrower import Borrower
 from worker.executors.link import AgentLink
+from worker.executors.server import ATTACH_TIMEOUT_S, connection_key
 
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
@@ -51,8 +54,13 @@ CALLS = Counter("lambent_executor_calls", "Requests this process sent to the exe
 
 
 class ExecutorClient(Executor):
-    def __init__(self, *, socket_path: Path, hold_s: float = 1.0) -> None:
+    def __init__(self, *, socket_path: Path | None = None, address: tuple[str, int] | None = None, key: str = "",
+                 hold_s: float = 1.0) -> None:
+        if (socket_path is None) == (address is None):
+            raise ValueError("an executor is reached on a Unix socket or at a TCP address: one of the two")
         self._socket_path = socket_path
+        self._address = address
+        self._key = key
         self._idle: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Connection]] = (
             weakref.WeakKeyDictionary()
         )
@@ -60,6 +68,9 @@ class ExecutorClient(Executor):
 
     @classmethod
     def from_settings(cls) -> ExecutorClient:
+        if settings.EXECUTOR_ADDRESS:
+            return cls(address=parse_bind(settings.EXECUTOR_ADDRESS), key=connection_key(settings.SECRET_KEY),
+                       hold_s=settings.SANDBOX_HOLD_SECONDS)
         return cls(socket_path=settings.EXECUTOR_SOCKET, hold_s=settings.SANDBOX_HOLD_SECONDS)
 
     @property
@@ -145,14 +156,32 @@ class ExecutorClient(Executor):
                 return reader, writer
             writer.close()
         try:
-            return await asyncio.open_unix_connection(str(self._socket_path))
+            return await self._open()
         except OSError as exc:
-            raise ExecutorUnreachable(f"the executor is not reachable ({exc.strerror})") from exc
+            raise ExecutorUnreachable(f"the executor is not reachable ({exc.strerror or exc})") from exc
 
     async def reachable(self) -> bool:
         try:
-            _, writer = await asyncio.open_unix_connection(str(self._socket_path))
+            _, writer = await self._open()
         except OSError:
             return False
         writer.close()
         return True
+
+    async def _open(self) -> Connection:
+        """A new connection, attached when over TCP; ``OSError`` when none could be made."""
+        if self._address is None:
+            return await asyncio.open_unix_connection(str(self._socket_path))
+        reader, writer = await asyncio.open_connection(*self._address)
+        try:
+            writer.write(protocol.encode({"op": "attach", "key": self._key}))
+            async with asyncio.timeout(ATTACH_TIMEOUT_S):
+                await writer.drain()
+                header, _ = await protocol.receive_from(reader)
+        except (OSError, TimeoutError, protocol.ProtocolError) as exc:
+            writer.close()
+            raise OSError(f"the executor would not attach this connection ({exc})") from None
+        if header.get("op") != "attached":
+            writer.close()
+            raise OSError(f"the executor answered an attach with {header.get('op')!r}")
+        return reader, writer

@@ -1,6 +1,7 @@
 """``lambent executor``: the process that owns the sandboxes of this node.
 
-It serves the api and worker processes on ``LAMBENT_EXECUTOR_SOCKET`` and runs
+It serves the api and worker processes on ``LAMBENT_EXECUTOR_SOCKET`` (and over TCP on
+``LAMBENT_EXECUTOR_BIND``, for those on other hosts) and runs
 ``LAMBENT_EXECUTOR_BACKEND``, and its Prometheus metrics (``worker.executors.metrics``) on
 ``LAMBENT_EXECUTOR_METRICS_BIND``. With bubblewrap missing it refuses to start, unless the
 operator set ``LAMBENT_SANDBOX=none``, which runs functions without isolation.
@@ -22,7 +23,7 @@ from django.core.management.base import BaseCommand, CommandError
 from lambent.env import parse_bind
 from worker.executors import Executor, load_backend, metrics
 from worker.executors.local.sandbox import isolate_mounts
-from worker.executors.server import serve
+from worker.executors.server import connection_key, serve
 
 logger = logging.getLogger(__name__)
 
@@ -63,11 +64,14 @@ class Command(BaseCommand):
     async def _serve(self) -> None:
         backend = load_backend(str(settings.EXECUTOR_BACKEND))
         metrics_server = _serve_metrics(backend)
-        task = asyncio.create_task(serve(backend, settings.EXECUTOR_SOCKET))
+        bind = None if settings.EXECUTOR_BIND == "none" else parse_bind(settings.EXECUTOR_BIND)
+        task = asyncio.create_task(serve(backend, settings.EXECUTOR_SOCKET, bind=bind,
+                                         key=connection_key(settings.SECRET_KEY)))
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, task.cancel)
-        logger.info("executor listening on %s with %s", settings.EXECUTOR_SOCKET, settings.EXECUTOR_BACKEND)
+        logger.info("executor listening on %s%s with %s", settings.EXECUTOR_SOCKET,
+                    "" if bind is None else f" and {settings.EXECUTOR_BIND}", settings.EXECUTOR_BACKEND)
         try:
             await task
         except asyncio.CancelledError:
