@@ -276,6 +276,9 @@ except ValueError as _error:
 
 #: Bytes of code one tenant may store: the distinct zips its versions use, as Lambda's 75 GB
 #: account limit. An upload that would go over it is refused.
+#: Where code packages are kept: ``files`` under the data directory, or ``database`` (for processes
+#: that share no file system, as on Kubernetes: the api stores what the executor reads).
+CODE_STORAGE = env_choice("LAMBENT_CODE_STORAGE", choices=("files", "database"), default="files")
 CODE_STORAGE_LIMIT_BYTES = env_int("LAMBENT_CODE_STORAGE_LIMIT_BYTES", default=75 * 1024**3, minimum=0)
 
 # --- concurrency --------------------------------------------------------------------------
@@ -379,11 +382,11 @@ STORAGES = {
         "OPTIONS": {"location": DATA_DIR / "files"},
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    # Function code, addressed by sha256 (lambent.functions.code).
+    # Function code, addressed by sha256 (lambent.functions.code_packages).
     "code": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": DATA_DIR / "code"},
-    },
+    } if CODE_STORAGE == "files" else {"BACKEND": "lambent.functions.code_storage.DatabaseStorage"},
 }
 
 # A code upload is up to 50 MB zipped, which is about 67 MB once base64-encoded in JSON.

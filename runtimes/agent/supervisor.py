@@ -341,6 +341,8 @@ class Supervisor:
         The runtime is left a zombie until ``close()``: while it is, its pid, which is also its
         process group's id, cannot be reused, so killing the group then never hits a stranger.
         """
+        if posix.getpid() == 1:
+            self._reap_orphans()
         runtime = self._runtime
         if runtime is None or self._exit is not None:
             return
@@ -353,6 +355,29 @@ class Supervisor:
                 self._runtime_exited(exited.si_status, None)
             else:  # killed, or dumped core
                 self._runtime_exited(None, exited.si_status)
+
+    def _reap_orphans(self) -> None:
+        """As its container's pid 1 (in a pod), the agent becomes the parent of every process whose
+        parent ended first: what a function started and left behind. Those that ended are collected,
+        or each would stay a zombie for the pod's life, holding a pid of the pod's limit. The runtime
+        and the standby are left to their own collection."""
+        kept = {child.pid for child in (self._runtime, self._standby) if child is not None}
+        try:
+            fd = posix.open(f"/proc/self/task/{posix.getpid()}/children", posix.O_RDONLY | posix.O_CLOEXEC)
+        except OSError:
+            return
+        try:
+            listing = b""
+            while chunk := posix.read(fd, READ_BYTES):
+                listing += chunk
+        finally:
+            posix.close(fd)
+        for pid in map(int, listing.split()):
+            if pid not in kept:
+                try:
+                    posix.waitpid(pid, posix.WNOHANG)
+                except ChildProcessError:
+                    pass
 
     def close(self) -> None:
         """Kill the runtime with everything it started (its process group), and collect it."""

@@ -47,17 +47,20 @@ def hog(event, context):
 
 
 @pytest.fixture
-def k8s_api(testbed: Testbed, api_client: client.ApiClient, tmp_path: Path) -> Iterator[tuple[str, str, str]]:
+def k8s_api(testbed: Testbed, api_client: client.ApiClient, tmp_path: Path,
+            settings: Any) -> Iterator[tuple[str, str, str]]:
     """The api's base URL, the installation's name and the executor's metrics URL, the executor on
-    the Kubernetes backend, reached over TCP as from another host."""
+    the Kubernetes backend, reached over TCP as from another host, code kept in the database as
+    where the two share no file system."""
     ensure_platform_namespace(api_client)
+    settings.STORAGES = {**settings.STORAGES, "code": {"BACKEND": "lambent.functions.code_storage.DatabaseStorage"}}
     installation = f"e{uuid.uuid4().hex[:8]}"
     socket_path = tmp_path / "executor.sock"
     metrics, executor_address = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
     env = platform_env(
         LAMBENT_EXECUTOR_BACKEND="worker.executors.kubernetes.KubernetesExecutor",
         LAMBENT_EXECUTOR_SOCKET=str(socket_path), LAMBENT_EXECUTOR_METRICS_BIND=metrics,
-        LAMBENT_EXECUTOR_BIND=executor_address,
+        LAMBENT_EXECUTOR_BIND=executor_address, LAMBENT_CODE_STORAGE="database",
         LAMBENT_KUBERNETES_KUBECONFIG=str(testbed.kubeconfig), LAMBENT_KUBERNETES_INSTALLATION=installation,
         LAMBENT_KUBERNETES_NAMESPACE_PATTERN=f"{installation}-{{account_id}}",
         LAMBENT_KUBERNETES_PLATFORM_NAMESPACE=PLATFORM_NAMESPACE,

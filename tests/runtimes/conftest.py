@@ -16,7 +16,7 @@ import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -137,13 +137,14 @@ class TcpAgent(Agent):
     """An agent listening on TCP (``--listen``), as in a pod: the platform attaches with the key
     whose digest is in the agent's environment. ``attach=False`` leaves the attaching to the test."""
 
-    def __init__(self, *, task_root: Path, key: str, environment: dict[str, str], attach: bool = True) -> None:
+    def __init__(self, *, task_root: Path, key: str, environment: dict[str, str], attach: bool = True,
+                 wrapper: Sequence[str] = ()) -> None:
         self.task_root = task_root
         self.key = key
         self.key_digest = hashlib.sha256(key.encode()).hexdigest()
         self.port = free_port()
         self.process = subprocess.Popen(
-            [sys.executable, "-I", "-S", str(AGENT), "--listen", f"tcp:127.0.0.1:{self.port}",
+            [*wrapper, sys.executable, "-I", "-S", str(AGENT), "--listen", f"tcp:127.0.0.1:{self.port}",
              "--runtime-api", "127.0.0.1:0", "--task-root", str(task_root)],
             env={"LAMBENT_AGENT_KEY_SHA256": self.key_digest, **environment},
             stderr=subprocess.PIPE,
@@ -246,8 +247,9 @@ def start_tcp_agent(task_root: Path) -> Iterator[Callable[..., TcpAgent]]:
     agents: list[TcpAgent] = []
 
     def start(*, key: str = "the-platform's-key", environment: dict[str, str] | None = None,
-              attach: bool = True) -> TcpAgent:
-        agent = TcpAgent(task_root=task_root, key=key, environment=environment or {}, attach=attach)
+              attach: bool = True, wrapper: Sequence[str] = ()) -> TcpAgent:
+        agent = TcpAgent(task_root=task_root, key=key, environment=environment or {}, attach=attach,
+                         wrapper=wrapper)
         agents.append(agent)
         return agent
 

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -132,3 +133,39 @@ def run_agent(arguments: list[str], *, environment: dict[str, str]) -> subproces
     return subprocess.run([sys.executable, "-I", "-S", str(AGENT), *arguments, "--runtime-api", "127.0.0.1:0"],
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT, env=environment)
 
+
+
+ORPHANS = """
+import os
+import time
+
+def handler(event, context):
+    if event == "leave one":
+        if os.fork() == 0:  # a child that starts a grandchild and ends first: the grandchild is orphaned
+            if os.fork() == 0:
+                os._exit(0)
+            time.sleep(0.1)
+            os._exit(0)
+        os.wait()
+        return None
+    zombies = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        with open(f"/proc/{entry}/stat") as stat:
+            if stat.read().rpartition(")")[2].split()[0] == "Z":
+                zombies.append(int(entry))
+    return zombies
+"""
+
+
+def test_as_a_container_s_pid_1_the_agent_collects_the_orphans_a_function_leaves(
+        start_tcp_agent: Callable[..., TcpAgent], write: Callable[..., Path]) -> None:
+    write("app.py", ORPHANS)
+    agent = start_tcp_agent(wrapper=["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"])
+    assert agent.ready["pid"] == 1
+    agent.init()
+    for _ in range(3):
+        assert agent.invoke("leave one")[0]["status"] == "success"
+    deadline = time.monotonic() + TIMEOUT
+    while (zombies := agent.invoke("count")[1]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert zombies == []

@@ -38,6 +38,16 @@ class CodeArtifact(models.Model):
         return f"{self.sha256[:2]}/{self.sha256}.zip"
 
 
+class StoredCode(models.Model):
+    """A code package's bytes, where code is kept in the database (``code_storage``)."""
+
+    name = models.CharField(max_length=100, primary_key=True, help_text="The artifact's storage name.")
+    data = models.BinaryField()
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Function(models.Model):
     """A function of a tenant: a name that its versions and aliases hang off."""
 

@@ -150,7 +150,10 @@ def acquire(*, pool: Pool, lease_seconds: float, token: str | None = None) -> Sl
         try:
             taken = _redis().acquire(keys=[slot.key], args=[pool.limit, slot.token, _ms(lease_seconds)])
         except redis.RedisError as exc:
-            _unreleased.add(slot, exc)  # Redis may run it yet, the request still in its socket
+            if token is None:  # Redis may run it yet, the request still in its socket
+                _unreleased.add(slot, exc)
+            # (a named slot is its attempt's: the next try of that attempt takes it over, and a release
+            # retried meanwhile could take it from under that try)
             raise _unavailable(exc) from exc
         if taken:
             return slot

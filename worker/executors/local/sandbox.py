@@ -549,10 +549,6 @@ class _SandboxBase(abc.ABC):
     def oom_kills(self) -> int:
         return self.cgroup.oom_kills() if self.cgroup else 0
 
-    def oom_killed_since(self, count: int) -> bool:
-        """Whether the OOM killer struck since ``oom_kills()`` returned ``count``."""
-        return self.oom_kills() > count
-
     @abc.abstractmethod
     def _kill_process(self) -> None:
         """SIGKILL the process started (bwrap), if not reaped yet."""
