@@ -209,6 +209,28 @@ def test_uninstall_removes_what_the_executor_made(render: Render) -> None:
     assert not [m for m in render("minimal", "cleanup.enabled=false") if hook(m) == "post-delete"]
 
 
+@pytest.mark.parametrize(("scenario", "claim", "made"), [
+    ("minimal", None, False), ("ha", "lambent-code", False), ("runtime-class", "lambent-code", True)])
+def test_code_is_kept_in_the_database_or_on_a_volume_the_api_writes_and_the_executor_reads(
+        render: Render, scenario: str, claim: str | None, made: bool) -> None:
+    manifests = render(scenario)
+    (settings,) = [m["data"] for m in of_kind(manifests, "ConfigMap") if not hook(m)]
+    assert settings["LAMBENT_CODE_STORAGE"] == ("files" if claim else "database")
+    assert [m["metadata"]["name"] for m in of_kind(manifests, "PersistentVolumeClaim")] == (["lambent-code"] if made
+                                                                                            else [])
+    for deployment in of_kind(manifests, "Deployment"):
+        spec = deployment["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        mounts = {m["name"]: m for m in spec["containers"][0]["volumeMounts"]}
+        if claim and deployment["metadata"]["name"] in ("lambent-api", "lambent-executor"):
+            assert volumes["code"]["persistentVolumeClaim"]["claimName"] == claim
+            writes = deployment["metadata"]["name"] == "lambent-api"
+            assert mounts["code"]["mountPath"] == "/var/lib/lambent/code"
+            assert mounts["code"].get("readOnly", False) is not writes
+        else:
+            assert "code" not in volumes and "code" not in mounts
+
+
 # --- settings ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

@@ -17,6 +17,7 @@ LAMBENT_EXECUTOR_METRICS_BIND: {{ include "lambent.listen" (dict "root" . "port"
 LAMBENT_EXECUTOR_ADDRESS: {{ include "lambent.executorAddress" . | quote }}
 LAMBENT_EXECUTOR_BIND: {{ include "lambent.listen" (dict "root" . "port" .Values.executor.port) | quote }}
 LAMBENT_EXECUTOR_BACKEND: worker.executors.kubernetes.KubernetesExecutor
+LAMBENT_CODE_STORAGE: {{ .Values.codeStorage.backend | quote }}
 LAMBENT_KUBERNETES_INSTALLATION: {{ include "lambent.installation" . | quote }}
 LAMBENT_KUBERNETES_NAMESPACE_PATTERN: {{ include "lambent.namespacePattern" . | quote }}
 LAMBENT_KUBERNETES_PLATFORM_NAMESPACE: {{ .Release.Namespace | quote }}
