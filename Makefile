@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test bench bench-kubernetes install check constraints clean k8s-testbed
+.PHONY: dev test bench bench-kubernetes install check constraints clean k8s-testbed images
 
 dev: install
 	$(BIN)/lambent up
@@ -34,6 +34,12 @@ check: install
 # (not root, not Debian), and its tests say so when they skip.
 k8s-testbed:
 	./tools/k8s-testbed/build >/dev/null || [ $$? -eq 3 ]
+
+# The container images (tools/images/build): the platform's and one per Python runtime, made from
+# Debian's archive with whichever of docker, podman or buildah the machine has; their names and sizes.
+images:
+	./tools/system-packages images
+	./tools/images/build
 
 install: $(STAMP)
 

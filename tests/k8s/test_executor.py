@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import subprocess
@@ -16,7 +17,7 @@ from kubernetes import client
 
 from tests.conftest import make_zip
 from tests.executors.test_contract import HANDLERS, Code, request, spec
-from tests.k8s.executors import ensure_platform_namespace, executor_on, settings_on
+from tests.k8s.executors import PLATFORM_NAMESPACE, ensure_platform_namespace, executor_on, settings_on
 from tests.k8s.testbed import Testbed
 from worker.executors import Provision
 from worker.executors.kubernetes import objects
@@ -260,3 +261,31 @@ def test_a_tenant_at_its_pod_quota_has_its_oldest_idle_pod_make_room(testbed: Te
                                               for pod in pods(core, objects.installation_selector(settings))}
 
     asyncio.run(scenario())
+
+
+def test_image_pull_secrets_are_copied_into_each_tenant_namespace_and_named_by_its_pods(
+        testbed: Testbed, core: client.CoreV1Api) -> None:
+    code = Code()
+    name = f"registry-{uuid.uuid4().hex[:8]}"
+    config = base64.b64encode(json.dumps({"auths": {"registry.example": {"auth": "dTpw"}}}).encode()).decode()
+    ensure_platform_namespace(core.api_client)
+    secret = {"metadata": {"name": name}, "type": "kubernetes.io/dockerconfigjson",
+              "data": {".dockerconfigjson": config}}
+    core.create_namespaced_secret(PLATFORM_NAMESPACE, secret)
+    settings = settings_on(testbed, pool_size=0, image_pull_secrets=(name,))
+
+    async def scenario() -> None:
+        async with executor_on(testbed, code, settings=settings) as backend:
+            wanted = spec(code.add({"app.py": HANDLERS}), "app.echo")
+            await backend.invoke(wanted, request())
+            namespace = settings.namespace(wanted.account_id)
+            copy = core.read_namespaced_secret(name, namespace)
+            assert (copy.type, copy.data) == ("kubernetes.io/dockerconfigjson", {".dockerconfigjson": config})
+            assert copy.metadata.labels == {objects.INSTALLATION: settings.installation}
+            [pod] = pods(core, objects.installation_selector(settings))
+            assert [secret.name for secret in pod.spec.image_pull_secrets] == [name]
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        core.delete_namespaced_secret(name, PLATFORM_NAMESPACE)

@@ -318,7 +318,19 @@ class KubernetesExecutor(PooledExecutor):
         _create(lambda: self.core.create_namespaced_resource_quota(name, quota),  # the limit may have changed
                 lambda: self.core.replace_namespaced_resource_quota(quota["metadata"]["name"], name, quota))
         _create(lambda: self.core.create_namespaced_limit_range(name, objects.limit_range(self.settings, name)))
+        for secret in self.settings.image_pull_secrets:
+            self._copy_pull_secret(secret, name)
         return str(name)
+
+    def _copy_pull_secret(self, secret: str, namespace: str) -> None:
+        """Copy the platform namespace's image pull Secret ``secret`` into a tenant's ``namespace``,
+        replacing an older copy (a namespace is made again by each executor that starts, so a
+        rotated Secret reaches the namespaces of the tenants that invoke once it has restarted)."""
+        source = self.core.api_client.sanitize_for_serialization(
+            self.core.read_namespaced_secret(secret, self.settings.platform_namespace))
+        body = objects.pull_secret(self.settings, namespace, source=source)
+        _create(lambda: self.core.create_namespaced_secret(namespace, body),
+                lambda: self.core.replace_namespaced_secret(secret, namespace, body))
 
     def _pool_headroom(self) -> int:
         """Pods a namespace may hold beyond its concurrency: the generic pools of its shapes."""

@@ -126,6 +126,15 @@ def resource_quota(settings: KubernetesSettings, namespace: str, *, max_pods: in
     }
 
 
+def pull_secret(settings: KubernetesSettings, namespace: str, *, source: Manifest) -> Manifest:
+    """A copy in a tenant's ``namespace`` of a Secret the kubelet pulls runtime images with
+    (``source``, as read from the platform's namespace: a pod names Secrets of its own namespace
+    only): its name, type and data, nothing of where it came from."""
+    return {"apiVersion": "v1", "kind": "Secret", "type": source["type"], "data": dict(source.get("data") or {}),
+            "metadata": {"name": source["metadata"]["name"], "namespace": namespace,
+                         "labels": {INSTALLATION: settings.installation}}}
+
+
 def limit_range(settings: KubernetesSettings, namespace: str) -> Manifest:
     """Lambda's bounds per container: memory 128-10,240 MB, /tmp 512-10,240 MB (plus the code and
     log room of every pod), CPU in proportion to memory, and limits equal to requests."""
