@@ -42,3 +42,12 @@ def test_every_manifest_is_valid_against_the_schemas(render: Callable[..., list[
     assert all("kind ServiceMonitor with api version monitoring.coreos.com/v1" in line for line in unknown), unknown
     passed = [line for line in lines if line.startswith("INFO") and "passed" in line]
     assert len(passed) + len(unknown) == len(manifests), validated.stdout
+
+
+def test_the_chart_states_the_kubernetes_it_needs(helm: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    """1.20, the test bed's, and newer; the live test (tests/k8s/test_chart.py) installs it there."""
+    for version, installs in (("1.19.16", False), ("1.20.0", True), ("1.37.0", True)):
+        ran = helm("template", "lambent", ".", "-f", "ci/minimal-values.yaml", "--kube-version", version, check=False)
+        assert (ran.returncode == 0) is installs, (version, ran.stderr)
+        if not installs:
+            assert "incompatible with Kubernetes" in ran.stderr or "kubeVersion" in ran.stderr, ran.stderr
