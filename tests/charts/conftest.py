@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,10 +12,12 @@ import yaml
 
 from tests.charts.tools import CHART, helm_binary, helm_env
 
+ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted(path.name.removesuffix("-values.yaml") for path in (CHART / "ci").glob("*-values.yaml"))
 RELEASE, NAMESPACE = "lambent", "lambent-system"
 
 Manifest = dict[str, Any]
+Render = Callable[..., list[Manifest]]
 
 
 @pytest.fixture(scope="session")
@@ -67,3 +70,18 @@ def of_kind(manifests: list[Manifest], kind: str) -> list[Manifest]:
 
 def hook(manifest: Manifest) -> str | None:
     return (manifest["metadata"].get("annotations") or {}).get("helm.sh/hook")
+
+
+def scenario_values(scenario: str) -> dict[str, Any]:
+    """The values a ``ci/`` scenario gives."""
+    return dict(yaml.safe_load((CHART / "ci" / f"{scenario}-values.yaml").read_text()))
+
+
+def containers(manifests: list[Manifest]) -> list[tuple[str, Manifest, Manifest]]:
+    """Each container of the pod specs, as (``Kind/name/container``, its pod spec, itself)."""
+    return [(f"{name}/{container['name']}", spec, container)
+            for name, spec in pod_specs(manifests) for container in spec["containers"]]
+
+
+def env_of(container: Manifest) -> dict[str, Manifest]:
+    return {variable["name"]: variable for variable in container.get("env", [])}
