@@ -164,3 +164,14 @@ def test_a_command_before_migrate_says_so_instead_of_a_traceback(env, tmp_path):
     run = lambent("tenant", "create", "acme", env=env, check=False)
     assert run.returncode != 0
     assert "lambent migrate" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_an_executor_whose_sandboxes_are_pods_needs_neither_bubblewrap_nor_root_on_its_host(env, tmp_path):
+    bare_path = tmp_path / "bin"
+    bare_path.mkdir()
+    result = subprocess.run([LAMBENT, "executor"], capture_output=True, text=True, timeout=60, env={
+        **env, "PATH": str(bare_path), "LAMBENT_EXECUTOR_BACKEND": "worker.executors.kubernetes.KubernetesExecutor"})
+    assert result.returncode == 1  # past the host's checks, stopped by the backend's own, said plainly
+    assert "LAMBENT_KUBERNETES_CODE_URL must be set for the Kubernetes backend" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "bubblewrap" not in result.stderr and "NOT isolated" not in result.stderr

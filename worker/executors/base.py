@@ -299,6 +299,10 @@ FUNCTION_ERRORS: dict[str, type[FunctionError]] = {
 class Executor(abc.ABC):
     """Runs invocations in sandboxes. One instance serves one process; methods are coroutines."""
 
+    #: Whether its sandboxes run on the executor's own host (bubblewrap and cgroups, which need
+    #: root and isolate the executor process's mounts), rather than elsewhere (pods).
+    sandboxes_on_this_host: ClassVar[bool] = False
+
     @classmethod
     @abc.abstractmethod
     def from_settings(cls) -> Executor:

@@ -98,7 +98,11 @@ async def _serve_attached(backend: Executor, reader: asyncio.StreamReader, write
             raise protocol.ProtocolError("a connection did not attach with the key")
         writer.write(protocol.encode({"op": "attached"}))
         await writer.drain()
-    except (TimeoutError, EOFError, OSError, protocol.ProtocolError) as exc:
+    except asyncio.IncompleteReadError:  # hung up, as a TCP probe (a readiness check) does
+        logger.debug("a TCP connection to the executor hung up before it attached")
+        writer.close()
+        return
+    except (TimeoutError, OSError, protocol.ProtocolError) as exc:
         logger.info("a TCP connection to the executor was closed: %s", exc)
         writer.close()
         return

@@ -78,6 +78,8 @@ def _precompile_runtimes(interpreters: Iterable[Interpreter]) -> None:
 
 
 class LocalExecutor(PooledExecutor):
+    sandboxes_on_this_host = True
+
     def __init__(self, *, code_source: Callable[[str], bytes], state_dir: Path, keep_alive_s: float,
                  isolation: bool = True, interpreters: dict[str, str] | None = None, uid_base: int = 200000,
                  region: str = "us-east-1", generic_pool_size: int = 2,

@@ -3,8 +3,9 @@
 It serves the api and worker processes on ``LAMBENT_EXECUTOR_SOCKET`` (and over TCP on
 ``LAMBENT_EXECUTOR_BIND``, for those on other hosts) and runs
 ``LAMBENT_EXECUTOR_BACKEND``, and its Prometheus metrics (``worker.executors.metrics``) on
-``LAMBENT_EXECUTOR_METRICS_BIND``. With bubblewrap missing it refuses to start, unless the
-operator set ``LAMBENT_SANDBOX=none``, which runs functions without isolation.
+``LAMBENT_EXECUTOR_METRICS_BIND``. A backend whose sandboxes run on this host (the local one)
+needs bubblewrap and root: without, it refuses to start, unless the operator set
+``LAMBENT_SANDBOX=none``, which runs functions without isolation.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.module_loading import import_string
 
 from lambent.env import parse_bind
 from worker.executors import Executor, load_backend, metrics
@@ -42,6 +45,12 @@ class Command(BaseCommand):
     help = "Run the executor: start, reuse and reap the sandboxes of this node."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if import_string(str(settings.EXECUTOR_BACKEND)).sandboxes_on_this_host:
+            self._prepare_host()
+        asyncio.run(self._serve())
+
+    def _prepare_host(self) -> None:
+        """Check that this host can isolate sandboxes, and isolate the executor's mounts."""
         if settings.SANDBOX == "none":
             self.stderr.write(self.style.WARNING(NO_ISOLATION_WARNING))
         elif shutil.which("bwrap") is None:
@@ -59,10 +68,12 @@ class Command(BaseCommand):
             if settings.SECCOMP == "unconfined":
                 self.stderr.write(self.style.WARNING(UNCONFINED_WARNING))
             isolate_mounts()  # before asyncio starts threads
-        asyncio.run(self._serve())
 
     async def _serve(self) -> None:
-        backend = load_backend(str(settings.EXECUTOR_BACKEND))
+        try:
+            backend = load_backend(str(settings.EXECUTOR_BACKEND))
+        except ImproperlyConfigured as exc:  # a setting the backend refuses: said, not a traceback
+            raise CommandError(str(exc)) from None
         metrics_server = _serve_metrics(backend)
         bind = None if settings.EXECUTOR_BIND == "none" else parse_bind(settings.EXECUTOR_BIND)
         task = asyncio.create_task(serve(backend, settings.EXECUTOR_SOCKET, bind=bind,
