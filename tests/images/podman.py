@@ -68,6 +68,9 @@ class Container:
         state = podman("inspect", "--format", "{{.State.Running}}", self.name, check=False).stdout.strip()
         return state == "true"
 
+    def check_running(self) -> None:
+        assert self.running(), f"{self.name} stopped:\n{self.logs()}"
+
     def remove(self) -> None:
         podman("rm", "--force", "--time", "5", self.name, check=False)
 

@@ -7,9 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import socket
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -18,6 +16,7 @@ from runtimes.agent import protocol
 from tests.images import podman
 from tests.images.podman import RUNTIMES
 from tests.processes import free_port
+from tests.runtimes.frames import attach, init_frame, invoke_frame
 from tests.runtimes.packages import PackageServer, zip_of
 
 pytestmark = pytest.mark.containers
@@ -39,33 +38,6 @@ def server() -> Iterator[PackageServer]:
     server.close()
 
 
-def attach(port: int, key: str, container: podman.Container) -> socket.socket:
-    """The platform's connection to the agent, once it listens."""
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        except ConnectionRefusedError:
-            assert time.monotonic() < deadline and container.running(), f"the agent does not listen\n{container.logs()}"
-            time.sleep(0.05)
-            continue
-        protocol.send(sock, {"op": "attach", "key": key})
-        return sock
-
-
-def init_frame(version: str) -> dict:
-    return {"op": "init", "runtime": f"python{version}", "handler": "app.handler", "function_name": "f",
-            "function_version": "1", "memory_size": 128, "environment": {}, "log_group_name": "/aws/lambda/f",
-            "log_stream_name": "s", "region": "eu-west-3", "initialization_type": "on-demand"}
-
-
-def invoke_frame(event: object) -> tuple[dict, bytes]:
-    header = {"op": "invoke", "request_id": str(uuid.uuid4()), "deadline_ms": int(time.time() * 1000) + 30_000,
-              "invoked_function_arn": "arn:aws:lambda:eu-west-3:000000000000:function:f", "trace_id": None,
-              "client_context": None, "cognito_identity": None}
-    return header, json.dumps(event).encode()
-
-
 @pytest.mark.parametrize("version", sorted(RUNTIMES))
 def test_the_agent_starts_and_runs_a_function(built: dict[str, str], server: PackageServer, version: str) -> None:
     port, key = free_port(), secrets.token_urlsafe(32)
@@ -76,13 +48,13 @@ def test_the_agent_starts_and_runs_a_function(built: dict[str, str], server: Pac
                              env={"LAMBENT_AGENT_KEY_SHA256": hashlib.sha256(key.encode()).hexdigest()},
                              options=options)
     try:
-        with attach(port, key, container) as platform:
+        with attach(port, key, waiting=container.check_running) as platform:
             ready, _ = protocol.receive(platform)
             assert ready["op"] == "ready"
             answered = time.monotonic()
             protocol.send(platform, {"op": "specialize", "code": server.publish(zip_of({"app.py": APP}))})
             assert protocol.receive(platform)[0] == {"op": "specialized"}
-            protocol.send(platform, init_frame(version))
+            protocol.send(platform, init_frame(f"python{version}"))
             header, body = invoke_frame({"n": 1})
             protocol.send(platform, header, body)
             result, answer = protocol.receive(platform)

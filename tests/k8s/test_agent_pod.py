@@ -6,9 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import socket
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +15,7 @@ from kubernetes import client
 from runtimes.agent import protocol
 from tests.k8s.node import RUNTIME_IMAGE, Node
 from tests.k8s.processes import free_port, wait_until
+from tests.runtimes.frames import attach, init_frame, invoke_frame
 from tests.runtimes.packages import PackageServer, zip_of
 
 pytestmark = pytest.mark.k8s
@@ -60,33 +59,6 @@ def server() -> Iterator[PackageServer]:
     server = PackageServer()
     yield server
     server.close()
-
-
-def attach(port: int, key: str, *, timeout: float = 30) -> socket.socket:
-    """The platform's connection to the pod's agent, once it listens and has greeted it with ``ready``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        except ConnectionRefusedError:
-            assert time.monotonic() < deadline, "the agent of the pod does not listen"
-            time.sleep(0.05)
-            continue
-        protocol.send(sock, {"op": "attach", "key": key})
-        return sock
-
-
-def init_frame() -> dict:
-    return {"op": "init", "runtime": "python3.11", "handler": "app.handler", "function_name": "f",
-            "function_version": "1", "memory_size": 128, "environment": {}, "log_group_name": "/aws/lambda/f",
-            "log_stream_name": "s", "region": "eu-west-3", "initialization_type": "on-demand"}
-
-
-def invoke_frame(event: object) -> tuple[dict, bytes]:
-    header = {"op": "invoke", "request_id": str(uuid.uuid4()), "deadline_ms": int(time.time() * 1000) + 30_000,
-              "invoked_function_arn": "arn:aws:lambda:eu-west-3:000000000000:function:f", "trace_id": None,
-              "client_context": None, "cognito_identity": None}
-    return header, json.dumps(event).encode()
 
 
 def test_a_sandbox_pod_is_specialized_with_fetched_code_and_invoked(node: Node, core: client.CoreV1Api,
