@@ -53,7 +53,7 @@ process group are killed and the invocation answered ``timeout``. A holder that 
 invocation in flight has it killed the same way (whoever runs that attempt again never runs beside
 it). Whenever the runtime of a lent sandbox ends, the agent ends its connection with the executor,
 so the executor replaces the sandbox: once the holder's answer is sent, or, when the runtime ended
-under a holder's invocation, once that holder hangs up. That holder reads the sandbox's memory
+under a holder's invocation, once that holder hangs up (or the lend is revoked). That holder reads the sandbox's memory
 counters for its answer (an out-of-memory kill, max memory), and they are gone with the sandbox.
 """
 
@@ -207,6 +207,9 @@ class Supervisor:
             self._abandon()
         assert self._platform is not None
         self._platform.write(protocol.encode({"op": "revoked", "busy": busy}))
+        if self._ends_with is not None:  # its runtime ended: it cannot be lent again
+            self._ends_with = None
+            self._platform.close_when_written()
 
     def _on_holder_data(self, holder: Stream, frames: FrameReader, data: bytes) -> None:
         frames.feed(data)

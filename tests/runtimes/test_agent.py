@@ -381,8 +381,9 @@ def test_the_agent_keeps_the_deadline_and_ends_a_lent_sandbox_that_timed_out(
     assert agent.sock.recv(1) == b""  # the executor is told: the connection ends
 
 
-def test_a_lent_sandbox_whose_runtime_died_under_a_holder_ends_once_that_holder_hung_up(
-    agent: Agent, write: Callable[..., Path]
+@pytest.mark.parametrize("ending", ["the holder hangs up", "the lend is revoked"])
+def test_a_lent_sandbox_whose_runtime_died_under_a_holder_ends_once_that_holder_is_done(
+    agent: Agent, write: Callable[..., Path], ending: str
 ) -> None:
     write("app.py", "import os\n\ndef handler(event, context):\n    os.kill(os.getpid(), 9)\n")
     agent.init()
@@ -396,8 +397,12 @@ def test_a_lent_sandbox_whose_runtime_died_under_a_holder_ends_once_that_holder_
     agent.sock.settimeout(0.5)
     with pytest.raises(TimeoutError):  # the sandbox, and the counters its holder reads, live on meanwhile
         agent.sock.recv(1)
-    holder.close()
     agent.sock.settimeout(TIMEOUT)
+    if ending == "the holder hangs up":
+        holder.close()
+    else:  # a holder that keeps its connection, and its lease expires
+        protocol.send(agent.sock, {"op": "revoke"})
+        assert protocol.receive(agent.sock)[0] == {"op": "revoked", "busy": False}
     assert agent.sock.recv(1) == b""
 
 
