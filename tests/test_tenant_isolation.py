@@ -7,6 +7,7 @@ fails ``test_every_route_is_covered``.
 import pytest
 from django.urls import URLResolver, get_resolver
 
+from lambent.events.models import Firing, Schedule, ScheduleGroup
 from lambent.functions.models import Alias, Function, ProvisionedConcurrencyConfig, Version
 from lambent.invocations.models import DeadLetterConfig, EventInvokeConfig, Invocation, OutboxMessage
 from lambent.queues.models import Message, Queue
@@ -57,6 +58,11 @@ ATTEMPTS = [
     ("post", "/api/v1/queues/jobs/messages", {"body": "planted"}, "queue-messages"),
     ("post", "/api/v1/queues/jobs/messages/receive", {"visibility_timeout": 0}, "queue-messages-receive"),
     ("delete", "/api/v1/queues/jobs/messages/{receipt_handle}", None, "queue-message"),
+    ("get", "/api/v1/schedules/nightly", None, "schedule"),
+    ("put", "/api/v1/schedules/nightly", {"schedule_expression": "rate(1 minute)", "target_arn": "hello"}, "schedule"),
+    ("patch", "/api/v1/schedules/nightly", {"state": "DISABLED"}, "schedule"),
+    ("delete", "/api/v1/schedules/nightly", None, "schedule"),
+    ("get", "/api/v1/schedules/nightly/firings", None, "schedule-firings"),
 ]
 
 
@@ -82,6 +88,8 @@ def victim(make_tenant, fake_executor):
             format="json")
     api.put("/api/v1/functions/hello/concurrency", {"reserved_concurrent_executions": 5}, format="json")
     event_request_id = api.post("/api/v1/functions/hello/invoke?type=event", {}, format="json").json()["request_id"]
+    api.post("/api/v1/schedules", {"name": "nightly", "schedule_expression": "cron(0 3 * * ? *)",
+                                   "target_arn": "hello:live"}, format="json")
     return owner, {"request_id": request_id, "receipt_handle": received[0]["receipt_handle"],
                    "event_request_id": event_request_id}
 
@@ -100,6 +108,9 @@ def snapshot():
         list(ProvisionedConcurrencyConfig.objects.values()),
         list(ReservedConcurrency.objects.values()),
         list(TenantQuota.objects.values()),
+        list(ScheduleGroup.objects.values()),
+        list(Schedule.objects.values()),
+        list(Firing.objects.values()),
     )
 
 
@@ -135,6 +146,13 @@ def test_lists_show_only_own_queues(victim, make_tenant):
     assert len(client_for(victim).get("/api/v1/queues").json()["results"]) == 1
 
 
+def test_lists_show_only_own_schedules(victim, make_tenant):
+    victim, _ = victim
+    intruder = client_for(make_tenant("intruder"))
+    assert intruder.get("/api/v1/schedules").json()["results"] == []
+    assert client_for(victim).get("/api/v1/schedules").json()["results"][0]["name"] == "nightly"
+
+
 def test_the_account_shows_only_own_functions_and_reservations(victim, make_tenant):
     intruder = client_for(make_tenant("intruder"))
     account = intruder.get("/api/v1/account").json()
@@ -155,4 +173,4 @@ def _route_names(patterns):
 def test_every_route_is_covered():
     api_v1 = next(p for p in get_resolver().url_patterns if str(p.pattern) == "api/v1/")
     tenant_routes = set(_route_names(api_v1.url_patterns)) - {"schema", "docs"}
-    assert tenant_routes == {"functions", "queues", "account"} | {route for *_, route in ATTEMPTS}
+    assert tenant_routes == {"functions", "queues", "account", "schedules"} | {route for *_, route in ATTEMPTS}
