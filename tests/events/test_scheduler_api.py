@@ -4,6 +4,8 @@ and the Lambda API beside it on the same server."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -13,6 +15,7 @@ from lambent.events.models import Schedule
 from tests.conftest import client_for
 from tests.events.conftest import scheduler_client
 from tests.invocations.async_helpers import create, queue_arn
+from tests.test_readme import assert_shows, blocks
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -195,3 +198,16 @@ def test_the_lambda_api_and_the_native_api_answer_beside_it(api_endpoint, tenant
                               Target=target("echo"))
     native = client_for(tenant)
     assert native.get("/api/v1/schedules/both").json()["schedule_expression"] == "rate(1 hour)"
+
+
+def test_the_readme_s_boto3_example_runs_as_written(api_endpoint, tenant):
+    (example,) = blocks("Schedules", "python")
+    credentials = tenant.credentials
+    code = (example.replace("http://localhost:8000", api_endpoint)
+            .replace("<access key id>", credentials.access_key_id)
+            .replace("<secret>", credentials.secret_access_key).replace("<account id>", tenant.tenant.account_id))
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    assert_shows(ran.stdout, example)
+    stored = Schedule.objects.get(name="every-5-minutes")
+    assert (stored.function_name, stored.input, stored.maximum_retry_attempts) == ("hello", '{"source": "schedule"}', 1)
