@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connections
+from prometheus_client import REGISTRY
 
 from lambent.events import firing, selectors, services
 from lambent.events.models import Firing, FiringStatus, Schedule
@@ -102,12 +103,20 @@ def test_a_flexible_window_is_how_late_an_instant_may_still_fire(tenant, echo, c
     assert [f.status for f in firings(schedule)] == ["fired", "fired", "missed"]
 
 
+def counted(tenant, status: str) -> float:
+    labels = {"tenant": tenant.tenant.account_id, "group": "default", "schedule": "every-minute", "status": status}
+    return REGISTRY.get_sample_value("lambent_schedule_firings_total", labels) or 0.0
+
+
+@pytest.mark.django_db(transaction=True)  # the counters count what committed
 def test_after_a_downtime_the_old_instants_are_missed_and_the_recent_ones_fire(tenant, echo, clock, settings):
     settings.SCHEDULE_GRACE_SECONDS = 120
+    before = {status: counted(tenant, status) for status in ("fired", "missed")}
     schedule = make(tenant)
     firing.tick()
     clock.advance(600)  # nothing ran for ten minutes
     assert firing.tick() == {"fired": 3, "missed": 7, "failed": 0}
+    assert counted(tenant, "fired") - before["fired"] == 4 and counted(tenant, "missed") - before["missed"] == 7
     assert firing.tick() == {"fired": 0, "missed": 0, "failed": 0}
     assert len(firings(schedule)) == 11
     assert Schedule.objects.get(pk=schedule.pk).next_fire_at == clock.now() + timedelta(minutes=1)

@@ -4,10 +4,14 @@ and the Lambda API beside it on the same server."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -187,8 +191,6 @@ def test_tags_are_not_supported(scheduler):
 
 
 def test_the_lambda_api_and_the_native_api_answer_beside_it(api_endpoint, tenant, scheduler):
-    import boto3
-
     credentials = tenant.credentials
     lam = boto3.client("lambda", endpoint_url=api_endpoint, region_name="us-east-1",
                        aws_access_key_id=credentials.access_key_id,
@@ -211,3 +213,22 @@ def test_the_readme_s_boto3_example_runs_as_written(api_endpoint, tenant):
     assert_shows(ran.stdout, example)
     stored = Schedule.objects.get(name="every-5-minutes")
     assert (stored.function_name, stored.input, stored.maximum_retry_attempts) == ("hello", '{"source": "schedule"}', 1)
+
+
+@pytest.mark.parametrize(("method", "path", "headers", "status", "name"), [
+    ("GET", "/schedules", {}, 403, "MissingAuthenticationTokenException"),  # not signed at all
+    ("GET", "/schedules/a%00b", {}, 400, "ValidationException"),  # refused before any view
+    ("POST", "/schedules/big", {"Content-Length": str(10**9)}, 413, "ValidationException"),
+    ("GET", "/schedule-groups/x/y", {}, 404, "ResourceNotFoundException"),  # no operation has this path
+])
+def test_refusals_answer_in_scheduler_s_shape(api_endpoint, method, path, headers, status, name):
+    connection = http.client.HTTPConnection(urlsplit(api_endpoint).netloc, timeout=10)
+    connection.putrequest(method, path)
+    for header, value in headers.items():
+        connection.putheader(header, value)
+    connection.endheaders()
+    answer = connection.getresponse()
+    body = json.loads(answer.read())
+    connection.close()
+    assert (answer.status, answer.getheader("x-amzn-ErrorType")) == (status, name)
+    assert set(body) == {"Message"} and answer.getheader("x-amzn-RequestId")

@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
+from lambent import metrics
 from lambent.errors import UserError
 from lambent.events import clock
 from lambent.events.models import AfterCompletion, Firing, FiringStatus, Schedule, ScheduleState, WindowMode
@@ -113,6 +114,7 @@ def _claim(schedule: Schedule, *, instant: datetime, now: datetime) -> str | Non
         return None
     if late:
         logger.info("schedule %s: %s missed (its window had closed)", schedule, instant.isoformat())
+        _count(schedule, status=FiringStatus.MISSED)
         return FiringStatus.MISSED
     try:
         with transaction.atomic():
@@ -121,7 +123,13 @@ def _claim(schedule: Schedule, *, instant: datetime, now: datetime) -> str | Non
         firing.status, firing.error = FiringStatus.FAILED, exc.message
         _dead_letter(schedule, firing=firing)
     firing.save(update_fields=["status", "request_id", "error"])
+    _count(schedule, status=firing.status)
     return firing.status
+
+
+def _count(schedule: Schedule, *, status: str) -> None:
+    labels = (schedule.tenant.account_id, schedule.group.name, schedule.name, status)
+    transaction.on_commit(lambda: metrics.SCHEDULE_FIRINGS.labels(*labels).inc())
 
 
 def _invoke(schedule: Schedule) -> Invocation:

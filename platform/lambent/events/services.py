@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.db.models import TextChoices
 
-from lambent.errors import Conflict, NotFound
+from lambent.errors import Conflict, InvalidParameter, NotFound, UserError
 from lambent.events import clock, expressions, selectors
 from lambent.events.expressions import ScheduleInvalid
 from lambent.events.models import (
@@ -167,7 +168,7 @@ def _check(spec: ScheduleSpec, *, tenant: Tenant) -> None:
 def _check_target(spec: ScheduleSpec, *, tenant: Tenant) -> None:
     try:
         reference = parse_function_reference(spec.target_arn, field="target_arn")
-    except Exception:  # noqa: BLE001 - InvalidParameter, said in Scheduler's words
+    except InvalidParameter:  # said in Scheduler's words
         raise ScheduleInvalid(f"Invalid target ARN {spec.target_arn}: a Lambent function's name or Lambda ARN.",
                               field="target_arn") from None
     if reference.account_id is not None and reference.account_id != tenant.account_id:
@@ -175,8 +176,8 @@ def _check_target(spec: ScheduleSpec, *, tenant: Tenant) -> None:
                               f"({tenant.account_id}).", field="target_arn")
     try:
         asynchronous.check_event((spec.input or "{}").encode())
-    except Exception as exc:  # noqa: BLE001 - a UserError of the invoke path, said as a validation error
-        raise ScheduleInvalid(f"Invalid Input: {exc}", field="input") from None
+    except UserError as exc:  # the invoke path's refusal, said as a validation error
+        raise ScheduleInvalid(f"Invalid Input: {exc.message}", field="input") from None
     if spec.dead_letter_arn:
         try:
             queue_selectors.queue_for_arn(tenant=tenant, arn=spec.dead_letter_arn)
@@ -190,9 +191,9 @@ def _check_name(name: str, *, field: str) -> None:
                               "Member must satisfy regular expression pattern: [0-9a-zA-Z-_.]+", field=field)
 
 
-def _check_choice(value: str, choices: type, *, field: str) -> None:
-    if value not in choices.values:  # type: ignore[attr-defined]
-        allowed = ", ".join(choices.values)  # type: ignore[attr-defined]
+def _check_choice(value: str, choices: type[TextChoices], *, field: str) -> None:
+    if value not in choices.values:
+        allowed = ", ".join(choices.values)
         raise ScheduleInvalid(f"{field} must be one of {allowed}, not {value!r}.", field=field)
 
 

@@ -38,12 +38,15 @@ def _spec(body: dict[str, Any]) -> services.ScheduleSpec:
             raise ScheduleInvalid(f"Target.{name} is not supported: a Lambent schedule's target is a function.",
                                   field="Target")
     window = p.structure(body, "FlexibleTimeWindow")
+    if not window:
+        raise ScheduleInvalid("1 validation error detected: Value null at 'flexibleTimeWindow' failed to satisfy "
+                              "constraint: Member must not be null", field="FlexibleTimeWindow")
     retry = p.structure(target, "RetryPolicy")
     defaults = services.ScheduleSpec(expression="", target_arn="", window_mode="")
     return services.ScheduleSpec(
         expression=p.required_text(body, "ScheduleExpression"),
         target_arn=p.required_text(target, "Arn"),
-        window_mode=p.required_text(window, "Mode") if window else p.required_text(body, "FlexibleTimeWindow"),
+        window_mode=p.required_text(window, "Mode"),
         window_minutes=p.integer(window, "MaximumWindowInMinutes"),
         timezone=p.text(body, "ScheduleExpressionTimezone") or defaults.timezone,
         start_date=p.timestamp(body, "StartDate"), end_date=p.timestamp(body, "EndDate"),
