@@ -196,3 +196,14 @@ def test_a_firing_whose_function_is_gone_fails_into_the_dead_letter_queue(tenant
     assert message.attributes["SCHEDULE_ARN"] == schedule.arn
     assert message.attributes["TARGET_ARN"] == "missing"
     assert message.attributes["ERROR_CODE"] == "ResourceNotFoundException"
+
+
+def test_a_schedule_that_can_no_longer_be_read_stops_and_the_others_go_on(tenant, echo, clock):
+    broken = make(tenant, name="broken")
+    Schedule.objects.filter(pk=broken.pk).update(timezone="Gone/Zone")  # as if zoneinfo lost it
+    healthy = make(tenant, name="healthy")
+    assert firing.tick()["fired"] == 2  # each fires its due instant; the broken one then has no next
+    clock.advance(60)
+    assert firing.tick()["fired"] == 1
+    assert Schedule.objects.get(pk=broken.pk).next_fire_at is None
+    assert (len(firings(broken)), len(firings(healthy))) == (1, 2)

@@ -80,13 +80,15 @@ def test_schedules_live_in_groups(api, tenant):
     ({"schedule_expression": "cron(0 3 * * * *)"}, "schedule_expression",
      "Invalid Schedule Expression cron(0 3 * * * *): one of day-of-month and day-of-week must be '?'"),
     ({"schedule_expression": "rate(1 minutes)"}, "schedule_expression", "Invalid Schedule Expression rate(1 minutes)"),
-    ({"timezone": "Moon/Base"}, "timezone", "Invalid time zone: 'Moon/Base'"),
+    ({"timezone": "Moon/Base"}, "timezone", '"Moon/Base" is not a valid choice.'),
     ({"window_mode": "FLEXIBLE"}, "window_minutes", "MaximumWindowInMinutes is required"),
     ({"window_minutes": 5}, "window_minutes", "only for a flexible time window"),
     ({"start_date": "2030-02-01T00:00:00Z", "end_date": "2030-01-01T00:00:00Z"}, "end_date",
      "The EndDate must be after the StartDate."),
     ({"target_arn": "arn:aws:lambda:us-east-1:000000000000:function:echo"}, "target_arn", "of this account"),
-    ({"target_arn": "not a function"}, "target_arn", "Invalid target ARN"),
+    ({"target_arn": "not a function"}, "target_arn", "a function's name or ARN."),
+    ({"target_arn": "arn:aws:lambda:eu-west-1:000000000000:function:echo"}, "target_arn", "Invalid target ARN"),
+    ({"schedule_expression": "cron(0 3 * * ?)"}, "schedule_expression", "at(), rate() or cron() with six fields."),
     ({"input": "{not json"}, "input", "Invalid Input"),
     ({"dead_letter_arn": "arn:aws:sqs:us-east-1:000000000000:elsewhere"}, "dead_letter_arn",
      "Invalid DeadLetterConfig Arn"),
@@ -142,3 +144,24 @@ def test_the_schema_states_the_schedules_api(client):
     assert request["additionalProperties"] is False
     assert (request["properties"]["maximum_retry_attempts"]["minimum"],
             request["properties"]["maximum_retry_attempts"]["maximum"]) == (0, 185)
+
+
+@pytest.mark.parametrize("group", ["", "a b", "x" * 65])
+def test_a_group_parameter_that_names_no_group_is_refused(api, group):
+    assert post(api, NIGHTLY).status_code == 201
+    for method, path in (("get", "/api/v1/schedules"), ("get", "/api/v1/schedules/nightly"),
+                         ("delete", "/api/v1/schedules/nightly"), ("get", "/api/v1/schedules/nightly/firings")):
+        answer = getattr(api, method)(path, {"group": group}) if method == "get" else api.delete(
+            f"{path}?group={group}")
+        assert answer.status_code == 400, (method, path, answer.content)
+        assert answer.json()["type"] == "ValidationException"
+    assert api.get("/api/v1/schedules/nightly").status_code == 200
+
+
+def test_patching_the_window_off_drops_its_minutes(api):
+    assert post(api, {**NIGHTLY, "window_mode": "FLEXIBLE", "window_minutes": 30}).status_code == 201
+    patched = api.patch("/api/v1/schedules/nightly", {"window_mode": "OFF"}, format="json")
+    assert patched.status_code == 200, patched.content
+    assert (patched.json()["window_mode"], patched.json()["window_minutes"]) == ("OFF", None)
+    refused = api.patch("/api/v1/schedules/nightly", {"window_minutes": 10}, format="json")
+    assert refused.status_code == 400 and "only for a flexible time window" in refused.json()["message"]

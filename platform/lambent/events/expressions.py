@@ -33,12 +33,15 @@ from cronsim import CronSim, CronSimError
 from lambent.errors import InvalidParameter
 
 YEAR_RANGE = (1970, 2199)
-_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
-_AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
+#: The shape of an expression, for a schema to state: ``parse`` checks the values within it too.
+PATTERN = (r"^(?:at\([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\)"
+           r"|rate\([0-9]+ (?:minute|minutes|hour|hours|day|days)\)|cron\((?:[^\s()]+ ){5}[^\s()]+\))$")
+_RATE = re.compile(r"^rate\(([0-9]+) (minute|minutes|hour|hours|day|days)\)$")
+_AT = re.compile(r"^at\(([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})\)$")
 _CRON = re.compile(r"^cron\((.*)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
-_YEAR_TERM = re.compile(r"^(\*|\d{4})(?:-(\d{4}))?(?:/(\d+))?$")
-_DOW_NUMBER = re.compile(r"(?<![#/\d])([1-7])(?!\d)")
+_YEAR_TERM = re.compile(r"^(\*|[0-9]{4})(?:-([0-9]{4}))?(?:/([0-9]+))?$")
+_DOW_NUMBER = re.compile(r"(?<![#/0-9])([1-7])(?![0-9])")
 
 
 class ScheduleInvalid(InvalidParameter):
@@ -47,8 +50,12 @@ class ScheduleInvalid(InvalidParameter):
 
     error_type = "ValidationException"
 
-    def __init__(self, message: str, *, field: str = "schedule_expression") -> None:
-        super().__init__(message, fields={field: [message]})
+    def __init__(self, message: str | None = None, *, field: str = "schedule_expression",
+                 fields: dict[str, list[str]] | None = None) -> None:
+        if fields is None:
+            assert message is not None
+            fields = {field: [message]}
+        super().__init__(message, fields=fields)
 
 
 @dataclass(frozen=True)
@@ -149,7 +156,7 @@ def _cron(text: str, fields: list[str]) -> tuple[str, frozenset[int] | None]:
     if any("?" in field for field in (minutes, hours, month, year)) or any(
             "?" in field and field != "?" for field in (day, weekday)):
         raise _invalid(text, "'?' is allowed only as the whole day-of-month or day-of-week field")
-    if re.search(r"\d W|\dW", day):
+    if re.search(r"[0-9]W", day):
         raise _invalid(text, "W is supported only as LW (the last weekday of the month), not after a day number")
     converted = " ".join([minutes, hours, "*" if day == "?" else day, month, _weekday(weekday)])
     try:

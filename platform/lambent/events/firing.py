@@ -39,6 +39,7 @@ from django.db import IntegrityError, connection, transaction
 from lambent import metrics
 from lambent.errors import UserError
 from lambent.events import clock
+from lambent.events.expressions import ScheduleInvalid
 from lambent.events.models import AfterCompletion, Firing, FiringStatus, Schedule, ScheduleState, WindowMode
 from lambent.events.services import next_fire
 from lambent.functions import selectors as function_selectors
@@ -80,7 +81,7 @@ def _run(pk: int, *, now: datetime) -> list[str]:
             outcome = _claim(schedule, instant=instant, now=now)
             if outcome is not None:
                 outcomes.append(outcome)
-            instant = next_fire(schedule, at_or_after=instant + timedelta(seconds=1))
+            instant = _next(schedule, after=instant)
             if instant is None or instant > now:
                 break
         if instant is None and schedule.action_after_completion == AfterCompletion.DELETE:
@@ -88,6 +89,16 @@ def _run(pk: int, *, now: datetime) -> list[str]:
         else:
             Schedule.objects.filter(pk=pk).update(next_fire_at=instant)
     return outcomes
+
+
+def _next(schedule: Schedule, *, after: datetime) -> datetime | None:
+    """The instant after ``after``; none when the schedule cannot be read any more (its time zone
+    left this machine's zoneinfo, say): it stops, with an error in the log, and the others go on."""
+    try:
+        return next_fire(schedule, at_or_after=after + timedelta(seconds=1))
+    except ScheduleInvalid as exc:
+        logger.error("schedule %s stopped: %s", schedule, exc.message)
+        return None
 
 
 def _hold(pk: int) -> Schedule | None:
