@@ -168,8 +168,8 @@ PYTHON_INTERPRETERS = env_mapping("LAMBENT_PYTHON_INTERPRETERS")
 INVOKE_CACHE_SECONDS = env_float("LAMBENT_INVOKE_CACHE_SECONDS", default=1.0, minimum=0.0)
 #: Milliseconds the ledger rows of synchronous invocations wait in the api process to be
 #: written together, after their responses (lambent.invocations.ledger_writer); 0 writes
-#: each before its response.
-LEDGER_LINGER_MS = env_int("LAMBENT_LEDGER_LINGER_MS", default=10, minimum=0)
+#: each before its response. A read of the ledger writes them at once.
+LEDGER_LINGER_MS = env_int("LAMBENT_LEDGER_LINGER_MS", default=100, minimum=0)
 #: Generic sandboxes (interpreter and agent started, no code) kept ready per interpreter, so
 #: a cold start only specializes one; 0 starts every sandbox on demand.
 GENERIC_POOL_SIZE = env_int("LAMBENT_GENERIC_POOL_SIZE", default=2, minimum=0)
