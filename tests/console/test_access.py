@@ -99,3 +99,13 @@ def test_the_console_is_not_served_by_the_api_handler():
 def test_the_console_root_leads_to_the_functions(signed_in):
     response = signed_in.get("/console/")
     assert response.status_code == 302 and response["Location"] == "/console/functions/"
+
+
+@pytest.mark.parametrize("path,start", [("console/vendor/htmx/htmx.min.js", b"var htmx"),
+                                        ("console/vendor/codemirror/lib/codemirror.js", b"// CodeMirror"),
+                                        ("console/vendor/codemirror/mode/python/python.js", b"// CodeMirror"),
+                                        ("console/editor.js", b"// Every")])
+def test_the_browser_libraries_are_served_from_node_modules(browser, path, start):
+    response = browser.get(f"/static/{path}")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content).startswith(start)
