@@ -392,7 +392,7 @@ STATICFILES_DIRS = [
 LOGIN_URL = "console:sign-in"
 LOGIN_REDIRECT_URL = "console:functions"
 #: Session and CSRF cookies only over HTTPS; on by default unless LAMBENT_DEBUG (browsers keep
-#: them for http://localhost too). Turn it off for a console reached over plain HTTP elsewhere.
+#: them for http://localhost and 127.0.0.1 too). Off for a console reached over plain HTTP elsewhere.
 SECURE_COOKIES = env_bool("LAMBENT_SECURE_COOKIES", default=not DEBUG)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
