@@ -59,7 +59,7 @@ def password_change(request: HttpRequest, *, tenant: Tenant) -> HttpResponse:
             messages.success(request, "Your password is changed.")
             return redirect("console:functions")
     return tenancy.page(request, "console/password.html", {"form": form, "tenant": tenant},
-                  status=400 if form.errors else 200)
+                        status=400 if form.errors else 200)
 
 
 @require_POST

@@ -37,7 +37,7 @@ def function_configuration(request: HttpRequest, name: str, *, tenant: Tenant) -
             messages.success(request, "The configuration is saved.")
             return redirect("console:function-configuration", name=name)
     return page(request, "console/function/configuration.html",
-                  tab_context(tenant, latest, "configuration", form=form), status=400 if form.errors else 200)
+                tab_context(tenant, latest, "configuration", form=form), status=400 if form.errors else 200)
 
 
 @tenant_view
@@ -54,8 +54,8 @@ def function_environment(request: HttpRequest, name: str, *, tenant: Tenant) -> 
             messages.success(request, "The environment variables are saved.")
             return redirect("console:function-environment", name=name)
     return page(request, "console/function/environment.html",
-                  tab_context(tenant, latest, "environment", form=form, rows=rows),
-                  status=400 if form.errors else 200)
+                tab_context(tenant, latest, "environment", form=form, rows=rows),
+                status=400 if form.errors else 200)
 
 
 def _environment_changes(variables: dict[str, str]) -> dict[str, Any]:

@@ -54,7 +54,7 @@ def function_create(request: HttpRequest, *, tenant: Tenant) -> HttpResponse:
             messages.success(request, f"Function {given['name']} is created.")
             return redirect("console:function-test", name=given["name"])
     return page(request, "console/functions/create.html", {"tenant": tenant, "form": form},
-                  status=400 if form.errors else 200)
+                status=400 if form.errors else 200)
 
 
 @tenant_view
@@ -64,7 +64,7 @@ def function_delete(request: HttpRequest, name: str, *, tenant: Tenant) -> HttpR
         if request.POST.get("confirm") != function.name:
             messages.error(request, f"Type {function.name} to confirm.")
             return page(request, "console/functions/delete.html", {"tenant": tenant, "function": function},
-                          status=400)
+                        status=400)
         function_services.function_delete(tenant=tenant, name=name)
         messages.success(request, f"Function {name} is deleted.")
         return redirect("console:functions")
