@@ -22,6 +22,22 @@
 # Base: Debian's slim image, pinned to a point release; tools/images/build makes it from Debian's
 # archive where no registry is reachable.
 
+# The web console's browser libraries (CodeMirror, htmx), from npm as `make install` takes them:
+# `npm ci` from the committed package-lock.json. Only node_modules leaves this stage.
+FROM docker.io/library/debian:12.15-slim AS assets
+ARG DEBIAN_FRONTEND=noninteractive
+# npm from the base's point release, as every package here: the archive keeps no older versions.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates npm \
+    && rm -rf /var/lib/apt/lists/*
+# npm checks TLS against the system's certificates too, as pip does below.
+ENV npm_config_cafile=/etc/ssl/certs/ca-certificates.crt
+WORKDIR /assets
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+
+
 FROM docker.io/library/debian:12.15-slim AS build
 ARG DEBIAN_FRONTEND=noninteractive
 
@@ -68,11 +84,13 @@ RUN apt-get update \
     && useradd --uid 10001 --gid lambent --home-dir /var/lib/lambent --create-home --shell /usr/sbin/nologin lambent
 
 COPY --from=build /opt/lambent /opt/lambent
+COPY --from=assets /assets/node_modules /opt/lambent/node_modules
 COPY tools/images/healthcheck /usr/local/bin/lambent-healthcheck
 
 ENV PATH=/opt/lambent/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     LAMBENT_DATA_DIR=/var/lib/lambent \
+    LAMBENT_CONSOLE_ASSETS_DIR=/opt/lambent/node_modules \
     LAMBENT_BIND=0.0.0.0:8000
 
 USER 10001:10001

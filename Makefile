@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The web console's browser libraries (package.json), which the api serves as static files.
+NODE_STAMP := node_modules/.installed
 
 .PHONY: dev test bench bench-kubernetes install check constraints clean k8s-testbed images
 
@@ -41,7 +43,7 @@ images:
 	./tools/system-packages images
 	./tools/images/build
 
-install: $(STAMP)
+install: $(STAMP) $(NODE_STAMP)
 
 $(STAMP): pyproject.toml constraints.txt tools/system-packages
 	./tools/system-packages
@@ -51,10 +53,15 @@ $(STAMP): pyproject.toml constraints.txt tools/system-packages
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+$(NODE_STAMP): package.json package-lock.json tools/system-packages
+	./tools/system-packages
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
 # Re-pin the whole dependency tree after a change to pyproject.toml.
 constraints: install
 	{ sed -n '1,2p' constraints.txt; $(BIN)/pip freeze --exclude-editable; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt
 
 clean:
-	rm -rf $(VENV) .lambent
+	rm -rf $(VENV) .lambent node_modules

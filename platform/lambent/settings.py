@@ -168,8 +168,8 @@ PYTHON_INTERPRETERS = env_mapping("LAMBENT_PYTHON_INTERPRETERS")
 INVOKE_CACHE_SECONDS = env_float("LAMBENT_INVOKE_CACHE_SECONDS", default=1.0, minimum=0.0)
 #: Milliseconds the ledger rows of synchronous invocations wait in the api process to be
 #: written together, after their responses (lambent.invocations.ledger_writer); 0 writes
-#: each before its response.
-LEDGER_LINGER_MS = env_int("LAMBENT_LEDGER_LINGER_MS", default=10, minimum=0)
+#: each before its response. A read of the ledger writes them at once.
+LEDGER_LINGER_MS = env_int("LAMBENT_LEDGER_LINGER_MS", default=100, minimum=0)
 #: Generic sandboxes (interpreter and agent started, no code) kept ready per interpreter, so
 #: a cold start only specializes one; 0 starts every sandbox on demand.
 GENERIC_POOL_SIZE = env_int("LAMBENT_GENERIC_POOL_SIZE", default=2, minimum=0)
@@ -345,6 +345,7 @@ INSTALLED_APPS = [
     "lambent.invocations",
     "lambent.events",
     "lambent.lambda_api",
+    "lambent.console",
 ]
 
 MIDDLEWARE = [
@@ -385,6 +386,36 @@ USE_TZ = True
 STATIC_URL = "static/"
 # Served straight from the apps' folders: no collectstatic step before the first start.
 WHITENOISE_USE_FINDERS = True
+
+#: Where ``npm ci`` (``make install``, package.json) put the console's browser libraries: the
+#: checkout's node_modules, or the copy the platform image ships. Served as static files, no CDN.
+CONSOLE_ASSETS_DIR = env_path("LAMBENT_CONSOLE_ASSETS_DIR",
+                              default=Path(__file__).resolve().parents[2] / "node_modules")
+STATICFILES_DIRS = [
+    ("console/vendor/codemirror/lib", CONSOLE_ASSETS_DIR / "codemirror" / "lib"),
+    ("console/vendor/codemirror/mode", CONSOLE_ASSETS_DIR / "codemirror" / "mode"),
+    ("console/vendor/htmx", CONSOLE_ASSETS_DIR / "htmx.org" / "dist"),
+]
+
+# --- the console --------------------------------------------------------------------------
+
+LOGIN_URL = "console:sign-in"
+LOGIN_REDIRECT_URL = "console:functions"
+#: Session and CSRF cookies only over HTTPS; on by default unless LAMBENT_DEBUG (browsers keep
+#: them for http://localhost and 127.0.0.1 too). Off for a console reached over plain HTTP elsewhere.
+SECURE_COOKIES = env_bool("LAMBENT_SECURE_COOKIES", default=not DEBUG)
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+#: Failed sign-ins of one username from one address that lock its sign-in ...
+CONSOLE_SIGN_IN_FAILURES = env_int("LAMBENT_CONSOLE_SIGN_IN_FAILURES", default=5, minimum=1)
+#: ... within this many seconds, until the oldest of them is that old.
+CONSOLE_SIGN_IN_WINDOW_SECONDS = env_int("LAMBENT_CONSOLE_SIGN_IN_WINDOW_SECONDS", default=900, minimum=1)
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
 
 STORAGES = {
     "default": {

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", root.root, name="root"),
     path("api/v1/", include("lambent.api.urls")),
     path("admin/", admin.site.urls),
+    path("console/", include("lambent.console.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("", include("lambent.lambda_api.urls")),

@@ -9,19 +9,23 @@ from asgiref.testing import ApplicationCommunicator
 from lambent.asgi import application
 
 
-async def _get(path, host):
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+async def _call(method, path, host, body=b""):
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
              "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
              "headers": [(b"host", host)], "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000)}
     communicator = ApplicationCommunicator(application, scope)
-    await communicator.send_input({"type": "http.request", "body": b""})
+    await communicator.send_input({"type": "http.request", "body": body})
     start = await communicator.receive_output(timeout=10)
     body = await communicator.receive_output(timeout=10)
     return start["status"], {name.lower(): value for name, value in start["headers"]}, body["body"]
 
 
 def get(path, host=b"127.0.0.1"):
-    return async_to_sync(_get)(path, host)
+    return async_to_sync(_call)("GET", path, host)
+
+
+def post(path, body=b"{}", host=b"127.0.0.1"):
+    return async_to_sync(_call)("POST", path, host, body)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -38,6 +42,31 @@ def test_api_paths_still_refuse_unknown_hosts():
     status, _, body = get("/api/v1/functions", host=b"evil.example")
     assert status == 400
     assert json.loads(body)["type"] == "InvalidRequestException"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["/api/v1/functions/hello/invoke", "/2015-03-31/functions/hello/invocations"])
+def test_invocations_still_refuse_unknown_hosts(path):
+    status, headers, body = post(path, host=b"evil.example")
+    assert status == 400
+    assert headers[b"content-length"] == str(len(body)).encode()
+    assert json.loads(body)["type"] == "InvalidRequestException"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unexpected_error_of_an_invocation_is_a_json_500_with_length_and_nosniff(monkeypatch):
+    from lambent.invocations.api import invoke
+
+    def broken(request):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(invoke, "invocation_type", broken)
+    status, headers, body = post("/api/v1/functions/hello/invoke")
+    assert status == 500
+    assert headers[b"content-type"] == b"application/json"
+    assert headers[b"content-length"] == str(len(body)).encode()
+    assert headers[b"x-content-type-options"] == b"nosniff"
+    assert "a bug" not in body.decode()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -117,6 +117,17 @@ def test_the_api_answers_healthz(platform: dict[str, Container], environment: di
     assert platform["api"].healthy()
 
 
+def test_the_api_serves_the_console_and_its_browser_libraries(platform: dict[str, Container],
+                                                              environment: dict[str, str]) -> None:
+    base = f"http://{environment['LAMBENT_BIND']}"
+    podman.wait_for(lambda: get(f"{base}/healthz")[0] == 200, timeout=90, what="the api", container=platform["api"])
+    status, page = get(f"{base}/console/sign-in")
+    assert status == 200 and b'name="csrfmiddlewaretoken"' in page
+    for path, start in (("htmx/htmx.min.js", b"var htmx"), ("codemirror/lib/codemirror.js", b"// CodeMirror")):
+        status, body = get(f"{base}/static/console/vendor/{path}")
+        assert status == 200 and body.lstrip().startswith(start), (path, body[:80])
+
+
 def test_the_worker_answers_a_ping_through_the_broker(platform: dict[str, Container]) -> None:
     podman.wait_for(platform["worker"].healthy, timeout=90, what="the worker to answer a ping",
                     container=platform["worker"])

@@ -73,6 +73,45 @@ def test_a_row_is_written_once_the_linger_is_over(rows):
     assert async_to_sync(serve)()  # written by the writer's own turn, before stop()
 
 
+def test_a_read_of_the_ledger_finds_a_row_still_lingering(rows, api, settings):
+    settings.LEDGER_LINGER_MS = 60_000  # the linger would not write it during the test
+    [row] = rows(1)
+
+    async def serve():
+        ledger_writer.start()
+        try:
+            await ledger_writer.record(row)
+            one = await sync_to_async(api.get)(f"/api/v1/invocations/{row.request_id}")
+            listed = await sync_to_async(api.get)("/api/v1/invocations")
+            return one, listed
+        finally:
+            await ledger_writer.stop()
+
+    one, listed = async_to_sync(serve)()
+    assert one.status_code == 200, one.content
+    assert one.json()["request_id"] == str(row.request_id)
+    assert [item["request_id"] for item in listed.json()["results"]] == [str(row.request_id)]
+
+
+def test_rows_written_for_a_read_are_not_written_again_by_the_linger(rows):
+    batch = rows(3)
+
+    async def serve():
+        ledger_writer.start()
+        try:
+            for row in batch:
+                await ledger_writer.record(row)
+            await sync_to_async(ledger_writer.write_waiting)()
+            await asyncio.sleep(LINGER_S * 5)  # the linger's turn comes and finds nothing
+        finally:
+            await ledger_writer.stop()
+
+    with CaptureQueriesContext(connection) as queries:
+        async_to_sync(serve)()
+    assert len(inserts(queries.captured_queries)) == 1
+    assert Invocation.objects.count() == 3
+
+
 def test_without_a_writer_a_row_is_written_at_once(rows):
     [row] = rows(1)
     async_to_sync(ledger_writer.record)(row)

@@ -11,7 +11,8 @@ Django's refusals of a request (too many fields, a malformed multipart body) are
 Anything else is a platform fault: logged with its traceback and answered 500 without
 internals. The same shape answers outside the views too: ``handler400``, ``handler403``,
 ``handler404`` and ``handler500`` (``lambent.urls``) are the views below, so a path that
-matches nothing is a JSON 404, not Django's HTML page. Only the admin keeps its HTML pages.
+matches nothing is a JSON 404, not Django's HTML page. Only the admin keeps its HTML pages, and
+the web console has its own (``console/<status>.html``).
 """
 
 from __future__ import annotations
@@ -114,7 +115,13 @@ def _is_admin(request: HttpRequest) -> bool:
     return request.path.startswith("/admin/")
 
 
+def _is_console(request: HttpRequest) -> bool:
+    return request.path == "/console" or request.path.startswith("/console/")
+
+
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_console(request):
+        return defaults.bad_request(request, exception, template_name="console/400.html")
     if _is_admin(request):
         return defaults.bad_request(request, exception)
     return JsonResponse({"type": "InvalidRequestException", "message": f"The request was refused: {exception}"},
@@ -122,12 +129,16 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_console(request):
+        return defaults.permission_denied(request, exception, template_name="console/403.html")
     if _is_admin(request):
         return defaults.permission_denied(request, exception)
     return JsonResponse({"type": "AccessDeniedException", "message": "Access denied."}, status=403)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_console(request):
+        return defaults.page_not_found(request, exception, template_name="console/404.html")
     if _is_admin(request):
         return defaults.page_not_found(request, exception)
     return JsonResponse({"type": "ResourceNotFoundException", "message": f"Nothing is at {request.path}."},
@@ -135,6 +146,8 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    if _is_console(request):
+        return defaults.server_error(request, template_name="console/500.html")
     if _is_admin(request):
         return defaults.server_error(request)
     return JsonResponse({"type": "ServiceException", "message": "Internal error."}, status=500)

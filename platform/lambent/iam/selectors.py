@@ -34,3 +34,8 @@ def access_key_for_authentication(*, access_key_id: str) -> AccessKey | None:
 
 def is_member(*, tenant: Tenant, user_id: int) -> bool:
     return Membership.objects.filter(tenant=tenant, user_id=user_id).exists()
+
+
+def tenants_of(*, user_id: int) -> QuerySet[Tenant]:
+    """The tenants a user may act in, by name: the console's tenant switcher."""
+    return Tenant.objects.filter(memberships__user_id=user_id).order_by("name")

@@ -1,10 +1,10 @@
-"""Writes of the iam app: creating tenants and issuing access keys."""
+"""Writes of the iam app: creating tenants and users, and issuing access keys."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -83,3 +83,38 @@ def tenant_lock(tenant: Tenant) -> None:
     inside the caller's transaction: a row lock on PostgreSQL; SQLite's transactions already
     take the database's write lock when they begin."""
     Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+
+
+def user_create(*, tenant: Tenant, username: str, password: str) -> User:
+    """A user who signs in to the console with ``password``, a member of ``tenant``. The password
+    must pass ``AUTH_PASSWORD_VALIDATORS``, as it must when changed in the console."""
+    model = get_user_model()
+    user: User = model(username=username)
+    problems: dict[str, list[str]] = {}
+    try:
+        user.clean_fields(exclude=["password"])
+    except ValidationError as exc:
+        problems.update(exc.message_dict)
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as exc:
+        problems["password"] = list(exc.messages)
+    if problems:
+        raise InvalidParameter(fields=problems)
+    try:
+        with transaction.atomic():
+            user.set_password(password)
+            user.save()
+            Membership.objects.create(user=user, tenant=tenant)
+    except IntegrityError:
+        raise Conflict(f"a user named {username!r} already exists") from None
+    return user
+
+
+def membership_add(*, tenant: Tenant, username: str) -> Membership:
+    """Let an existing user act in one more tenant too (the console lets them switch)."""
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise NotFound(f"user {username!r} not found")
+    membership, _ = Membership.objects.get_or_create(user=user, tenant=tenant)
+    return membership

@@ -12,9 +12,10 @@ The writer lives from the ASGI lifespan's startup to its shutdown, which writes 
 left (``lambent.asgi``). Without one running (Django's test client, a shell, the worker)
 ``record`` writes the row at once.
 
-A row is a ``LedgerRow`` (plain values, no model instance) and a batch is one ``executemany`` of an
-INSERT built from the ``Invocation`` model's own fields (``_columns``): building an ``Invocation``
-per call and ``bulk_create``-ing them cost a fifth of the api's CPU per warm invocation.
+A row is a ``LedgerRow`` (plain values, no model instance) and a batch is one ``executemany`` of
+the INSERT ``lambent.invocations.statements`` builds from the ``Invocation`` model's own fields:
+building an ``Invocation`` per call and ``bulk_create``-ing them cost a fifth of the api's CPU per
+warm invocation.
 
 Invocations whose key and routing the api remembers (``hot_cache``) run while the database
 is away; their rows wait, ``BACKLOG_MAX`` at most, and are written once it answers again
@@ -29,17 +30,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connection, models, transaction
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 
 from lambent.api.threads import on_database_thread
+from lambent.invocations import statements
 from lambent.invocations.models import Invocation, InvocationType
 
 logger = logging.getLogger(__name__)
@@ -76,64 +78,41 @@ class LedgerRow:
     log_tail: str = ""
 
 
-#: Fields whose Python values the database drivers take as they are.
-_PLAIN = (models.CharField, models.TextField, models.IntegerField, models.FloatField, models.ForeignKey)
+#: ``LedgerRow``'s fields, which are ``Invocation``'s too.
+_GIVEN = LedgerRow.__slots__
 
 
-@dataclass(frozen=True)
-class _Column:
-    field: models.Field[Any, Any]
-    attribute: str  # of ``LedgerRow``; "" for a field that takes its default
-    default: Any  # prepared for the database, for a field that takes its default
+def _fields(row: LedgerRow) -> statements.Row:
+    given = {name: getattr(row, name) for name in _GIVEN}
+    given["created_at"] = row.started_at
+    given["invocation_type"] = InvocationType.REQUEST_RESPONSE.value
+    return given
 
 
-@functools.cache
-def _columns(vendor: str) -> tuple[str, tuple[_Column, ...]]:
-    """The INSERT of one row (for ``vendor``'s database) and where each of its values comes from."""
-    given = set(LedgerRow.__slots__)
-    fields = [field for field in Invocation._meta.concrete_fields if not field.primary_key]
-    quote = connection.ops.quote_name
-    sql = (f"INSERT INTO {quote(Invocation._meta.db_table)} ({', '.join(quote(str(f.column)) for f in fields)}) "
-           f"VALUES ({', '.join(['%s'] * len(fields))})")
-    columns = []
-    for field in fields:
-        attribute = field.attname if field.attname in given else ("started_at" if field.name == "created_at" else "")
-        default = InvocationType.REQUEST_RESPONSE.value if field.name == "invocation_type" else field.get_default()
-        columns.append(_Column(field=field, attribute=attribute,
-                               default=None if attribute else field.get_db_prep_save(default, connection)))
-    return sql, tuple(columns)
-
-
-def _values(row: LedgerRow, columns: tuple[_Column, ...]) -> list[Any]:
-    values = []
-    for column in columns:
-        if not column.attribute:
-            values.append(column.default)
-            continue
-        value = getattr(row, column.attribute)
-        values.append(value if isinstance(column.field, _PLAIN) else column.field.get_db_prep_save(value, connection))
-    return values
+def _values(rows: list[LedgerRow]) -> list[list[Any]]:
+    table = statements.table_of(Invocation)
+    return [table.values(_fields(row), now=row.started_at) for row in rows]
 
 
 @on_database_thread
 def _insert(rows: list[LedgerRow]) -> None:
-    sql, sources = _columns(connection.vendor)
+    sql = statements.insert_sql(Invocation)
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.executemany(sql, [_values(row, sources) for row in rows])
+            cursor.executemany(sql, _values(rows))
     except (IntegrityError, DataError):  # one refused row fails them all: write them one by one
         for row in rows:
-            _insert_alone(row, sql, sources)
+            _insert_alone(row, sql)
 
 
-def _insert_alone(row: LedgerRow, sql: str, sources: tuple[_Column, ...]) -> None:
+def _insert_alone(row: LedgerRow, sql: str) -> None:
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, _values(row, sources))
+            cursor.execute(sql, _values([row])[0])
     except (IntegrityError, DataError) as exc:
         if isinstance(exc, IntegrityError) and row.function_id is not None:
             row.function_id = None  # deleted since it ran: the row keeps its name
-            _insert_alone(row, sql, sources)
+            _insert_alone(row, sql)
         else:
             logger.exception("a synchronous invocation could not be written to the ledger")
 
@@ -144,6 +123,11 @@ class LedgerWriter:
         self._rows: list[LedgerRow] = []
         self._writing: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
+        self._one_at_a_time = asyncio.Lock()  # the linger's turn and a reader's (``write_waiting``)
+
+    @property
+    def waiting(self) -> bool:
+        return bool(self._rows)
 
     def add(self, row: LedgerRow) -> None:
         self._rows.append(row)
@@ -165,6 +149,10 @@ class LedgerWriter:
 
     async def _write_pending(self) -> bool:
         """Write the waiting rows, a batch at a time; False if the database did not answer."""
+        async with self._one_at_a_time:
+            return await self._write_batches()
+
+    async def _write_batches(self) -> bool:
         while self._rows:
             batch = self._rows[:BATCH_MAX]
             try:
@@ -177,6 +165,9 @@ class LedgerWriter:
                 logger.exception("%d synchronous invocations could not be written to the ledger", len(batch))
             del self._rows[:len(batch)]  # rows added meanwhile are behind them
         return True
+
+    async def write_now(self) -> None:
+        await self._write_pending()
 
     def _bound_backlog(self) -> None:
         excess = len(self._rows) - BACKLOG_MAX
@@ -208,6 +199,15 @@ async def stop() -> None:
     writer, _writer = _writer, None
     if writer is not None:
         await writer.close()
+
+
+def write_waiting() -> None:
+    """Write the rows this process holds now, from the thread of a view that reads the ledger:
+    an invocation is found there as soon as it has answered (its api process answers the read).
+    Rows the database does not take now stay for the writer's next try."""
+    writer = _writer
+    if writer is not None and writer.waiting:
+        async_to_sync(writer.write_now)()
 
 
 async def record(row: LedgerRow) -> None:

@@ -13,7 +13,8 @@ taken right before the executor is called and given back right after, whatever h
 (kept by the process for the next invocation a moment: ``lambent.quotas.slots``);
 over the function's reservation or the tenant's unreserved pool it answers 429 with a
 ``reason`` and ``Retry-After``, without running anything.
-It speaks the same errors as the REST views (``lambent.api.exceptions.error_body``).
+It speaks the same errors as the REST views (``lambent.api.exceptions.error_body``). Its headers
+are read from ``request.META``: ``request.headers`` rebuilds every header's name on first use.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ _TYPES = {kind.value.lower(): kind.value for kind in InvocationType}
 
 
 def invocation_type(request: HttpRequest) -> str:
-    given = request.headers.get("X-Lambent-Invocation-Type") or request.GET.get("type") or "RequestResponse"
+    given = request.META.get("HTTP_X_LAMBENT_INVOCATION_TYPE") or request.GET.get("type") or "RequestResponse"
     try:
         return _TYPES[given.lower()]
     except KeyError:
@@ -54,7 +55,7 @@ def invocation_type(request: HttpRequest) -> str:
 
 def _resolve_from_cache(request: HttpRequest, name: str) -> tuple[Tenant, Routing] | None:
     """The tenant and routing, if this process saw the key and the qualifier a moment ago (no database)."""
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    scheme, _, credentials = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
     key = hot_cache.keys.get(hot_cache.header_key(credentials)) if scheme == "Bearer" else None
     qualifier = request.GET.get("qualifier")
     routing = hot_cache.routes.get(hot_cache.route_key(key.tenant_id, name, qualifier)) if key else None
@@ -63,7 +64,7 @@ def _resolve_from_cache(request: HttpRequest, name: str) -> tuple[Tenant, Routin
 
 @on_database_thread
 def _resolve_from_database(request: HttpRequest, name: str) -> tuple[Tenant, Routing]:
-    header = request.headers.get("Authorization", "")
+    header = request.META.get("HTTP_AUTHORIZATION", "")
     key = authenticate(header)
     hot_cache.keys.put(hot_cache.header_key(header.partition(" ")[2]), key)
     return key.tenant, services.routing(tenant=key.tenant, function_name=name, qualifier=request.GET.get("qualifier"))
@@ -107,7 +108,7 @@ async def invoke(request: HttpRequest, name: str) -> HttpResponse:
                             status=405, headers={"Allow": "POST"})
     try:
         kind = invocation_type(request)
-        client_context = services.check_client_context(request.headers.get("X-Lambent-Client-Context"),
+        client_context = services.check_client_context(request.META.get("HTTP_X_LAMBENT_CLIENT_CONTEXT"),
                                                        field="client_context")  # whatever the type, as Lambda
         tenant, routing = _resolve_from_cache(request, name) or await _resolve_from_database(request, name)
         if kind == InvocationType.EVENT:

@@ -1,5 +1,8 @@
 """The invocation ledger (read, cancel, redrive) and the asynchronous configuration of functions.
 
+A read of the ledger first writes the rows of synchronous invocations this process holds
+(``ledger_writer.write_waiting``), so that an invocation that has answered is found.
+
 Invoking is ``invoke.py``, an asynchronous view on the hot path.
 """
 
@@ -13,7 +16,7 @@ from rest_framework.response import Response
 from lambent.api.schema import errors, path_parameters
 from lambent.api.views import TenantAPIView
 from lambent.functions import limits
-from lambent.invocations import asynchronous, event_configs, selectors
+from lambent.invocations import asynchronous, event_configs, ledger_writer, selectors
 from lambent.invocations.api import serializers as s
 
 NO_CONTENT = OpenApiResponse(description="Deleted.")
@@ -33,6 +36,7 @@ class InvocationsView(TenantAPIView):
         filters = s.InvocationFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         data = filters.validated_data
+        ledger_writer.write_waiting()
         invocations = selectors.invocation_list(tenant=self.tenant, function_name=data.get("function"),
                                                 status=data.get("status"), since=data.get("since"),
                                                 until=data.get("until"))
@@ -44,6 +48,7 @@ class FunctionInvocationsView(TenantAPIView):
 
     @extend_schema(responses=s.InvocationSerializer(many=True), summary="List a function's invocations")
     def get(self, request: Request, name: str) -> Response:
+        ledger_writer.write_waiting()
         invocations = selectors.invocation_list(tenant=self.tenant, function_name=name)
         return self.paginated(request, invocations, s.InvocationSerializer, ordering="-id")
 
@@ -53,6 +58,7 @@ class InvocationView(TenantAPIView):
 
     @extend_schema(responses=s.InvocationDetailSerializer, summary="Get an invocation by request id")
     def get(self, request: Request, request_id: str) -> Response:
+        ledger_writer.write_waiting()
         invocation = selectors.invocation_get(tenant=self.tenant, request_id=request_id)
         return Response(s.InvocationDetailSerializer(invocation).data)
 

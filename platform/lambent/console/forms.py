@@ -1,0 +1,144 @@
+"""The console's forms. They render the fields and keep what was typed; the checking is the API's:
+each form hands the typed values to the REST API's serializer, then to the same service the API
+calls, and shows their messages beside the fields they name (``show_errors``). So a value the API
+refuses is refused here with the same words, and nothing is written."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from typing import Any
+
+from django import forms
+from django.core.files.uploadedfile import UploadedFile
+from rest_framework import serializers
+
+from lambent.errors import InvalidParameter
+from lambent.functions import limits
+from lambent.functions.api import serializers as api_serializers
+from lambent.functions.runtimes import RUNTIMES
+
+RUNTIME_CHOICES = [(name, name) for name in sorted(RUNTIMES)]
+
+STARTER_CODE = '''import json
+
+
+def handler(event, context):
+    print("event:", json.dumps(event))
+    return {"statusCode": 200, "body": "Hello from Lambent"}
+'''
+
+
+def show_errors(form: forms.Form, failure: InvalidParameter | serializers.ValidationError) -> None:
+    """Put the API's messages beside the fields they name; any other on top of the form."""
+    if isinstance(failure, InvalidParameter):
+        fields: dict[str, Any] = failure.fields or {"__all__": [failure.message]}
+    else:
+        fields = failure.detail if isinstance(failure.detail, dict) else {"__all__": failure.detail}
+    for name, messages in fields.items():
+        field = name if name in form.fields else None
+        for message in messages if isinstance(messages, list) else [messages]:
+            form.add_error(field, f"{name}: {message}" if field is None and name != "__all__" else str(message))
+
+
+def api_validated(serializer_class: type[serializers.Serializer], data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` as the REST API's serializer takes it in; its ``ValidationError`` otherwise."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+class ConfigurationForm(forms.Form):
+    """A function's configuration. Every field is text the form itself does not check, so the only
+    messages are the API's."""
+
+    runtime = forms.CharField(required=False, widget=forms.Select(choices=RUNTIME_CHOICES))
+    handler = forms.CharField(required=False, strip=False,
+                              help_text="'<module>.<function>', for example app.handler.")
+    memory_size = forms.CharField(required=False, label="Memory (MB)",
+                                  help_text=f"{limits.MEMORY_MIN_MB}-{limits.MEMORY_MAX_MB}.")
+    timeout = forms.CharField(required=False, label="Timeout (seconds)",
+                              help_text=f"{limits.TIMEOUT_MIN_S}-{limits.TIMEOUT_MAX_S}.")
+    ephemeral_storage = forms.CharField(required=False, label="Ephemeral storage (MB)",
+                                        help_text=f"{limits.EPHEMERAL_MIN_MB}-{limits.EPHEMERAL_MAX_MB}, /tmp.")
+    description = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    NUMBERS = ("memory_size", "timeout", "ephemeral_storage")
+
+    def changes(self) -> dict[str, Any]:
+        """The configuration as the API's update takes it, or its ``ValidationError``. A form's
+        numbers are text: those that read as whole numbers are sent as JSON numbers would be, the
+        rest as they are, for the API to refuse."""
+        typed: dict[str, Any] = {name: self.data.get(name, "") for name in self.fields}
+        for name in self.NUMBERS:
+            text = typed[name].strip()
+            if re.fullmatch(r"[+-]?\d{1,12}", text):
+                typed[name] = int(text)
+        return api_validated(api_serializers.FunctionConfigurationUpdateSerializer, typed)
+
+
+class FunctionCreateForm(forms.Form):
+    """A new function, from code typed in the editor (one file, the handler's module) or a zip."""
+
+    name = forms.CharField(strip=False)
+    runtime = forms.CharField(initial="python3.12", widget=forms.Select(choices=RUNTIME_CHOICES))
+    handler = forms.CharField(initial="app.handler", strip=False,
+                              help_text="'<module>.<function>': the typed code is saved as <module>.py.")
+    source = forms.ChoiceField(choices=[("editor", "Type the code"), ("zip", "Upload a zip")], initial="editor",
+                               widget=forms.RadioSelect)
+    code = forms.CharField(required=False, initial=STARTER_CODE, strip=False,
+                           widget=forms.Textarea(attrs={"rows": 14, "class": "code", "data-mode": "python"}))
+    zip_file = forms.FileField(required=False, label="Zip file")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("source") == "zip" and not cleaned.get("zip_file"):
+            self.add_error("zip_file", "Choose a zip file to upload.")
+        if cleaned.get("source") == "editor" and not (cleaned.get("code") or "").strip():
+            self.add_error("code", "Type the handler's code.")
+        return cleaned
+
+    def zip_bytes(self) -> bytes:
+        """The code as a zip: the uploaded one, or the typed file alone in a new one."""
+        if self.cleaned_data["source"] == "zip":
+            upload: UploadedFile = self.cleaned_data["zip_file"]
+            content: bytes = upload.read()
+            return content
+        module = self.cleaned_data["handler"].rpartition(".")[0] or "app"
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            entry = zipfile.ZipInfo(module.replace(".", "/") + ".py", date_time=(1980, 1, 1, 0, 0, 0))
+            entry.external_attr = 0o644 << 16
+            archive.writestr(entry, self.cleaned_data["code"], zipfile.ZIP_DEFLATED)
+        return buffer.getvalue()
+
+    def configuration(self) -> dict[str, Any]:
+        """Name, runtime and handler as the API's create checks them (the code is checked by the service)."""
+        typed = {"name": self.cleaned_data["name"], "runtime": self.cleaned_data["runtime"],
+                 "handler": self.cleaned_data["handler"], "zip_file": ""}
+        serializer = api_serializers.FunctionCreateSerializer(data=typed)
+        serializer.is_valid()
+        problems = {name: messages for name, messages in serializer.errors.items() if name != "zip_file"}
+        if problems:
+            raise serializers.ValidationError(problems)
+        return {name: serializer.validated_data[name] for name in ("name", "runtime", "handler")}
+
+
+class TestEventForm(forms.Form):
+    """A test event: saved under its name, or only run."""
+
+    __test__ = False
+
+    name = forms.CharField(max_length=64, initial="my-event", label="Event name")
+    payload = forms.CharField(required=False, strip=False, initial='{\n  "key": "value"\n}', label="Event JSON",
+                              widget=forms.Textarea(attrs={"rows": 8, "class": "code", "data-mode": "json"}))
+
+
+def environment_rows(data: Any) -> list[tuple[str, str]]:
+    """The variables typed in the environment tab: rows of ``name``/``value`` inputs, blank ones and
+    those ticked ``remove`` left out."""
+    names, values = data.getlist("name"), data.getlist("value")
+    removed = set(data.getlist("remove"))
+    return [(name.strip(), value) for index, (name, value) in enumerate(zip(names, values, strict=False))
+            if name.strip() and str(index) not in removed]

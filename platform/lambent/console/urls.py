@@ -1,0 +1,23 @@
+"""The console's pages, under ``/console/``."""
+
+from django.urls import path
+from django.views.generic import RedirectView
+
+from lambent.console.views import account, function, functions, testing
+
+app_name = "console"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="console:functions"), name="home"),
+    path("sign-in", account.sign_in, name="sign-in"),
+    path("sign-out", account.sign_out, name="sign-out"),
+    path("password", account.password_change, name="password"),
+    path("tenant", account.tenant_switch, name="tenant"),
+    path("functions/", functions.function_list, name="functions"),
+    path("functions/new", functions.function_create, name="function-create"),
+    path("functions/<str:name>/", RedirectView.as_view(pattern_name="console:function-test"), name="function"),
+    path("functions/<str:name>/configuration", function.function_configuration, name="function-configuration"),
+    path("functions/<str:name>/environment", function.function_environment, name="function-environment"),
+    path("functions/<str:name>/test", testing.function_test, name="function-test"),
+    path("functions/<str:name>/delete", functions.function_delete, name="function-delete"),
+]

@@ -1,0 +1,111 @@
+"""Who may see each page: signed out is sent to sign in, another tenant's function is a 404 as one
+that does not exist, every form refuses a post without its CSRF token, and the console's errors are
+HTML pages while the APIs' stay JSON."""
+
+from __future__ import annotations
+
+import pytest
+
+from lambent.functions.models import Function
+from tests.console.conftest import ConsoleClient, make_function
+
+pytestmark = pytest.mark.django_db
+
+TENANT_PAGES = ["/console/functions/", "/console/functions/new", "/console/password",
+                "/console/functions/hello/configuration", "/console/functions/hello/environment",
+                "/console/functions/hello/test", "/console/functions/hello/delete"]
+FUNCTION_PAGES = [page for page in TENANT_PAGES if "/hello/" in page]
+#: Every form of the console and a post that would change something if it were let through.
+FORMS = [
+    ("/console/sign-in", {"username": "alice", "password": "correct horse battery staple"}),
+    ("/console/sign-out", {}),
+    ("/console/password", {"old_password": "x", "new_password1": "y", "new_password2": "y"}),
+    ("/console/tenant", {"tenant": "acme"}),
+    ("/console/functions/new", {"name": "made", "runtime": "python3.12", "handler": "app.handler",
+                                "source": "editor", "code": "def handler(e, c):\n    return 1\n"}),
+    ("/console/functions/hello/configuration", {"memory_size": "256"}),
+    ("/console/functions/hello/environment", {"name": "A", "value": "1"}),
+    ("/console/functions/hello/test", {"name": "ev", "payload": "{}", "action": "save"}),
+    ("/console/functions/hello/delete", {"confirm": "hello"}),
+]
+
+
+@pytest.mark.parametrize("path", TENANT_PAGES)
+def test_signed_out_is_sent_to_sign_in(browser, member, path):
+    make_function(member.tenant)
+    response = browser.get(path)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/console/sign-in?next=")
+
+
+@pytest.mark.parametrize("path", FUNCTION_PAGES)
+def test_another_tenants_function_is_404_like_a_missing_one(signed_in, outsider, path):
+    make_function(outsider.tenant)
+    response = signed_in.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+    missing = signed_in.get(path.replace("/hello/", "/nothing/"))
+    assert missing.status_code == 404
+
+
+@pytest.mark.parametrize("path,data", [form for form in FORMS if "/hello/" in form[0]])
+def test_posts_to_another_tenants_function_are_404_and_change_nothing(signed_in, outsider, path, data):
+    make_function(outsider.tenant)
+    assert signed_in.submit(path, data).status_code == 404
+    latest = Function.objects.get(tenant=outsider.tenant).versions.get(number=0)
+    assert latest.memory_size == 128 and latest.environment == {}
+    assert not Function.objects.get(tenant=outsider.tenant).test_events.exists()
+
+
+@pytest.mark.parametrize("path,data", FORMS)
+def test_every_form_refuses_a_post_without_its_csrf_token(signed_in, member, path, data):
+    make_function(member.tenant)
+    response = signed_in.post(path, data)  # the session cookie, but no token
+    assert response.status_code == 403
+    assert b"CSRF" in response.content
+    assert Function.objects.filter(tenant=member.tenant).count() == 1
+    latest = Function.objects.get(tenant=member.tenant).versions.get(number=0)
+    assert latest.memory_size == 128 and latest.environment == {}
+    assert signed_in.get("/console/functions/").status_code == 200  # still signed in
+
+
+def test_a_token_from_another_session_is_refused(signed_in, member):
+    make_function(member.tenant)
+    stranger = ConsoleClient()
+    response = signed_in.post("/console/functions/hello/delete",
+                              {"confirm": "hello", "csrfmiddlewaretoken": stranger.token()})
+    assert response.status_code == 403
+    assert Function.objects.filter(name="hello").exists()
+
+
+def test_an_unknown_console_path_is_an_html_404_and_api_paths_stay_json(browser, db):
+    response = browser.get("/console/no-such-page")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+    assert b"Not found" in response.content
+    api = browser.get("/api/v1/no-such-thing")
+    assert api.status_code == 404 and api["Content-Type"] == "application/json"
+    assert browser.get("/nothing-here")["Content-Type"] == "application/json"
+
+
+def test_the_console_is_not_served_by_the_api_handler():
+    from lambent.api.handler import API_PATHS
+
+    assert not API_PATHS.match("/console/")
+    assert not API_PATHS.match("/console/functions/hello/test")
+    assert API_PATHS.match("/api/v1/functions")
+
+
+def test_the_console_root_leads_to_the_functions(signed_in):
+    response = signed_in.get("/console/")
+    assert response.status_code == 302 and response["Location"] == "/console/functions/"
+
+
+@pytest.mark.parametrize("path,start", [("console/vendor/htmx/htmx.min.js", b"var htmx"),
+                                        ("console/vendor/codemirror/lib/codemirror.js", b"// CodeMirror"),
+                                        ("console/vendor/codemirror/mode/python/python.js", b"// CodeMirror"),
+                                        ("console/editor.js", b"// Every")])
+def test_the_browser_libraries_are_served_from_node_modules(browser, path, start):
+    response = browser.get(f"/static/{path}")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content).startswith(start)
