@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import pytest
 
-from lambent.functions.models import Function
-from tests.console.conftest import ConsoleClient, make_function
+from lambent.functions.models import Alias, Function
+from lambent.functions.services import alias_create, version_publish
+from tests.console.conftest import ConsoleClient
+from tests.console.conftest import make_function as make_bare_function
 
 pytestmark = pytest.mark.django_db
 
 TENANT_PAGES = ["/console/functions/", "/console/functions/new", "/console/password",
                 "/console/functions/hello/configuration", "/console/functions/hello/environment",
-                "/console/functions/hello/test", "/console/functions/hello/delete"]
+                "/console/functions/hello/test", "/console/functions/hello/delete",
+                "/console/functions/hello/versions", "/console/functions/hello/aliases",
+                "/console/functions/hello/aliases/live"]
 FUNCTION_PAGES = [page for page in TENANT_PAGES if "/hello/" in page]
 #: Every form of the console and a post that would change something if it were let through.
 FORMS = [
@@ -26,8 +30,28 @@ FORMS = [
     ("/console/functions/hello/configuration", {"memory_size": "256"}),
     ("/console/functions/hello/environment", {"name": "A", "value": "1"}),
     ("/console/functions/hello/test", {"name": "ev", "payload": "{}", "action": "save"}),
+    ("/console/functions/hello/versions", {"description": "v"}),
+    ("/console/functions/hello/versions/1/delete", {}),
+    ("/console/functions/hello/aliases", {"name": "new", "function_version": "1"}),
+    ("/console/functions/hello/aliases/live", {"function_version": "$LATEST"}),
+    ("/console/functions/hello/aliases/live/delete", {}),
     ("/console/functions/hello/delete", {"confirm": "hello"}),
 ]
+
+
+def make_function(tenant) -> None:
+    """``hello`` with version 1 and alias ``live`` pointing at it."""
+    make_bare_function(tenant)
+    version_publish(tenant=tenant, function_name="hello")
+    alias_create(tenant=tenant, function_name="hello", name="live", function_version="1")
+
+
+def unchanged(tenant) -> bool:
+    function = Function.objects.get(tenant=tenant)
+    latest = function.versions.get(number=0)
+    alias = Alias.objects.get(function=function)
+    return (latest.memory_size == 128 and latest.environment == {} and not function.test_events.exists()
+            and function.versions.count() == 2 and alias.name == "live" and alias.version.number == 1)
 
 
 @pytest.mark.parametrize("path", TENANT_PAGES)
@@ -52,9 +76,7 @@ def test_another_tenants_function_is_404_like_a_missing_one(signed_in, outsider,
 def test_posts_to_another_tenants_function_are_404_and_change_nothing(signed_in, outsider, path, data):
     make_function(outsider.tenant)
     assert signed_in.submit(path, data).status_code == 404
-    latest = Function.objects.get(tenant=outsider.tenant).versions.get(number=0)
-    assert latest.memory_size == 128 and latest.environment == {}
-    assert not Function.objects.get(tenant=outsider.tenant).test_events.exists()
+    assert unchanged(outsider.tenant)
 
 
 @pytest.mark.parametrize("path,data", FORMS)
@@ -64,8 +86,7 @@ def test_every_form_refuses_a_post_without_its_csrf_token(signed_in, member, pat
     assert response.status_code == 403
     assert b"CSRF" in response.content
     assert Function.objects.filter(tenant=member.tenant).count() == 1
-    latest = Function.objects.get(tenant=member.tenant).versions.get(number=0)
-    assert latest.memory_size == 128 and latest.environment == {}
+    assert unchanged(member.tenant)
     assert signed_in.get("/console/functions/").status_code == 200  # still signed in
 
 

@@ -3,7 +3,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from lambent.console.views import account, function, functions, testing
+from lambent.console.views import account, function, functions, testing, versions
 
 app_name = "console"
 
@@ -19,5 +19,10 @@ urlpatterns = [
     path("functions/<str:name>/configuration", function.function_configuration, name="function-configuration"),
     path("functions/<str:name>/environment", function.function_environment, name="function-environment"),
     path("functions/<str:name>/test", testing.function_test, name="function-test"),
+    path("functions/<str:name>/versions", versions.function_versions, name="function-versions"),
+    path("functions/<str:name>/versions/<str:version>/delete", versions.version_delete, name="version-delete"),
+    path("functions/<str:name>/aliases", versions.function_aliases, name="function-aliases"),
+    path("functions/<str:name>/aliases/<str:alias>", versions.alias_edit, name="alias"),
+    path("functions/<str:name>/aliases/<str:alias>/delete", versions.alias_delete, name="alias-delete"),
     path("functions/<str:name>/delete", functions.function_delete, name="function-delete"),
 ]
