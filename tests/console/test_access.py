@@ -8,17 +8,20 @@ import pytest
 
 from lambent.functions.models import Alias, Function
 from lambent.functions.services import alias_create, version_publish
+from lambent.invocations.models import Invocation, InvocationStatus, InvocationType
 from tests.console.conftest import ConsoleClient
 from tests.console.conftest import make_function as make_bare_function
 
 pytestmark = pytest.mark.django_db
 
+REQUEST_ID = "00000000-0000-4000-8000-00000000c0de"
 TENANT_PAGES = ["/console/functions/", "/console/functions/new", "/console/password",
                 "/console/functions/hello/configuration", "/console/functions/hello/environment",
                 "/console/functions/hello/test", "/console/functions/hello/delete",
                 "/console/functions/hello/versions", "/console/functions/hello/aliases",
-                "/console/functions/hello/aliases/live"]
-FUNCTION_PAGES = [page for page in TENANT_PAGES if "/hello/" in page]
+                "/console/functions/hello/aliases/live", "/console/functions/hello/invocations",
+                f"/console/invocations/{REQUEST_ID}"]
+FUNCTION_PAGES = [page for page in TENANT_PAGES if "/hello/" in page or REQUEST_ID in page]
 #: Every form of the console and a post that would change something if it were let through.
 FORMS = [
     ("/console/sign-in", {"username": "alice", "password": "correct horse battery staple"}),
@@ -35,15 +38,19 @@ FORMS = [
     ("/console/functions/hello/aliases", {"name": "new", "function_version": "1"}),
     ("/console/functions/hello/aliases/live", {"function_version": "$LATEST"}),
     ("/console/functions/hello/aliases/live/delete", {}),
+    (f"/console/invocations/{REQUEST_ID}/cancel", {}),
+    (f"/console/invocations/{REQUEST_ID}/redrive", {}),
     ("/console/functions/hello/delete", {"confirm": "hello"}),
 ]
 
 
 def make_function(tenant) -> None:
-    """``hello`` with version 1 and alias ``live`` pointing at it."""
+    """``hello`` with version 1, alias ``live`` pointing at it and a queued asynchronous invocation."""
     make_bare_function(tenant)
     version_publish(tenant=tenant, function_name="hello")
     alias_create(tenant=tenant, function_name="hello", name="live", function_version="1")
+    Invocation.objects.create(request_id=REQUEST_ID, tenant=tenant, function=Function.objects.get(tenant=tenant),
+                              function_name="hello", invocation_type=InvocationType.EVENT)
 
 
 def unchanged(tenant) -> bool:
@@ -51,7 +58,8 @@ def unchanged(tenant) -> bool:
     latest = function.versions.get(number=0)
     alias = Alias.objects.get(function=function)
     return (latest.memory_size == 128 and latest.environment == {} and not function.test_events.exists()
-            and function.versions.count() == 2 and alias.name == "live" and alias.version.number == 1)
+            and function.versions.count() == 2 and alias.name == "live" and alias.version.number == 1
+            and Invocation.objects.get(request_id=REQUEST_ID).status == InvocationStatus.QUEUED)
 
 
 @pytest.mark.parametrize("path", TENANT_PAGES)
@@ -68,11 +76,11 @@ def test_another_tenants_function_is_404_like_a_missing_one(signed_in, outsider,
     response = signed_in.get(path)
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
-    missing = signed_in.get(path.replace("/hello/", "/nothing/"))
+    missing = signed_in.get(path.replace("/hello/", "/nothing/").replace(REQUEST_ID, REQUEST_ID[:-4] + "0000"))
     assert missing.status_code == 404
 
 
-@pytest.mark.parametrize("path,data", [form for form in FORMS if "/hello/" in form[0]])
+@pytest.mark.parametrize("path,data", [form for form in FORMS if "/hello/" in form[0] or REQUEST_ID in form[0]])
 def test_posts_to_another_tenants_function_are_404_and_change_nothing(signed_in, outsider, path, data):
     make_function(outsider.tenant)
     assert signed_in.submit(path, data).status_code == 404

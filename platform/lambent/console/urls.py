@@ -3,7 +3,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from lambent.console.views import account, function, functions, testing, versions
+from lambent.console.views import account, function, functions, invocations, testing, versions
 
 app_name = "console"
 
@@ -24,5 +24,9 @@ urlpatterns = [
     path("functions/<str:name>/aliases", versions.function_aliases, name="function-aliases"),
     path("functions/<str:name>/aliases/<str:alias>", versions.alias_edit, name="alias"),
     path("functions/<str:name>/aliases/<str:alias>/delete", versions.alias_delete, name="alias-delete"),
+    path("functions/<str:name>/invocations", invocations.function_invocations, name="function-invocations"),
     path("functions/<str:name>/delete", functions.function_delete, name="function-delete"),
+    path("invocations/<str:request_id>", invocations.invocation_detail, name="invocation"),
+    path("invocations/<str:request_id>/cancel", invocations.invocation_cancel, name="invocation-cancel"),
+    path("invocations/<str:request_id>/redrive", invocations.invocation_redrive, name="invocation-redrive"),
 ]
