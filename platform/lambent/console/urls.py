@@ -3,7 +3,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from lambent.console.views import account, function, functions, invocations, testing, versions
+from lambent.console.views import account, function, functions, invocations, keys, testing, versions
 
 app_name = "console"
 
@@ -26,6 +26,9 @@ urlpatterns = [
     path("functions/<str:name>/aliases/<str:alias>/delete", versions.alias_delete, name="alias-delete"),
     path("functions/<str:name>/invocations", invocations.function_invocations, name="function-invocations"),
     path("functions/<str:name>/delete", functions.function_delete, name="function-delete"),
+    path("access-keys", keys.access_keys, name="access-keys"),
+    path("access-keys/<str:access_key_id>/deactivate", keys.access_key_deactivate, name="access-key-deactivate"),
+    path("access-keys/<str:access_key_id>/delete", keys.access_key_delete, name="access-key-delete"),
     path("invocations/<str:request_id>", invocations.invocation_detail, name="invocation"),
     path("invocations/<str:request_id>/cancel", invocations.invocation_cancel, name="invocation-cancel"),
     path("invocations/<str:request_id>/redrive", invocations.invocation_redrive, name="invocation-redrive"),
