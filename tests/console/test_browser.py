@@ -2,7 +2,11 @@
 ``executable_path``: Playwright's own browser builds are never downloaded) against a running
 ``lambent api`` with real sandboxes: a user signs in, creates a function from code typed into the
 editor, saves a test event and runs it (result and REPORT line), changes an environment variable
-and sees the next result change; a user of another tenant gets 404 on each of its pages.
+and sees the next result change; a user of another tenant gets 404 on each of its pages. Then
+(``test_versions_aliases_ledger_and_access_keys``) a user publishes a version, points an alias at
+it with 10% on another version, finds the invocation in the ledger and opens its log, issues an
+access key and uses it with curl to queue an asynchronous invocation of a function with reserved
+concurrency 0, which they find in the ledger and cancel; another tenant's user gets 404 on those pages.
 
 Each page passed through is saved as a screenshot under ``tmp/artifacts/console`` (or
 ``$LAMBENT_TEST_ARTIFACTS/console``). Where chromium is missing the test is skipped, unless
@@ -15,9 +19,11 @@ after it has closed.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -178,3 +184,110 @@ def test_sign_in_create_test_and_change_a_variable(chromium, console_url, make_m
     invocations = Invocation.objects.filter(tenant=alice.tenant, function_name="greeter")
     assert invocations.count() == 2
     assert {row.status for row in invocations} == {"succeeded"}
+
+
+def curl(*args: str) -> tuple[int, dict[str, str], str]:
+    """``curl -i`` against the live api: the status, the headers (lower-case names) and the body."""
+    done = subprocess.run(["curl", "-sS", "-i", *args], capture_output=True, text=True, timeout=30, check=True)
+    head, _, body = done.stdout.replace("\r\n", "\n").partition("\n\n")
+    status_line, *lines = head.splitlines()
+    headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+def test_versions_aliases_ledger_and_access_keys(chromium, console_url, make_member):
+    from playwright.sync_api import expect, sync_playwright
+
+    from lambent.functions.services import function_update_configuration, version_publish
+    from lambent.quotas.services import reservation_put
+    from tests.console.conftest import make_function
+
+    if shutil.which("curl") is None:
+        pytest.fail("curl is needed to use the access key against the api (apt-get install curl)")
+    alice = make_member("acme", "alice")
+    iam_services.user_create(tenant=make_member("globex", "mallory").tenant, username="eve", password=PASSWORD)
+    make_function(alice.tenant, "greeter", HANDLER)
+    version_publish(tenant=alice.tenant, function_name="greeter", description="first")
+    function_update_configuration(tenant=alice.tenant, name="greeter", changes={"environment": {"GREETING": "Hi"}})
+    make_function(alice.tenant, "parked", HANDLER)
+    reservation_put(tenant=alice.tenant, function_name="parked", reserved_concurrent_executions=0)
+    api = console_url.removesuffix("/console/")
+    screens = Screens(ARTIFACTS / "console-versions")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 860})
+        page.set_default_timeout(20_000)
+        sign_in(page, console_url, "alice")
+
+        page.goto(console_url + "functions/greeter/versions")
+        page.get_by_label("Version description").fill("with a greeting")
+        page.get_by_role("button", name="Publish version").click()
+        expect(page.get_by_text("Version 2 is published.")).to_be_visible()
+        expect(page.locator("table.versions")).to_contain_text("with a greeting")
+        screens.take(page, "versions")
+
+        page.get_by_role("link", name="Aliases").click()
+        page.get_by_label("Alias name").fill("live")
+        page.get_by_label("Version", exact=True).select_option("2")
+        page.get_by_label("Second version", exact=True).select_option("1")
+        page.locator("input.weight").fill("10")
+        expect(page.locator("output.weight-shown")).to_have_text("10")
+        screens.take(page, "alias-weighted")
+        page.get_by_role("button", name="Create alias").click()
+        expect(page.get_by_text("Alias live is created.")).to_be_visible()
+        expect(page.locator("table.aliases")).to_contain_text("1 (10%)")
+        screens.take(page, "aliases")
+
+        page.get_by_role("link", name="Test", exact=True).click()
+        type_into_editor(page, 0, '{"name": "Ada"}')
+        page.get_by_role("button", name="Invoke").click()
+        expect(page.locator("#result #result-payload")).to_contain_text('"message": "Hi, Ada!"', timeout=45_000)
+        page.get_by_role("link", name="Invocations").click()
+        expect(page.locator("table.invocations tbody tr")).to_have_count(1)
+        page.locator("table.invocations tbody a").first.click()
+        expect(page.locator("#invocation-status")).to_have_text("succeeded")
+        expect(page.locator("#invocation-log")).to_contain_text("greeting Ada")
+        expect(page.locator("#invocation-log")).to_contain_text("REPORT RequestId:")
+        greeter_invocation = page.url.rstrip("/").rsplit("/", 1)[1]
+        screens.take(page, "invocation-log")
+
+        page.get_by_role("link", name="Access keys").click()
+        page.get_by_role("button", name="Issue an access key").click()
+        key_id = page.locator("#issued-key-id").inner_text()
+        secret = page.locator("#issued-secret").inner_text()
+        screens.take(page, "access-key-issued")
+        header = f"Authorization: Bearer {key_id}:{secret}"
+        status, _, body = curl(f"{api}/api/v1/functions", "-H", header)
+        assert status == 200 and {"greeter", "parked"} <= {item["name"] for item in json.loads(body)["results"]}
+        status, headers, body = curl("-X", "POST", f"{api}/api/v1/functions/parked/invoke?type=Event",
+                                     "-H", header, "-d", '{"name": "later"}')
+        assert status == 202, body
+        queued = headers["x-lambent-request-id"]
+        page.get_by_role("link", name="Access keys").click()  # read again: the secret is not shown
+        expect(page.locator("table.keys")).to_contain_text(key_id)
+        expect(page.locator("#issued-secret")).to_have_count(0)
+
+        page.goto(console_url + "functions/parked/invocations?status=queued")
+        page.get_by_role("link", name=queued).click()
+        expect(page.locator("#invocation-status")).to_have_text("queued")
+        screens.take(page, "invocation-queued")
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Cancel invocation").click()
+        expect(page.get_by_text(f"Invocation {queued} is cancelled.")).to_be_visible()
+        expect(page.locator("#invocation-status")).to_have_text("cancelled")
+        screens.take(page, "invocation-cancelled")
+
+        other = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+        sign_in(other, console_url, "eve")
+        for path in ("functions/greeter/versions", "functions/greeter/aliases", "functions/greeter/aliases/live",
+                     "functions/greeter/invocations", f"invocations/{greeter_invocation}", f"invocations/{queued}"):
+            response = other.goto(console_url + path)
+            assert response is not None and response.status == 404, path
+            expect(other.get_by_role("heading", name="Not found")).to_be_visible()
+        other.goto(console_url + "access-keys")
+        expect(other.locator("table.keys")).not_to_contain_text(key_id)
+        screens.take(other, "other-tenant-keys")
+        browser.close()
+
+    invocations = {str(row.request_id): row.status for row in Invocation.objects.filter(tenant=alice.tenant)}
+    assert invocations == {greeter_invocation: "succeeded", queued: "cancelled"}
