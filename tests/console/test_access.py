@@ -8,7 +8,7 @@ import pytest
 
 from lambent.functions.models import Alias, Function
 from lambent.functions.services import alias_create, version_publish
-from lambent.invocations.models import Invocation, InvocationStatus, InvocationType
+from lambent.invocations.models import DeadLetterConfig, EventInvokeConfig, Invocation, InvocationStatus, InvocationType
 from tests.console.conftest import ConsoleClient
 from tests.console.conftest import make_function as make_bare_function
 
@@ -20,7 +20,7 @@ TENANT_PAGES = ["/console/functions/", "/console/functions/new", "/console/passw
                 "/console/functions/hello/test", "/console/functions/hello/delete",
                 "/console/functions/hello/versions", "/console/functions/hello/aliases",
                 "/console/functions/hello/aliases/live", "/console/functions/hello/invocations",
-                f"/console/invocations/{REQUEST_ID}"]
+                "/console/functions/hello/asynchronous", f"/console/invocations/{REQUEST_ID}"]
 FUNCTION_PAGES = [page for page in TENANT_PAGES if "/hello/" in page or REQUEST_ID in page]
 #: Every form of the console and a post that would change something if it were let through.
 FORMS = [
@@ -38,6 +38,8 @@ FORMS = [
     ("/console/functions/hello/aliases", {"name": "new", "function_version": "1"}),
     ("/console/functions/hello/aliases/live", {"function_version": "$LATEST"}),
     ("/console/functions/hello/aliases/live/delete", {}),
+    ("/console/functions/hello/asynchronous", {"action": "config", "maximum_retry_attempts": "0"}),
+    ("/console/functions/hello/asynchronous", {"action": "dead-letter", "target": "https://example.com/x"}),
     (f"/console/invocations/{REQUEST_ID}/cancel", {}),
     (f"/console/invocations/{REQUEST_ID}/redrive", {}),
     ("/console/functions/hello/delete", {"confirm": "hello"}),
@@ -59,7 +61,8 @@ def unchanged(tenant) -> bool:
     alias = Alias.objects.get(function=function)
     return (latest.memory_size == 128 and latest.environment == {} and not function.test_events.exists()
             and function.versions.count() == 2 and alias.name == "live" and alias.version.number == 1
-            and Invocation.objects.get(request_id=REQUEST_ID).status == InvocationStatus.QUEUED)
+            and Invocation.objects.get(request_id=REQUEST_ID).status == InvocationStatus.QUEUED
+            and not EventInvokeConfig.objects.exists() and not DeadLetterConfig.objects.exists())
 
 
 @pytest.mark.parametrize("path", TENANT_PAGES)

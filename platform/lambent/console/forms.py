@@ -18,6 +18,7 @@ from lambent.errors import InvalidParameter
 from lambent.functions import limits
 from lambent.functions.api import serializers as api_serializers
 from lambent.functions.runtimes import RUNTIMES
+from lambent.invocations.api.serializers import EventInvokeConfigSerializer
 
 RUNTIME_CHOICES = [(name, name) for name in sorted(RUNTIMES)]
 
@@ -47,6 +48,54 @@ def api_validated(serializer_class: type[serializers.Serializer], data: dict[str
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+def typed_number(text: str) -> Any:
+    """A form's number as JSON would carry it: whole numbers as ints, anything else as typed, for
+    the API's serializer to refuse with its own words."""
+    text = text.strip()
+    return int(text) if re.fullmatch(r"[+-]?\d{1,12}", text) else text
+
+
+def flattened(failure: serializers.ValidationError) -> serializers.ValidationError:
+    """Nested serializer messages (``destination_config.on_success.destination``) named by their
+    innermost form field (``on_success``)."""
+    def walk(name: str, found: Any) -> dict[str, Any]:
+        if isinstance(found, dict):
+            out: dict[str, Any] = {}
+            for key, inner in found.items():
+                out.update(walk(name if key == "destination" else key, inner))
+            return out
+        return {name: found}
+    detail = failure.detail
+    return serializers.ValidationError(walk("__all__", detail) if isinstance(detail, dict) else detail)
+
+
+class EventInvokeForm(forms.Form):
+    """How the asynchronous invocations of one qualifier are retried, aged out and recorded."""
+
+    maximum_retry_attempts = forms.CharField(required=False, label="Retry attempts", help_text="0-2, after an error.")
+    maximum_event_age_seconds = forms.CharField(required=False, label="Maximum event age (seconds)",
+                                                help_text="60-21600: older events are dropped unrun.")
+    on_success = forms.CharField(required=False, strip=False, label="On success, send a record to",
+                                 help_text="A function or queue ARN of this account, an http(s) URL, or empty.")
+    on_failure = forms.CharField(required=False, strip=False, label="On failure, send a record to")
+
+    def changes(self) -> Any:
+        """The config as the API's serializer takes it in (its ``changes()``), or its ``ValidationError``."""
+        typed = {name: typed_number(self.data.get(name, "")) for name in
+                 ("maximum_retry_attempts", "maximum_event_age_seconds") if self.data.get(name, "").strip()}
+        typed["destination_config"] = {name: {"destination": self.data.get(name, "")}
+                                       for name in ("on_success", "on_failure")}
+        serializer = EventInvokeConfigSerializer(data=typed)
+        if not serializer.is_valid():
+            raise flattened(serializers.ValidationError(serializer.errors))
+        return serializer.changes()
+
+
+class DeadLetterForm(forms.Form):
+    target = forms.CharField(required=False, strip=False, label="Dead-letter target",
+                             help_text="Receives the event of an invocation that failed for good; empty for none.")
 
 
 class ConfigurationForm(forms.Form):
