@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from lambent.functions.models import Alias, Function
+from lambent.functions.models import Alias, Function, ProvisionedConcurrencyConfig
 from lambent.functions.services import alias_create, version_publish
 from lambent.invocations.models import DeadLetterConfig, EventInvokeConfig, Invocation, InvocationStatus, InvocationType
+from lambent.quotas.models import ReservedConcurrency
 from tests.console.conftest import ConsoleClient
 from tests.console.conftest import make_function as make_bare_function
 
@@ -20,7 +21,8 @@ TENANT_PAGES = ["/console/functions/", "/console/functions/new", "/console/passw
                 "/console/functions/hello/test", "/console/functions/hello/delete",
                 "/console/functions/hello/versions", "/console/functions/hello/aliases",
                 "/console/functions/hello/aliases/live", "/console/functions/hello/invocations",
-                "/console/functions/hello/asynchronous", f"/console/invocations/{REQUEST_ID}"]
+                "/console/functions/hello/asynchronous", "/console/functions/hello/concurrency",
+                f"/console/invocations/{REQUEST_ID}"]
 FUNCTION_PAGES = [page for page in TENANT_PAGES if "/hello/" in page or REQUEST_ID in page]
 #: Every form of the console and a post that would change something if it were let through.
 FORMS = [
@@ -40,6 +42,9 @@ FORMS = [
     ("/console/functions/hello/aliases/live/delete", {}),
     ("/console/functions/hello/asynchronous", {"action": "config", "maximum_retry_attempts": "0"}),
     ("/console/functions/hello/asynchronous", {"action": "dead-letter", "target": "https://example.com/x"}),
+    ("/console/functions/hello/concurrency", {"action": "reserved", "reserved_concurrent_executions": "0"}),
+    ("/console/functions/hello/concurrency", {"action": "provisioned", "qualifier": "1",
+                                              "provisioned_concurrent_executions": "1"}),
     (f"/console/invocations/{REQUEST_ID}/cancel", {}),
     (f"/console/invocations/{REQUEST_ID}/redrive", {}),
     ("/console/functions/hello/delete", {"confirm": "hello"}),
@@ -62,7 +67,8 @@ def unchanged(tenant) -> bool:
     return (latest.memory_size == 128 and latest.environment == {} and not function.test_events.exists()
             and function.versions.count() == 2 and alias.name == "live" and alias.version.number == 1
             and Invocation.objects.get(request_id=REQUEST_ID).status == InvocationStatus.QUEUED
-            and not EventInvokeConfig.objects.exists() and not DeadLetterConfig.objects.exists())
+            and not EventInvokeConfig.objects.exists() and not DeadLetterConfig.objects.exists()
+            and not ReservedConcurrency.objects.exists() and not ProvisionedConcurrencyConfig.objects.exists())
 
 
 @pytest.mark.parametrize("path", TENANT_PAGES)

@@ -5,12 +5,14 @@ editor, saves a test event and runs it (result and REPORT line), changes an envi
 and sees the next result change; a user of another tenant gets 404 on each of its pages. Then
 (``test_versions_aliases_ledger_and_access_keys``) a user publishes a version, points an alias at
 it with 10% on another version, finds the invocation in the ledger and opens its log, issues an
-access key and uses it with curl to queue an asynchronous invocation of a function with reserved
-concurrency 0, which they find in the ledger and cancel; another tenant's user gets 404 on those pages.
+access key and uses it with curl to queue an asynchronous invocation of a function they gave reserved
+concurrency 0 on its concurrency tab, which they find in the ledger and cancel; another tenant's
+user gets 404 on those pages.
 
-Each page passed through is saved as a screenshot under ``tmp/artifacts/console`` (or
-``$LAMBENT_TEST_ARTIFACTS/console``). Where chromium is missing the test is skipped, unless
-LAMBENT_TEST_REQUIRE_SANDBOX asks for every test to run: then it fails.
+Each page passed through is saved as a screenshot under ``tmp/artifacts/console`` and
+``tmp/artifacts/console-versions`` (or the same under ``$LAMBENT_TEST_ARTIFACTS``). Where
+chromium is missing the test is skipped, unless LAMBENT_TEST_REQUIRE_SANDBOX asks for every test
+to run: then it fails.
 
 Playwright's synchronous API keeps an event loop running in this thread, where Django refuses
 database queries: the test writes what it needs before the browser starts and reads the ledger
@@ -199,7 +201,6 @@ def test_versions_aliases_ledger_and_access_keys(chromium, console_url, make_mem
     from playwright.sync_api import expect, sync_playwright
 
     from lambent.functions.services import function_update_configuration, version_publish
-    from lambent.quotas.services import reservation_put
     from tests.console.conftest import make_function
 
     if shutil.which("curl") is None:
@@ -210,7 +211,6 @@ def test_versions_aliases_ledger_and_access_keys(chromium, console_url, make_mem
     version_publish(tenant=alice.tenant, function_name="greeter", description="first")
     function_update_configuration(tenant=alice.tenant, name="greeter", changes={"environment": {"GREETING": "Hi"}})
     make_function(alice.tenant, "parked", HANDLER)
-    reservation_put(tenant=alice.tenant, function_name="parked", reserved_concurrent_executions=0)
     api = console_url.removesuffix("/console/")
     screens = Screens(ARTIFACTS / "console-versions")
     with sync_playwright() as playwright:
@@ -251,6 +251,12 @@ def test_versions_aliases_ledger_and_access_keys(chromium, console_url, make_mem
         greeter_invocation = page.url.rstrip("/").rsplit("/", 1)[1]
         screens.take(page, "invocation-log")
 
+        page.goto(console_url + "functions/parked/concurrency")
+        page.get_by_label("Reserved concurrency").fill("0")
+        page.get_by_role("button", name="Save reserved concurrency").click()
+        expect(page.get_by_text("it is stopped, its invocations are throttled")).to_be_visible()
+        screens.take(page, "concurrency-stopped")
+
         page.get_by_role("link", name="Access keys").click()
         page.get_by_role("button", name="Issue an access key").click()
         key_id = page.locator("#issued-key-id").inner_text()
@@ -280,7 +286,8 @@ def test_versions_aliases_ledger_and_access_keys(chromium, console_url, make_mem
         other = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
         sign_in(other, console_url, "eve")
         for path in ("functions/greeter/versions", "functions/greeter/aliases", "functions/greeter/aliases/live",
-                     "functions/greeter/invocations", f"invocations/{greeter_invocation}", f"invocations/{queued}"):
+                     "functions/greeter/invocations", f"invocations/{greeter_invocation}", f"invocations/{queued}",
+                     "functions/parked/concurrency", "functions/parked/asynchronous"):
             response = other.goto(console_url + path)
             assert response is not None and response.status == 404, path
             expect(other.get_by_role("heading", name="Not found")).to_be_visible()
@@ -289,5 +296,8 @@ def test_versions_aliases_ledger_and_access_keys(chromium, console_url, make_mem
         screens.take(other, "other-tenant-keys")
         browser.close()
 
+    from lambent.quotas.models import ReservedConcurrency
+
+    assert ReservedConcurrency.objects.get(function__name="parked").reserved_concurrent_executions == 0
     invocations = {str(row.request_id): row.status for row in Invocation.objects.filter(tenant=alice.tenant)}
     assert invocations == {greeter_invocation: "succeeded", queued: "cancelled"}

@@ -3,7 +3,17 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from lambent.console.views import account, asynchronous, function, functions, invocations, keys, testing, versions
+from lambent.console.views import (
+                                   account,
+                                   asynchronous,
+                                   concurrency,
+                                   function,
+                                   functions,
+                                   invocations,
+                                   keys,
+                                   testing,
+                                   versions,
+)
 
 app_name = "console"
 
@@ -26,6 +36,7 @@ urlpatterns = [
     path("functions/<str:name>/aliases/<str:alias>/delete", versions.alias_delete, name="alias-delete"),
     path("functions/<str:name>/invocations", invocations.function_invocations, name="function-invocations"),
     path("functions/<str:name>/asynchronous", asynchronous.function_asynchronous, name="function-asynchronous"),
+    path("functions/<str:name>/concurrency", concurrency.function_concurrency, name="function-concurrency"),
     path("functions/<str:name>/delete", functions.function_delete, name="function-delete"),
     path("access-keys", keys.access_keys, name="access-keys"),
     path("access-keys/<str:access_key_id>/deactivate", keys.access_key_deactivate, name="access-key-deactivate"),
