@@ -3,11 +3,12 @@
 ``lambent api`` with real sandboxes: a user signs in, creates a function from code typed into the
 editor, saves a test event and runs it (result and REPORT line), changes an environment variable
 and sees the next result change; a user of another tenant gets 404 on each of its pages. Then
-(``test_versions_aliases_ledger_and_access_keys``) a user publishes a version, points an alias at
+(``test_versions_aliases_ledger_access_keys_and_operators``) a user publishes a version, points an alias at
 it with 10% on another version, finds the invocation in the ledger and opens its log, issues an
 access key and uses it with curl to queue an asynchronous invocation of a function they gave reserved
 concurrency 0 on its concurrency tab, which they find in the ledger and cancel; another tenant's
-user gets 404 on those pages.
+user gets 404 on those pages and on the operators'; an operator creates a tenant and changes its
+concurrency limit.
 
 Each page passed through is saved as a screenshot under ``tmp/artifacts/console`` and
 ``tmp/artifacts/console-versions`` (or the same under ``$LAMBENT_TEST_ARTIFACTS``). Where
@@ -30,6 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 
 from lambent.iam import services as iam_services
 from lambent.invocations.models import Invocation
@@ -197,7 +199,7 @@ def curl(*args: str) -> tuple[int, dict[str, str], str]:
     return int(status_line.split()[1]), headers, body
 
 
-def test_versions_aliases_ledger_and_access_keys(chromium, console_url, make_member):
+def test_versions_aliases_ledger_access_keys_and_operators(chromium, console_url, make_member):
     from playwright.sync_api import expect, sync_playwright
 
     from lambent.functions.services import function_update_configuration, version_publish
@@ -211,6 +213,7 @@ def test_versions_aliases_ledger_and_access_keys(chromium, console_url, make_mem
     version_publish(tenant=alice.tenant, function_name="greeter", description="first")
     function_update_configuration(tenant=alice.tenant, name="greeter", changes={"environment": {"GREETING": "Hi"}})
     make_function(alice.tenant, "parked", HANDLER)
+    get_user_model().objects.create_user(username="olivia", password=PASSWORD, is_staff=True)
     api = console_url.removesuffix("/console/")
     screens = Screens(ARTIFACTS / "console-versions")
     with sync_playwright() as playwright:
@@ -287,17 +290,34 @@ def test_versions_aliases_ledger_and_access_keys(chromium, console_url, make_mem
         sign_in(other, console_url, "eve")
         for path in ("functions/greeter/versions", "functions/greeter/aliases", "functions/greeter/aliases/live",
                      "functions/greeter/invocations", f"invocations/{greeter_invocation}", f"invocations/{queued}",
-                     "functions/parked/concurrency", "functions/parked/asynchronous"):
+                     "functions/parked/concurrency", "functions/parked/asynchronous", "operator/tenants",
+                     "operator/tenants/acme"):
             response = other.goto(console_url + path)
             assert response is not None and response.status == 404, path
             expect(other.get_by_role("heading", name="Not found")).to_be_visible()
         other.goto(console_url + "access-keys")
         expect(other.locator("table.keys")).not_to_contain_text(key_id)
         screens.take(other, "other-tenant-keys")
+
+        operator = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
+        sign_in(operator, console_url, "olivia")
+        operator.get_by_role("link", name="Tenants").click()
+        operator.get_by_label("Tenant name").fill("initech")
+        operator.get_by_role("button", name="Create tenant").click()
+        expect(operator.get_by_text("Tenant initech is created")).to_be_visible()
+        expect(operator.locator("#created-secret")).not_to_be_empty()
+        screens.take(operator, "operator-tenant-created")
+        operator.get_by_role("link", name="initech").click()
+        operator.get_by_label("Concurrency limit").fill("500")
+        operator.get_by_role("button", name="Save limits").click()
+        expect(operator.get_by_text("The limits of tenant initech are saved.")).to_be_visible()
+        expect(operator.locator("#limit-in-force")).to_have_text("500")
+        screens.take(operator, "operator-limits")
         browser.close()
 
-    from lambent.quotas.models import ReservedConcurrency
+    from lambent.quotas.models import ReservedConcurrency, TenantQuota
 
     assert ReservedConcurrency.objects.get(function__name="parked").reserved_concurrent_executions == 0
+    assert TenantQuota.objects.get(tenant__name="initech").concurrent_executions == 500
     invocations = {str(row.request_id): row.status for row in Invocation.objects.filter(tenant=alice.tenant)}
     assert invocations == {greeter_invocation: "succeeded", queued: "cancelled"}

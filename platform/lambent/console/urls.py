@@ -11,6 +11,7 @@ from lambent.console.views import (
                                    functions,
                                    invocations,
                                    keys,
+                                   operator,
                                    testing,
                                    versions,
 )
@@ -41,6 +42,8 @@ urlpatterns = [
     path("access-keys", keys.access_keys, name="access-keys"),
     path("access-keys/<str:access_key_id>/deactivate", keys.access_key_deactivate, name="access-key-deactivate"),
     path("access-keys/<str:access_key_id>/delete", keys.access_key_delete, name="access-key-delete"),
+    path("operator/tenants", operator.tenant_list, name="operator-tenants"),
+    path("operator/tenants/<str:name>", operator.tenant_detail, name="operator-tenant"),
     path("invocations/<str:request_id>", invocations.invocation_detail, name="invocation"),
     path("invocations/<str:request_id>/cancel", invocations.invocation_cancel, name="invocation-cancel"),
     path("invocations/<str:request_id>/redrive", invocations.invocation_redrive, name="invocation-redrive"),
