@@ -37,12 +37,17 @@ TICK_S = 2.0
 
 def containers_conf(path: Path) -> Path:
     """A containers.conf this machine runs containers with: runc (crun refuses hybrid cgroups),
-    cgroupfs (no systemd), ulimits no higher than root's hard ones (root lacks CAP_SYS_RESOURCE)."""
+    cgroupfs (no systemd), ulimits no higher than root's hard ones (root lacks CAP_SYS_RESOURCE),
+    and netavark's networks, whose aardvark-dns resolves the services' names. Left to choose, a
+    podman whose package shipped a CNI bridge config keeps CNI for good (its storage's
+    ``defaultNetworkBackend``), and CNI networks resolve no name without the dnsname plugin:
+    ``failed to resolve host 'postgres'``."""
     nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     nproc = resource.getrlimit(resource.RLIMIT_NPROC)[1]  # podman itself lowers its own to 32768
     nproc = 32768 if nproc == resource.RLIM_INFINITY else min(nproc, 32768)
     path.write_text(f'[containers]\ndefault_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]\n\n'
-                    '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n')
+                    '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n\n'
+                    '[network]\nnetwork_backend = "netavark"\n')
     return path
 
 
