@@ -17,7 +17,9 @@ request is valid in fact too, and leave everything else as generated:
 - a cursor of base64's alphabet becomes one the API could have written (an offset and a direction):
   which cursors are real no pattern can tell, and any other is a 400;
 - a client context of base64's alphabet becomes base64 of a JSON object, as the invoke requires:
-  that it decodes to one no pattern can tell.
+  that it decodes to one no pattern can tell;
+- a policy document (any object or text, for the schema) becomes a valid one: what IAM's grammar
+  allows is checked by the policy engine, and its refusals by ``tests/iam``.
 
 Only valid requests are bent (but for the URLs, which stay URLs): an invalid one is sent as
 generated, and must be refused.
@@ -39,6 +41,8 @@ import schemathesis
 from schemathesis.transport.serialization import Binary
 
 HANDLER = "app.handler"
+POLICY_DOCUMENT = {"Version": "2012-10-17",
+                   "Statement": [{"Effect": "Allow", "Action": "lambda:Get*", "Resource": "*"}]}
 SOURCE = "def handler(event, context):\n    return event\n"
 BOOTSTRAP = "#!/bin/sh\nexit 1\n"
 HANDLER_PATTERN = re.compile(r"[!-~]{1,128}")
@@ -131,6 +135,8 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     if "zip_file" in body:
         body["zip_file"] = _zip_for(body["zip_file"], form=form)
     _weights(body)
+    if "document" in body:
+        body["document"] = POLICY_DOCUMENT
 
 
 def _form_is_valid(case: Any) -> bool:

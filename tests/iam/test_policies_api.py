@@ -173,3 +173,28 @@ def test_the_admin_refuses_a_malformed_policy(client, django_user_model, tenant)
         "document": '{"Version": "2012-10-17", "Statement": {"Effect": "Maybe", "Action": "*", "Resource": "*"}}'})
     assert page.status_code == 200
     assert b"Statement[0].Effect: must be" in page.content
+
+
+def test_deleting_a_tenant_takes_its_policies_groups_and_attachments(api, tenant):
+    from lambent.iam.models import Group, Policy, PolicyAttachment
+    api.post("/api/v1/iam/policies", {"name": "p", "document": DENY_INVOKE}, format="json")
+    api.post("/api/v1/iam/groups", {"name": "g"}, format="json")
+    api.put("/api/v1/iam/groups/g/policies/p")
+    api.put("/api/v1/iam/users/acme-admin/policies/p")
+    tenant.tenant.delete()
+    assert not (Policy.objects.exists() or Group.objects.exists() or PolicyAttachment.objects.exists())
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/api/v1/iam/groups", {"name": "bad name"}, "name"),
+    ("/api/v1/iam/groups", {"name": "x" * 129}, "name"),
+    ("/api/v1/iam/policies", {"name": "p", "document": 5}, "document"),
+    ("/api/v1/iam/simulate", {"username": "acme-admin", "action": "invoke", "resource": "arn:x"}, "action"),
+    ("/api/v1/iam/simulate", {"username": "acme-admin", "action": "lambda:GetFunction", "resource": "arn:x",
+                              "context_entries": {"aws:SourceIp": 5}}, "context_entries"),
+    ("/api/v1/iam/simulate", {"username": "acme-admin", "action": "lambda:GetFunction", "resource": "arn:x",
+                              "context_entries": {"nokey": "x"}}, "context_entries"),
+])
+def test_invalid_fields_are_named(api, path, body, field):
+    answer = api.post(path, body, format="json")
+    assert answer.status_code == 400 and field in answer.json()["fields"], answer.json()

@@ -17,8 +17,8 @@ from django.db import models
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 ACCOUNT_ID_PATTERN = r"^\d{12}$"
-#: IAM's names of groups and policies: 1-128 letters, digits and ``+=,.@_-``.
-IAM_NAME_PATTERN = r"^[\w+=,.@-]{1,128}$"
+#: IAM's names of groups and policies: 1-128 ASCII letters, digits and ``+=,.@_-``.
+IAM_NAME_PATTERN = r"^[A-Za-z0-9_+=,.@-]{1,128}$"
 _IAM_NAME = RegexValidator(IAM_NAME_PATTERN, "1-128 letters, digits or '+=,.@_-'.")
 
 
@@ -134,7 +134,9 @@ class PolicyAttachment(models.Model):
     one the platform ships, by name (``managed_name``)."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="policy_attachments")
-    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, null=True, blank=True, related_name="attachments")
+    # CASCADE, not PROTECT, so that a tenant goes with everything it holds; the API refuses to delete
+    # an attached policy (``policy_delete``), the admin lists the attachments its deletion takes.
+    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments")
     managed_name = models.CharField(max_length=128, blank=True, default="")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True,
                              related_name="policy_attachments")

@@ -18,8 +18,10 @@ from lambent.iam.policies.evaluation import authorize
 from lambent.iam.policies.principals import Principal, user_arn
 
 NO_CONTENT = OpenApiResponse(description="Done.")
+#: Django's user names, in ASCII: letters, digits and ``@.+-_``.
+USERNAME_PATTERN = r"^[A-Za-z0-9_.@+-]{1,150}$"
 _NAME = {"type": "string", "pattern": IAM_NAME_PATTERN}
-path_parameters("iam", name=_NAME, policy_name=_NAME, username={"type": "string", "pattern": r"^[\w.@+-]{1,150}$"})
+path_parameters("iam", name=_NAME, policy_name=_NAME, username={"type": "string", "pattern": USERNAME_PATTERN})
 
 
 class PoliciesView(TenantAPIView):
@@ -59,6 +61,7 @@ class PolicyView(TenantAPIView):
 
 
 class ManagedPoliciesView(TenantAPIView):
+    pagination_class = None  # type: ignore[assignment]  # a short list, answered whole
     @extend_schema(responses=s.ManagedPolicySerializer(many=True), summary="List the shipped managed policies")
     def get(self, request: Request) -> Response:
         shown = [{"name": n, "arn": managed.managed_arn(n), "document": d} for n, d in managed.DOCUMENTS.items()]
@@ -71,6 +74,7 @@ def _group(group: Group) -> Group:
 
 
 class GroupsView(TenantAPIView):
+    pagination_class = None  # type: ignore[assignment]  # a short list, answered whole
     @extend_schema(responses=s.GroupSerializer(many=True), summary="List groups")
     def get(self, request: Request) -> Response:
         groups = [_group(g) for g in selectors.group_list(tenant=self.tenant)]
@@ -127,6 +131,7 @@ def _user(view: TenantAPIView, user: User) -> dict[str, object]:
 
 
 class UsersView(TenantAPIView):
+    pagination_class = None  # type: ignore[assignment]  # a short list, answered whole
     @extend_schema(responses=s.UserSerializer(many=True), summary="List the tenant's users")
     def get(self, request: Request) -> Response:
         users = [_user(self, u) for u in selectors.member_list(tenant=self.tenant)]
@@ -155,7 +160,8 @@ class UserPolicyView(TenantAPIView):
 class SimulateView(TenantAPIView):
     """What AWS's policy simulator answers: the decision for a user of the tenant, and what decided it."""
 
-    @extend_schema(request=s.SimulateSerializer, responses=s.DecisionSerializer, summary="Simulate a request")
+    @extend_schema(request=s.SimulateSerializer, responses={200: s.DecisionSerializer, **errors(404)},
+                   summary="Simulate a request")
     def post(self, request: Request) -> Response:
         serializer = s.SimulateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
