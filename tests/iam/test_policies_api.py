@@ -8,7 +8,7 @@ from django.core.management.base import CommandError
 
 from lambent.iam import services
 from lambent.iam.policies import managed
-from lambent.iam.policies.principals import Principal
+from lambent.iam.policies.principals import Principal, tenant_arn
 from lambent.lambda_api import routes
 from tests.conftest import client_for
 
@@ -152,9 +152,11 @@ def test_shipped_policies_match_botocores_lambda_operations():
     assert managed.action_for("InvokeWithResponseStream") == "lambda:InvokeFunction"
 
 
-def test_user_and_tenant_arns(tenant):
-    principal = Principal(tenant=tenant.tenant, user_id=1, username="acme-admin")
+def test_an_access_key_acts_as_its_user_in_its_tenant(tenant):
+    principal = Principal.of_key(tenant.credentials.access_key)
     assert principal.arn == f"arn:aws:iam::{tenant.tenant.account_id}:user/acme-admin"
+    assert principal.account_id == tenant.tenant.account_id
+    assert tenant_arn(account_id=principal.account_id) == f"arn:aws:iam::{tenant.tenant.account_id}:root"
 
 
 def test_tenant_create_takes_an_account_id_once(db, capsys):

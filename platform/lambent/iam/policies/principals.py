@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lambent.iam.models import Tenant
+from lambent.iam.models import AccessKey, Tenant
 
 
 def user_arn(*, account_id: str, username: str) -> str:
@@ -23,6 +23,11 @@ class Principal:
     tenant: Tenant
     user_id: int
     username: str
+
+    @classmethod
+    def of_key(cls, key: AccessKey) -> Principal:
+        """Who a request signed with ``key`` acts as: its user, in its tenant."""
+        return cls(tenant=key.tenant, user_id=key.user_id, username=key.user.username)
 
     @property
     def account_id(self) -> str:
