@@ -7,6 +7,7 @@ fails ``test_every_route_is_covered``.
 import pytest
 from django.urls import URLResolver, get_resolver
 
+from lambent.events.models import Firing, Schedule, ScheduleGroup
 from lambent.functions.models import Alias, Function, ProvisionedConcurrencyConfig, Version
 from lambent.iam import services as iam_services
 from lambent.iam.models import Group, GroupMembership, Policy, PolicyAttachment
@@ -73,6 +74,11 @@ ATTEMPTS = [
     ("delete", "/api/v1/iam/users/carol/policies/secret", None, "iam-user-policy"),
     ("post", "/api/v1/iam/simulate", {"username": "carol", "action": "lambda:GetFunction", "resource": "arn:aws:x"},
      "iam-simulate"),
+    ("get", "/api/v1/schedules/nightly", None, "schedule"),
+    ("put", "/api/v1/schedules/nightly", {"schedule_expression": "rate(1 minute)", "target_arn": "hello"}, "schedule"),
+    ("patch", "/api/v1/schedules/nightly", {"state": "DISABLED"}, "schedule"),
+    ("delete", "/api/v1/schedules/nightly", None, "schedule"),
+    ("get", "/api/v1/schedules/nightly/firings", None, "schedule-firings"),
 ]
 DENY = {"Version": "2012-10-17", "Statement": {"Effect": "Deny", "Action": "*", "Resource": "*"}}
 
@@ -105,6 +111,8 @@ def victim(make_tenant, fake_executor):
     api.put("/api/v1/iam/groups/team/members/carol")
     api.put("/api/v1/iam/groups/team/policies/secret")
     api.put("/api/v1/iam/users/carol/policies/secret")
+    api.post("/api/v1/schedules", {"name": "nightly", "schedule_expression": "cron(0 3 * * ? *)",
+                                   "target_arn": "hello:live"}, format="json")
     return owner, {"request_id": request_id, "receipt_handle": received[0]["receipt_handle"],
                    "event_request_id": event_request_id}
 
@@ -127,6 +135,9 @@ def snapshot():
         list(Group.objects.values()),
         list(GroupMembership.objects.values()),
         list(PolicyAttachment.objects.values()),
+        list(ScheduleGroup.objects.values()),
+        list(Schedule.objects.values()),
+        list(Firing.objects.values()),
     )
 
 
@@ -162,6 +173,13 @@ def test_lists_show_only_own_queues(victim, make_tenant):
     assert len(client_for(victim).get("/api/v1/queues").json()["results"]) == 1
 
 
+def test_lists_show_only_own_schedules(victim, make_tenant):
+    victim, _ = victim
+    intruder = client_for(make_tenant("intruder"))
+    assert intruder.get("/api/v1/schedules").json()["results"] == []
+    assert client_for(victim).get("/api/v1/schedules").json()["results"][0]["name"] == "nightly"
+
+
 def test_the_account_shows_only_own_functions_and_reservations(victim, make_tenant):
     intruder = client_for(make_tenant("intruder"))
     account = intruder.get("/api/v1/account").json()
@@ -189,5 +207,5 @@ def _route_names(patterns):
 def test_every_route_is_covered():
     api_v1 = next(p for p in get_resolver().url_patterns if str(p.pattern) == "api/v1/")
     tenant_routes = set(_route_names(api_v1.url_patterns)) - {"schema", "docs"}
-    assert tenant_routes == {"functions", "queues", "account", "iam-policies", "iam-managed-policies", "iam-groups",
-                             "iam-users"} | {route for *_, route in ATTEMPTS}
+    assert tenant_routes == {"functions", "queues", "account", "schedules", "iam-policies",
+                             "iam-managed-policies", "iam-groups", "iam-users"} | {route for *_, route in ATTEMPTS}

@@ -20,6 +20,7 @@ from prometheus_client import multiprocess, start_http_server
 from lambent import metrics
 from lambent.celery import app
 from lambent.env import parse_bind
+from lambent.events import firing
 from lambent.invocations import destinations, outbox, processing, provisioning
 
 logger = logging.getLogger(__name__)
@@ -65,3 +66,8 @@ def sweep() -> dict[str, int]:
 @app.task(name=provisioning.RECONCILE)
 def reconcile_provisioned() -> dict[str, int]:
     return provisioning.reconcile()
+
+
+@app.task(name=firing.TICK)
+def fire_schedules() -> dict[str, int]:
+    return firing.tick()

@@ -34,6 +34,8 @@ THROTTLES = Counter("lambent_throttles", "Invocations refused for concurrency, b
                     ["tenant", "function", "reason"])
 ASYNC_OUTCOMES = Counter("lambent_async_attempts", "Attempts of asynchronous invocations, by outcome.",
                          ["tenant", "function", "outcome"])
+SCHEDULE_FIRINGS = Counter("lambent_schedule_firings", "Scheduled times of schedules: fired, missed or failed.",
+                           ["tenant", "group", "schedule", "status"])
 
 
 def invocation_ran(*, tenant: str, function: str, invocation_type: str, failed: bool,

@@ -316,6 +316,15 @@ PROVISIONING_INTERVAL_SECONDS = env_float("LAMBENT_PROVISIONING_INTERVAL_SECONDS
 #: how far they are (the next reconcile records the rest).
 PROVISIONING_WAIT_SECONDS = env_float("LAMBENT_PROVISIONING_WAIT_SECONDS", default=10.0, minimum=0.0)
 
+# --- schedules ----------------------------------------------------------------------------
+
+#: How often ``lambent beat`` has a worker fire the schedules that are due; a firing is late by
+#: at most about this much (Scheduler's own granularity is a minute).
+SCHEDULE_TICK_SECONDS = env_float("LAMBENT_SCHEDULE_TICK_SECONDS", default=10.0, minimum=0.1)
+#: How late a schedule whose flexible time window is ``OFF`` may still fire (a beat or worker that
+#: was down, then restarted): an instant older than this is recorded as missed instead.
+SCHEDULE_GRACE_SECONDS = env_float("LAMBENT_SCHEDULE_GRACE_SECONDS", default=120.0, minimum=0.0)
+
 # --- Django -------------------------------------------------------------------------------
 
 INSTALLED_APPS = [
@@ -334,6 +343,7 @@ INSTALLED_APPS = [
     "lambent.queues",
     "lambent.quotas",
     "lambent.invocations",
+    "lambent.events",
     "lambent.lambda_api",
     "lambent.console",
 ]
@@ -496,6 +506,9 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-provisioned": {"task": "lambent.invocations.reconcile_provisioned",
                               "schedule": PROVISIONING_INTERVAL_SECONDS,
                               "options": {"expires": 2 * PROVISIONING_INTERVAL_SECONDS}},
+    # A tick not started within two intervals is dropped: the next one fires what it would have.
+    "fire-schedules": {"task": "lambent.events.tick", "schedule": SCHEDULE_TICK_SECONDS,
+                       "options": {"expires": 2 * SCHEDULE_TICK_SECONDS}},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "beat-schedule")
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("", include("lambent.lambda_api.urls")),
+    path("", include("lambent.events.scheduler_api.urls")),
 ]
 
 # Errors outside the views answer in the API's JSON shape (the admin keeps its pages).

@@ -19,7 +19,12 @@ request is valid in fact too, and leave everything else as generated:
 - a client context of base64's alphabet becomes base64 of a JSON object, as the invoke requires:
   that it decodes to one no pattern can tell;
 - a policy document (any object or text, for the schema) becomes a valid one: what IAM's grammar
-  allows is checked by the policy engine, and its refusals by ``tests/iam``.
+  allows is checked by the policy engine, and its refusals by ``tests/iam``;
+- a schedule's expression of the schema's shape becomes a valid one of its kind (the values of a
+  cron field, a date that exists, "1 minute" not "1 minutes": no pattern says them), its target the
+  seeded function (of this account), its input JSON text, its dead-letter queue none (the schema's
+  ARN would be another account's), a window of minutes FLEXIBLE (a FLEXIBLE one given its minutes,
+  and one without minutes OFF), and an end date given no start date to come after.
 
 Only valid requests are bent (but for the URLs, which stay URLs): an invalid one is sent as
 generated, and must be refused.
@@ -51,6 +56,7 @@ URL = re.compile(r"https?://[^\x00]+", re.DOTALL)
 WEBHOOK = "http://127.0.0.1:9/"
 CURSOR = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+SCHEDULE_EXPRESSIONS = {"at": "at(2030-01-01T00:00:00)", "rate": "rate(5 minutes)", "cron": "cron(0 3 * * ? *)"}
 
 
 def code_zip() -> bytes:
@@ -100,6 +106,27 @@ def _weights(body: dict[str, Any]) -> None:
         body["function_version"] = "1"
 
 
+def _schedule(body: dict[str, Any]) -> None:
+    expression = body.get("schedule_expression")
+    if isinstance(expression, str):
+        kind = expression.partition("(")[0]
+        body["schedule_expression"] = SCHEDULE_EXPRESSIONS.get(kind, expression)
+    if "target_arn" in body:
+        body["target_arn"] = "hello"
+    if isinstance(body.get("input"), str):
+        body["input"] = "{}"
+    if body.get("dead_letter_arn"):
+        body["dead_letter_arn"] = ""
+    if body.get("window_minutes") is not None:
+        body["window_mode"] = "FLEXIBLE"
+    elif body.get("window_mode") == "FLEXIBLE":
+        body["window_minutes"] = 15
+    elif "window_minutes" in body:  # no minutes: no window (a patched schedule may have had one)
+        body["window_mode"] = "OFF"
+    if body.get("end_date") is not None:
+        body["start_date"] = None
+
+
 def _client_context(headers: MutableMapping[str, Any]) -> None:
     given = headers.get("X-Lambent-Client-Context")
     if isinstance(given, str) and BASE64.fullmatch(given):
@@ -137,6 +164,8 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     _weights(body)
     if "document" in body:
         body["document"] = POLICY_DOCUMENT
+    if case.path.startswith("/api/v1/schedules"):
+        _schedule(body)
 
 
 def _form_is_valid(case: Any) -> bool:

@@ -45,7 +45,7 @@ def test_the_invoke_operation_is_in_the_schema_as_it_is_called(schema):
 
 
 def test_every_operation_answers_its_errors_in_the_error_shape(schema):
-    assert len(operations(schema)) == 64
+    assert len(operations(schema)) == 71
     for method, path, operation in operations(schema):
         codes = set(operation["responses"])
         assert {"400", "401", "403", "500"} <= codes, (method, path)
@@ -64,6 +64,7 @@ def test_every_operation_answers_its_errors_in_the_error_shape(schema):
     ("/api/v1/functions", "post", "409"), ("/api/v1/functions/{name}", "patch", "412"),
     ("/api/v1/functions/{name}/versions/{version}", "delete", "409"), ("/api/v1/queues", "post", "409"),
     ("/api/v1/invocations/{request_id}/redrive", "post", "503"), ("/api/v1/functions/{name}/invoke", "post", "429"),
+    ("/api/v1/schedules", "post", "409"),
 ])
 def test_the_errors_of_an_operation_s_own_are_documented(schema, path, method, code):
     assert code in schema["paths"][path][method]["responses"]

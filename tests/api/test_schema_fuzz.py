@@ -2,10 +2,11 @@
 
 The api runs as ``make dev`` runs it (uvicorn, the API handler, the real executor's sandboxes for
 the invocations); the tenant is real and so is its access key. Before the run a function
-``hello`` is created with two published versions and an alias ``live``, a queue ``hello`` and
-an Event invocation (no worker runs it), and the path parameters name them most of the time (schemathesis's
-dictionaries), so that the sub-resources (versions, aliases, invocations, event configs,
-concurrency, messages, ...) are exercised and not only their 404s.
+``hello`` is created with two published versions and an alias ``live``, a queue ``hello``, a
+schedule ``hello`` (no beat fires it) and an Event invocation (no worker runs it), and the path
+parameters name them most of the time (schemathesis's dictionaries), so that the sub-resources
+(versions, aliases, invocations, event configs, concurrency, messages, firings, ...) are exercised
+and not only their 404s.
 
 The run is bounded by examples per operation and by time (``MAX_EXAMPLES``, ``MAX_SECONDS``);
 schemathesis's JSON report then must count no failure of any check and no error (its JUnit report
@@ -104,6 +105,7 @@ def seed(call: Client) -> str:
     call("POST", "/api/v1/functions/hello/versions", {})
     call("POST", "/api/v1/functions/hello/aliases", {"name": "live", "function_version": "1"})
     call("POST", "/api/v1/queues", {"name": "hello"})
+    call("POST", "/api/v1/schedules", {"name": "hello", "schedule_expression": "rate(1 day)", "target_arn": "hello"})
     event = urllib.request.Request(f"{call.base}/api/v1/functions/hello/invoke?type=Event", data=b"{}",
                                    method="POST", headers={"Authorization": call.bearer})
     with urllib.request.urlopen(event, timeout=60) as response:
@@ -135,7 +137,7 @@ def test_schemathesis_finds_nothing(live_api: tuple[str, str], tmp_path: Path) -
           f"({summary['filtered']} dropped by filter_failure: valid multipart bodies counted as invalid)")
     assert not failures and not summary["errors"], "\n".join(failures) + "\n" + "\n\n".join(
         junit_failures(junit))[:20000] + json.dumps(summary["errors"])
-    assert operations == summary["operations"]["total"] >= 45, run.stdout[-4000:]
+    assert operations == summary["operations"]["total"] >= 52, run.stdout[-4000:]
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
 
 

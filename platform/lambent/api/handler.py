@@ -1,5 +1,6 @@
 """The ASGI handler of the APIs (the native ``/api/``, the Lambda API's dated paths and its code
-links), ``/healthz`` and ``/metrics``: Django without the browser middleware.
+links, the Scheduler API's ``/schedules`` and ``/schedule-groups``), ``/healthz`` and ``/metrics``:
+Django without the browser middleware.
 
 Under ASGI, each of Django's classic middlewares (sessions, authentication, messages,
 CSRF, ...) runs its hooks in Django's sync thread: two thread hops per middleware per
@@ -10,10 +11,10 @@ header against ``ALLOWED_HOSTS``, set ``Content-Length``) and marks responses ``
 Invocations (``INVOKE_PATHS``) take a leaner way through (``APIHandler.handle_invocation``).
 
 Two refusals happen here, before any view, in the shape of the API the path belongs to (the
-Lambda API's for its dated paths): a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is a 413 as
-soon as its ``Content-Length`` or its bytes say so (it is never spooled to disk whole), and a
-NUL character in the path or the query is a 400 (no name holds one, and PostgreSQL refuses
-to compare text with it).
+Lambda API's for its dated paths, the Scheduler API's for its own): a body over
+``DATA_UPLOAD_MAX_MEMORY_SIZE`` is a 413 as soon as its ``Content-Length`` or its bytes say so (it
+is never spooled to disk whole), and a NUL character in the path or the query is a 400 (no name
+holds one, and PostgreSQL refuses to compare text with it).
 """
 
 from __future__ import annotations
@@ -32,17 +33,21 @@ from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.urls import ResolverMatch, get_resolver, set_script_prefix
 
 from lambent import errors
+from lambent.events.scheduler_api import protocol as scheduler_protocol
 from lambent.lambda_api.protocol import Call, error_response
 
 Handler = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 
 #: Paths this handler serves; everything else goes through Django's full middleware stack.
-API_PATHS = re.compile(r"^/(?:api/|healthz$|metrics$|lambda-code/|\d{4}-\d{2}-\d{2}/)")
+API_PATHS = re.compile(r"^/(?:api/|healthz$|metrics$|lambda-code/|\d{4}-\d{2}-\d{2}/"
+                       r"|(?:schedules|schedule-groups|tags)(?:/|$))")
 #: The invoke paths of both APIs: the hot path.
 INVOKE_PATHS = re.compile(r"^/(?:api/v1/functions/[^/]+/invoke|2015-03-31/functions/[^/]+/invocations"
                           r"|2014-11-13/functions/[^/]+/invoke-async)/?$")
 #: The Lambda API's paths: its errors keep Lambda's shape.
 LAMBDA_PATHS = re.compile(r"^/\d{4}-\d{2}-\d{2}/")
+#: The Scheduler API's paths: its errors keep Scheduler's shape.
+SCHEDULER_PATHS = re.compile(r"^/(?:schedules|schedule-groups|tags)(?:/|$)")
 
 
 class _BodyTooLarge(Exception):
@@ -194,4 +199,6 @@ def _answer(scope: dict[str, Any], refusal: errors.UserError) -> HttpResponseBas
     """The refusal in the shape of the API the path belongs to."""
     if LAMBDA_PATHS.match(scope["path"]):
         return error_response(refusal, request_id=Call.new_request_id())
+    if SCHEDULER_PATHS.match(scope["path"]):
+        return scheduler_protocol.error_response(refusal, request_id=scheduler_protocol.new_request_id())
     return JsonResponse({"type": refusal.error_type, "message": refusal.message}, status=refusal.status_code)

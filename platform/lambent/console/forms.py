@@ -18,6 +18,7 @@ from lambent.errors import InvalidParameter
 from lambent.functions import limits
 from lambent.functions.api import serializers as api_serializers
 from lambent.functions.runtimes import RUNTIMES
+from lambent.invocations.api.serializers import EventInvokeConfigSerializer
 
 RUNTIME_CHOICES = [(name, name) for name in sorted(RUNTIMES)]
 
@@ -47,6 +48,54 @@ def api_validated(serializer_class: type[serializers.Serializer], data: dict[str
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+def typed_number(text: str) -> Any:
+    """A form's number as JSON would carry it: whole numbers as ints, anything else as typed, for
+    the API's serializer to refuse with its own words."""
+    text = text.strip()
+    return int(text) if re.fullmatch(r"[+-]?\d{1,12}", text) else text
+
+
+def flattened(failure: serializers.ValidationError) -> serializers.ValidationError:
+    """Nested serializer messages (``destination_config.on_success.destination``) named by their
+    innermost form field (``on_success``)."""
+    def walk(name: str, found: Any) -> dict[str, Any]:
+        if isinstance(found, dict):
+            out: dict[str, Any] = {}
+            for key, inner in found.items():
+                out.update(walk(name if key == "destination" else key, inner))
+            return out
+        return {name: found}
+    detail = failure.detail
+    return serializers.ValidationError(walk("__all__", detail) if isinstance(detail, dict) else detail)
+
+
+class EventInvokeForm(forms.Form):
+    """How the asynchronous invocations of one qualifier are retried, aged out and recorded."""
+
+    maximum_retry_attempts = forms.CharField(required=False, label="Retry attempts", help_text="0-2, after an error.")
+    maximum_event_age_seconds = forms.CharField(required=False, label="Maximum event age (seconds)",
+                                                help_text="60-21600: older events are dropped unrun.")
+    on_success = forms.CharField(required=False, strip=False, label="On success, send a record to",
+                                 help_text="A function or queue ARN of this account, an http(s) URL, or empty.")
+    on_failure = forms.CharField(required=False, strip=False, label="On failure, send a record to")
+
+    def changes(self) -> Any:
+        """The config as the API's serializer takes it in (its ``changes()``), or its ``ValidationError``."""
+        typed = {name: typed_number(self.data.get(name, "")) for name in
+                 ("maximum_retry_attempts", "maximum_event_age_seconds") if self.data.get(name, "").strip()}
+        typed["destination_config"] = {name: {"destination": self.data.get(name, "")}
+                                       for name in ("on_success", "on_failure")}
+        serializer = EventInvokeConfigSerializer(data=typed)
+        if not serializer.is_valid():
+            raise flattened(serializers.ValidationError(serializer.errors))
+        return serializer.changes()
+
+
+class DeadLetterForm(forms.Form):
+    target = forms.CharField(required=False, strip=False, label="Dead-letter target",
+                             help_text="Receives the event of an invocation that failed for good; empty for none.")
 
 
 class ConfigurationForm(forms.Form):
@@ -142,3 +191,69 @@ def environment_rows(data: Any) -> list[tuple[str, str]]:
     removed = set(data.getlist("remove"))
     return [(name.strip(), value) for index, (name, value) in enumerate(zip(names, values, strict=False))
             if name.strip() and str(index) not in removed]
+
+
+class PublishForm(forms.Form):
+    """Publish ``$LATEST`` as the next version, with the version's own description."""
+
+    description = forms.CharField(required=False, strip=False, label="Version description",
+                                  help_text="Kept with the version; $LATEST's stays as it is.")
+
+    def changes(self) -> dict[str, Any]:
+        return api_validated(api_serializers.VersionPublishSerializer,
+                             {"description": self.data.get("description", "")})
+
+
+class AliasForm(forms.Form):
+    """An alias: the version it points at and, optionally, a second published version that gets
+    ``weight`` per cent of its invocations (the API's ``additional_version_weights``)."""
+
+    name = forms.CharField(required=False, strip=False, label="Alias name")
+    function_version = forms.CharField(required=False, label="Version")
+    additional_version = forms.CharField(required=False, label="Second version",
+                                         help_text="A published version other than the first; none for all "
+                                                   "traffic to the first.")
+    weight = forms.CharField(required=False, initial="0", label="Second version's share (%)")
+    description = forms.CharField(required=False, strip=False)
+
+    def __init__(self, *args: Any, versions: list[str], editing: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.editing = editing
+        self.fields["function_version"].widget = forms.Select(choices=[(v, v) for v in versions])
+        published = [v for v in versions if v != "$LATEST"]
+        self.fields["additional_version"].widget = forms.Select(choices=[("", "None")] + [(v, v) for v in published])
+        self.fields["weight"].widget = forms.NumberInput(attrs={"type": "range", "min": 0, "max": 100, "step": 1,
+                                                                "class": "weight"})
+        if editing:
+            del self.fields["name"]
+
+    def changes(self) -> dict[str, Any]:
+        """The alias as the API's create (or update) serializer takes it, or its ``ValidationError``
+        with the weights' message moved beside the second version."""
+        typed: dict[str, Any] = {name: self.data.get(name, "") for name in ("name", "function_version", "description")
+                                 if name in self.fields}
+        extra = self.data.get("additional_version", "")
+        weight: Any = self.data.get("weight", "").strip()
+        try:
+            weight = float(weight) / 100
+        except ValueError:  # left as typed, for the serializer to refuse
+            pass
+        typed["additional_version_weights"] = {extra: weight} if extra else {}
+        serializer_class = api_serializers.AliasUpdateSerializer if self.editing \
+            else api_serializers.AliasCreateSerializer
+        try:
+            return api_validated(serializer_class, typed)
+        except serializers.ValidationError as exc:
+            raise weights_beside_version(exc) from None
+
+
+def weights_beside_version(failure: Any) -> Any:
+    """The API names the weights ``additional_version_weights``; the form shows them beside its second version."""
+    fields = failure.fields if isinstance(failure, InvalidParameter) else failure.detail
+    if isinstance(fields, dict) and "additional_version_weights" in fields:
+        found = fields.pop("additional_version_weights")
+        if isinstance(found, dict):  # the serializer's, keyed by version
+            found = [str(message) for messages in found.values() for message in
+                     (messages if isinstance(messages, list) else [messages])]
+        fields["additional_version"] = found
+    return failure

@@ -15,6 +15,9 @@ _REFERENCE = re.compile(
     r"^(?:(?:arn:(?P<partition>[a-z0-9-]+):lambda:(?P<region>[a-z0-9-]+):)?(?P<account>[0-9]{12}):function:)?"
     r"(?P<name>[A-Za-z0-9_-]{1,64})(?::(?P<qualifier>\$LATEST|[A-Za-z0-9_-]{1,128}))?$"
 )
+#: What a reference looks like, for a schema to state (the partition and region are checked after);
+#: without the group names, which JSON Schema's regular expressions do not have.
+REFERENCE_PATTERN = re.sub(r"\?P<\w+>", "", _REFERENCE.pattern)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,11 @@ def access_key_for_authentication(*, access_key_id: str) -> AccessKey | None:
     return AccessKey.objects.select_related("user", "tenant").filter(access_key_id=access_key_id).first()
 
 
+def access_key_list(*, tenant: Tenant) -> QuerySet[AccessKey]:
+    """The tenant's access keys, oldest first, with their users; never their secrets' plain text."""
+    return AccessKey.objects.filter(tenant=tenant).select_related("user").order_by("created_at", "pk")
+
+
 def is_member(*, tenant: Tenant, user_id: int) -> bool:
     return Membership.objects.filter(tenant=tenant, user_id=user_id).exists()
 

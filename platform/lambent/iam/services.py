@@ -85,6 +85,13 @@ def access_key_deactivate(*, tenant: Tenant, access_key_id: str) -> AccessKey:
     return AccessKey.objects.get(tenant=tenant, access_key_id=access_key_id)
 
 
+def access_key_delete(*, tenant: Tenant, access_key_id: str) -> None:
+    """Forget the key: requests signed with it are refused from now on, as for a deactivated one."""
+    deleted, _ = AccessKey.objects.filter(tenant=tenant, access_key_id=access_key_id).delete()
+    if not deleted:
+        raise NotFound(f"access key {access_key_id} not found")
+
+
 def tenant_lock(tenant: Tenant) -> None:
     """Serialize writes that check a limit of the whole tenant (its quotas, its code storage),
     inside the caller's transaction: a row lock on PostgreSQL; SQLite's transactions already

@@ -11,7 +11,8 @@ that matter here, learned from what SDKs send:
   ``X-Amz-Content-SHA256``, when it sends one, must agree with it): a body changed on the way
   fails.
 - The credential scope's date, region and service must be today's request date, a region this
-  installation answers for, and ``lambda``; the request time (``X-Amz-Date``) must be within 15
+  installation answers for, and the service's signing name (``lambda``, or ``scheduler`` for the
+  Scheduler API); the request time (``X-Amz-Date``) must be within 15
   minutes of the server's clock.
 
 A signature that does not match is ``InvalidSignature``; a key id nobody issued is
@@ -77,22 +78,26 @@ class Parsed:
     signature: str
 
 
-def verify(request: SignedRequest, *, regions: Iterable[str], now: datetime | None = None) -> AccessKey:
+def verify(request: SignedRequest, *, regions: Iterable[str], now: datetime | None = None,
+           service: str = SERVICE) -> AccessKey:
     """The access key that signed ``request``; raises ``InvalidSignature``, ``UnrecognizedClient``
     or ``MissingAuthenticationToken``."""
-    parsed = parse(request, regions=regions, now=now)
+    parsed = parse(request, regions=regions, now=now, service=service)
     key, secret = access_key(parsed.access_key_id)
     check(parsed, signing_key(secret, *parsed.scope))
     return key
 
 
-def parse(request: SignedRequest, *, regions: Iterable[str], now: datetime | None = None) -> Parsed:
+def parse(request: SignedRequest, *, regions: Iterable[str], now: datetime | None = None,
+          service: str = SERVICE) -> Parsed:
+    """``service``: the signing name the credential scope must carry (``lambda``; the Scheduler API's
+    ``scheduler``)."""
     headers = {name.lower(): value for name, value in request.headers.items()}
     authorization = _parse_authorization(headers.get("authorization", ""))
     amz_date = headers.get("x-amz-date", "")
     signed_at = _parse_amz_date(amz_date)
     _check_clock(amz_date, signed_at, now or datetime.now(UTC))
-    _check_scope(authorization, amz_date, regions)
+    _check_scope(authorization, amz_date, regions, service)
     missing = {"host"} - set(authorization.signed_headers)
     if missing or any(name not in headers for name in authorization.signed_headers):
         raise InvalidSignature("'Host' and every header named in SignedHeaders must be signed and sent.")
@@ -197,7 +202,7 @@ def _check_clock(amz_date: str, signed_at: datetime, now: datetime) -> None:
                                f"{(now + MAX_SKEW).strftime(_AMZ_DATE)} ({now.strftime(_AMZ_DATE)} + 15 min.)")
 
 
-def _check_scope(authorization: _Authorization, amz_date: str, regions: Iterable[str]) -> None:
+def _check_scope(authorization: _Authorization, amz_date: str, regions: Iterable[str], service: str) -> None:
     if authorization.date != amz_date[:8]:
         raise InvalidSignature(f"Credential should be scoped to a valid date: {amz_date[:8]}, "
                                f"not {authorization.date}.")
@@ -205,6 +210,6 @@ def _check_scope(authorization: _Authorization, amz_date: str, regions: Iterable
     if authorization.region not in allowed:
         raise InvalidSignature(f"Credential should be scoped to a valid region ({', '.join(allowed)}), "
                                f"not '{authorization.region}'.")
-    if authorization.service != SERVICE:
-        raise InvalidSignature(f"Credential should be scoped to correct service: '{SERVICE}', "
+    if authorization.service != service:
+        raise InvalidSignature(f"Credential should be scoped to correct service: '{service}', "
                                f"not '{authorization.service}'.")

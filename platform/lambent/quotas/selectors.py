@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import QuerySet
 
 from lambent.functions import selectors as function_selectors
 from lambent.functions.models import Function
@@ -53,6 +54,11 @@ def effective_limits(quota: TenantQuota | None) -> TenantLimits:
 def tenant_quota(*, tenant: Tenant) -> TenantQuota | None:
     """The operator's override of the tenant's limits, if any."""
     return TenantQuota.objects.filter(tenant=tenant).first()
+
+
+def tenant_quotas() -> QuerySet[TenantQuota]:
+    """Every tenant's override: for the operators' tenants page only."""
+    return TenantQuota.objects.all()
 
 
 def tenant_limits(*, tenant: Tenant) -> TenantLimits:
