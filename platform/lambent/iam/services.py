@@ -49,8 +49,7 @@ def tenant_create(*, name: str, account_id: str | None = None) -> NewTenant:
             user = tenant_first_user_create(tenant=tenant)
             credentials = access_key_issue(tenant=tenant, user=user)
     except IntegrityError:
-        raise Conflict(f"a tenant named {name!r} (or with account id {tenant.account_id}) or a user named "
-                       f"{name}-admin already exists") from None
+        raise Conflict(f"a tenant named {name!r} or a user named {name}-admin already exists") from None
     return NewTenant(tenant=tenant, credentials=credentials)
 
 
