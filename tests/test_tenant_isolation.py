@@ -9,6 +9,8 @@ from django.urls import URLResolver, get_resolver
 
 from lambent.events.models import Firing, Schedule, ScheduleGroup
 from lambent.functions.models import Alias, Function, ProvisionedConcurrencyConfig, Version
+from lambent.iam import services as iam_services
+from lambent.iam.models import Group, GroupMembership, Policy, PolicyAttachment
 from lambent.invocations.models import DeadLetterConfig, EventInvokeConfig, Invocation, OutboxMessage
 from lambent.queues.models import Message, Queue
 from lambent.quotas.models import ReservedConcurrency, TenantQuota
@@ -58,12 +60,27 @@ ATTEMPTS = [
     ("post", "/api/v1/queues/jobs/messages", {"body": "planted"}, "queue-messages"),
     ("post", "/api/v1/queues/jobs/messages/receive", {"visibility_timeout": 0}, "queue-messages-receive"),
     ("delete", "/api/v1/queues/jobs/messages/{receipt_handle}", None, "queue-message"),
+    ("get", "/api/v1/iam/policies/secret", None, "iam-policy"),
+    ("patch", "/api/v1/iam/policies/secret", {"description": "mine"}, "iam-policy"),
+    ("delete", "/api/v1/iam/policies/secret", None, "iam-policy"),
+    ("get", "/api/v1/iam/groups/team", None, "iam-group"),
+    ("delete", "/api/v1/iam/groups/team", None, "iam-group"),
+    ("put", "/api/v1/iam/groups/team/members/carol", None, "iam-group-member"),
+    ("delete", "/api/v1/iam/groups/team/members/carol", None, "iam-group-member"),
+    ("put", "/api/v1/iam/groups/team/policies/LambentFullAccess", None, "iam-group-policy"),
+    ("delete", "/api/v1/iam/groups/team/policies/secret", None, "iam-group-policy"),
+    ("get", "/api/v1/iam/users/carol", None, "iam-user"),
+    ("put", "/api/v1/iam/users/carol/policies/LambentFullAccess", None, "iam-user-policy"),
+    ("delete", "/api/v1/iam/users/carol/policies/secret", None, "iam-user-policy"),
+    ("post", "/api/v1/iam/simulate", {"username": "carol", "action": "lambda:GetFunction", "resource": "arn:aws:x"},
+     "iam-simulate"),
     ("get", "/api/v1/schedules/nightly", None, "schedule"),
     ("put", "/api/v1/schedules/nightly", {"schedule_expression": "rate(1 minute)", "target_arn": "hello"}, "schedule"),
     ("patch", "/api/v1/schedules/nightly", {"state": "DISABLED"}, "schedule"),
     ("delete", "/api/v1/schedules/nightly", None, "schedule"),
     ("get", "/api/v1/schedules/nightly/firings", None, "schedule-firings"),
 ]
+DENY = {"Version": "2012-10-17", "Statement": {"Effect": "Deny", "Action": "*", "Resource": "*"}}
 
 
 @pytest.fixture
@@ -88,6 +105,12 @@ def victim(make_tenant, fake_executor):
             format="json")
     api.put("/api/v1/functions/hello/concurrency", {"reserved_concurrent_executions": 5}, format="json")
     event_request_id = api.post("/api/v1/functions/hello/invoke?type=event", {}, format="json").json()["request_id"]
+    iam_services.user_create(tenant=owner.tenant, username="carol", password="a long passphrase 123")
+    api.post("/api/v1/iam/policies", {"name": "secret", "document": DENY}, format="json")
+    api.post("/api/v1/iam/groups", {"name": "team"}, format="json")
+    api.put("/api/v1/iam/groups/team/members/carol")
+    api.put("/api/v1/iam/groups/team/policies/secret")
+    api.put("/api/v1/iam/users/carol/policies/secret")
     api.post("/api/v1/schedules", {"name": "nightly", "schedule_expression": "cron(0 3 * * ? *)",
                                    "target_arn": "hello:live"}, format="json")
     return owner, {"request_id": request_id, "receipt_handle": received[0]["receipt_handle"],
@@ -108,6 +131,10 @@ def snapshot():
         list(ProvisionedConcurrencyConfig.objects.values()),
         list(ReservedConcurrency.objects.values()),
         list(TenantQuota.objects.values()),
+        list(Policy.objects.values()),
+        list(Group.objects.values()),
+        list(GroupMembership.objects.values()),
+        list(PolicyAttachment.objects.values()),
         list(ScheduleGroup.objects.values()),
         list(Schedule.objects.values()),
         list(Firing.objects.values()),
@@ -162,6 +189,13 @@ def test_the_account_shows_only_own_functions_and_reservations(victim, make_tena
     assert account["concurrent_executions_in_use"] == 0
 
 
+def test_iam_lists_show_only_own_policies_groups_and_users(victim, make_tenant):
+    intruder = client_for(make_tenant("intruder"))
+    assert intruder.get("/api/v1/iam/policies").json()["results"] == []
+    assert intruder.get("/api/v1/iam/groups").json() == []
+    assert [user["username"] for user in intruder.get("/api/v1/iam/users").json()] == ["intruder-admin"]
+
+
 def _route_names(patterns):
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
@@ -173,4 +207,5 @@ def _route_names(patterns):
 def test_every_route_is_covered():
     api_v1 = next(p for p in get_resolver().url_patterns if str(p.pattern) == "api/v1/")
     tenant_routes = set(_route_names(api_v1.url_patterns)) - {"schema", "docs"}
-    assert tenant_routes == {"functions", "queues", "account", "schedules"} | {route for *_, route in ATTEMPTS}
+    assert tenant_routes == {"functions", "queues", "account", "schedules", "iam-policies",
+                             "iam-managed-policies", "iam-groups", "iam-users"} | {route for *_, route in ATTEMPTS}

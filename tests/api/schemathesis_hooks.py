@@ -18,6 +18,8 @@ request is valid in fact too, and leave everything else as generated:
   which cursors are real no pattern can tell, and any other is a 400;
 - a client context of base64's alphabet becomes base64 of a JSON object, as the invoke requires:
   that it decodes to one no pattern can tell;
+- a policy document (any object or text, for the schema) becomes a valid one: what IAM's grammar
+  allows is checked by the policy engine, and its refusals by ``tests/iam``;
 - a schedule's expression of the schema's shape becomes a valid one of its kind (the values of a
   cron field, a date that exists, "1 minute" not "1 minutes": no pattern says them), its target the
   seeded function (of this account), its input JSON text, its dead-letter queue none (the schema's
@@ -44,6 +46,8 @@ import schemathesis
 from schemathesis.transport.serialization import Binary
 
 HANDLER = "app.handler"
+POLICY_DOCUMENT = {"Version": "2012-10-17",
+                   "Statement": [{"Effect": "Allow", "Action": "lambda:Get*", "Resource": "*"}]}
 SOURCE = "def handler(event, context):\n    return event\n"
 BOOTSTRAP = "#!/bin/sh\nexit 1\n"
 HANDLER_PATTERN = re.compile(r"[!-~]{1,128}")
@@ -158,6 +162,8 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     if "zip_file" in body:
         body["zip_file"] = _zip_for(body["zip_file"], form=form)
     _weights(body)
+    if "document" in body:
+        body["document"] = POLICY_DOCUMENT
     if case.path.startswith("/api/v1/schedules"):
         _schedule(body)
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("lambent.queues.api.urls")),
     path("", include("lambent.quotas.api.urls")),
     path("", include("lambent.invocations.api.urls")),
+    path("", include("lambent.iam.api.urls")),
     path("", include("lambent.events.api.urls")),
     # The schema is YAML, or JSON with ?format=json: DRF's negotiation, not the API's JSON only.
     path("schema", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[],

@@ -2,8 +2,9 @@
 GetPolicy).
 
 Each statement is stored as the JSON Lambda returns, for the function itself or one of its
-versions or aliases; the policy of a qualifier is the document of its statements. Enforcement
-comes with IAM policies; until then they are the record a deployment tool expects to find.
+versions or aliases; the policy of a qualifier is the document of its statements.
+``resource_policy`` hands them to the policy engine (``lambent.iam.policies``), which this app
+registers it with; the APIs do not consult the engine yet.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from lambent.errors import Conflict, InvalidParameter, NotFound, PreconditionFai
 from lambent.functions import selectors
 from lambent.functions.models import LATEST, Function, PolicyStatement
 from lambent.iam.models import Tenant
+from lambent.iam.policies.documents import VERSION, Policy, compile_document
 
 SID_PATTERN = r"^[a-zA-Z0-9\-_]{1,100}$"
 ACTION_PATTERN = r"^(lambda:[*]|lambda:[a-zA-Z]+|[*])$"
 _ACCOUNT = re.compile(r"^\d{12}$")
+_FUNCTION_ARN = re.compile(r"^arn:[^:]+:lambda:[^:]*:(?P<account>\d{12}):function:(?P<name>[^:]+)(?::[^:]+)?$")
 
 
 @dataclass(frozen=True)
@@ -142,3 +145,16 @@ def _principal(principal: str) -> str | dict[str, str]:
     if principal.startswith("arn:"):
         return {"AWS": principal}
     return {"Service": principal}
+
+
+def resource_policy(arn: str) -> Policy | None:
+    """The compiled resource policy of the function an ARN names (every statement of the function,
+    its versions and aliases: each statement's Resource says which ARN it covers), or None."""
+    match = _FUNCTION_ARN.match(arn)
+    if match is None:
+        return None
+    statements = [row.statement for row in PolicyStatement.objects.filter(
+        function__tenant__account_id=match["account"], function__name=match["name"]).order_by("pk")]
+    if not statements:
+        return None
+    return compile_document({"Version": VERSION, "Statement": statements}, name="resource-policy", kind="resource")

@@ -1,5 +1,6 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -7,7 +8,8 @@ from django.http import HttpRequest
 
 from lambent.errors import NotFound
 from lambent.iam import selectors, services
-from lambent.iam.models import AccessKey, Membership, Tenant
+from lambent.iam.models import AccessKey, Group, GroupMembership, Membership, Policy, Tenant
+from lambent.iam.policies.documents import MalformedPolicyDocument, compile_document
 
 
 class MembershipInline(admin.TabularInline):
@@ -68,3 +70,47 @@ class AccessKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Deactivate the selected access keys")
     def deactivate(self, request: HttpRequest, queryset: QuerySet[AccessKey]) -> None:
         queryset.update(is_active=False)
+
+
+class GroupMembershipInline(admin.TabularInline):
+    model = GroupMembership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Group)
+class GroupAdmin(admin.ModelAdmin):
+    """Groups of a tenant's users; a member must be a member of the tenant (the API checks it)."""
+
+    list_display = ["name", "tenant", "created_at"]
+    search_fields = ["name", "tenant__name"]
+    inlines = [GroupMembershipInline]
+
+
+class PolicyForm(forms.ModelForm):
+    """Refuses a malformed document with the engine's own message, as the API does."""
+
+    class Meta:
+        model = Policy
+        fields = ["tenant", "name", "description", "document"]
+
+    def clean_document(self) -> object:
+        document = self.cleaned_data["document"]
+        try:
+            compile_document(document, name=self.cleaned_data.get("name") or "policy")
+        except MalformedPolicyDocument as exc:
+            raise forms.ValidationError(exc.message) from None
+        return document
+
+
+@admin.register(Policy)
+class PolicyAdmin(admin.ModelAdmin):
+    form = PolicyForm
+    list_display = ["name", "tenant", "revision", "updated_at"]
+    search_fields = ["name", "tenant__name"]
+    readonly_fields = ["revision", "created_at", "updated_at"]
+
+    def save_model(self, request: HttpRequest, obj: Policy, form: Any, change: bool) -> None:
+        if change and "document" in form.changed_data:
+            obj.revision += 1
+        super().save_model(request, obj, form, change)

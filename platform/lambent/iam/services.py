@@ -11,7 +11,8 @@ from django.db import IntegrityError, transaction
 
 from lambent.errors import Conflict, InvalidParameter, NotFound
 from lambent.iam import crypto
-from lambent.iam.models import AccessKey, Membership, Tenant
+from lambent.iam.models import AccessKey, Membership, PolicyAttachment, Tenant
+from lambent.iam.policies import managed
 
 
 @dataclass(frozen=True)
@@ -32,13 +33,16 @@ class NewTenant:
     credentials: IssuedAccessKey
 
 
-def tenant_create(*, name: str) -> NewTenant:
-    """A tenant, its first user (``<name>-admin``) and that user's first access key."""
-    tenant = Tenant(name=name)
+def tenant_create(*, name: str, account_id: str | None = None) -> NewTenant:
+    """A tenant, its first user (``<name>-admin``, with full access) and that user's first access key.
+    ``account_id`` (12 digits, unused) lets ARNs match an existing AWS account's; random by default."""
+    tenant = Tenant(name=name) if account_id is None else Tenant(name=name, account_id=account_id)
     try:
         tenant.full_clean(validate_unique=False)
     except ValidationError as exc:
         raise InvalidParameter(fields=exc.message_dict) from None
+    if account_id is not None and Tenant.objects.filter(account_id=account_id).exists():
+        raise Conflict(f"account id {account_id} belongs to another tenant")
     try:
         with transaction.atomic():
             tenant.save()
@@ -50,10 +54,12 @@ def tenant_create(*, name: str) -> NewTenant:
 
 
 def tenant_first_user_create(*, tenant: Tenant) -> User:
-    """The tenant's first user, ``<name>-admin``, a member of it: what access keys are issued to
-    (a tenant made in the admin gets one too). Raises ``IntegrityError`` if the name is taken."""
+    """The tenant's first user, ``<name>-admin``, a member of it with ``LambentFullAccess`` attached:
+    what access keys are issued to (a tenant made in the admin gets one too). Raises
+    ``IntegrityError`` if the name is taken."""
     user: User = get_user_model().objects.create_user(username=f"{tenant.name}-admin")
     Membership.objects.create(user=user, tenant=tenant)
+    PolicyAttachment.objects.create(tenant=tenant, user=user, managed_name=managed.FULL_ACCESS)
     return user
 
 

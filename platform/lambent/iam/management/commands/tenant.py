@@ -1,4 +1,4 @@
-"""``lambent tenant create NAME [--json] | list | key NAME``: tenants for operators."""
+"""``lambent tenant create NAME [--account-id ID] [--json] | list | key NAME``: tenants for operators."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ class Command(BaseCommand):
         create = actions.add_parser("create", help="Create a tenant and print its first credentials.")
         create.add_argument("name")
         create.add_argument("--json", action="store_true", help="Print the credentials as one JSON object.")
+        create.add_argument("--account-id", help="The tenant's 12-digit account id (default: a random unused one).")
         actions.add_parser("list", help="List tenants.")
         key = actions.add_parser("key", help="Issue another access key to a tenant's first user.")
         key.add_argument("name")
@@ -28,7 +29,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, action: str, **options: Any) -> None:
         try:
             if action == "create":
-                created = services.tenant_create(name=options["name"])
+                created = services.tenant_create(name=options["name"], account_id=options["account_id"])
                 self._print_credentials(created.tenant.account_id, created.credentials, as_json=options["json"])
             elif action == "key":
                 tenant = selectors.tenant_get(name=options["name"])
