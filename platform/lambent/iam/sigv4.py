@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, unquote
 
+from django.http import HttpRequest
+
 from lambent.errors import InvalidSignature, MissingAuthenticationToken, UnrecognizedClient
 from lambent.iam import crypto, selectors
 from lambent.iam.models import AccessKey
@@ -51,6 +53,16 @@ class SignedRequest:
     query_string: str  # as received
     headers: Mapping[str, str]  # names in any case
     body: bytes
+
+    @classmethod
+    def of(cls, request: HttpRequest) -> SignedRequest:
+        """``request`` as it arrived: its path still percent-encoded (ASGI's ``raw_path``), as the
+        signature covers it; re-encoded from the decoded path where no ASGI scope is (a test client)."""
+        scope = getattr(request, "scope", None)
+        raw = scope.get("raw_path") if scope else None
+        raw_path = raw.decode("latin-1").partition("?")[0] if raw else quote(request.path, safe="/~!$&'()*+,;=:@")
+        return cls(method=request.method or "GET", raw_path=raw_path, query_string=request.META.get("QUERY_STRING", ""),
+                   headers=request.headers, body=request.body)
 
 
 @dataclass(frozen=True)

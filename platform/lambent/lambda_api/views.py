@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -37,7 +36,7 @@ async def dispatch(request: HttpRequest) -> HttpResponse:
         route, params = found
         if route.handler is None:
             raise UnsupportedOperation(f"This installation does not support the Lambda operation {route.operation}.")
-        signed = _signed_request(request)
+        signed = sigv4.SignedRequest.of(request)
         base_url = request.build_absolute_uri("/").rstrip("/")
         if route.asynchronous:  # an invocation: the hot path, on the long-lived database threads
             parsed = sigv4.parse(signed, regions=settings.SIGNING_REGIONS)
@@ -61,15 +60,6 @@ async def dispatch(request: HttpRequest) -> HttpResponse:
         return error_response(errors.UserError(f"The request was refused: {exc}"), request_id=call_id)
     except Exception as exc:  # noqa: BLE001 - answered as Lambda's ServiceException, logged
         return unexpected_error(exc, request_id=call_id)
-
-
-def _signed_request(request: HttpRequest) -> sigv4.SignedRequest:
-    scope = getattr(request, "scope", None)
-    raw = scope.get("raw_path") if scope else None
-    raw_path = raw.decode("latin-1").partition("?")[0] if raw else quote(request.path, safe="/~!$&'()*+,;=:@")
-    return sigv4.SignedRequest(method=request.method or "GET", raw_path=raw_path,
-                               query_string=request.META.get("QUERY_STRING", ""), headers=request.headers,
-                               body=request.body)
 
 
 def _run(handler: Callable[[Call], HttpResponse], signed: sigv4.SignedRequest, **call: Any) -> HttpResponse:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from urllib.parse import quote
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -58,7 +57,7 @@ async def dispatch(request: HttpRequest) -> HttpResponse:
     request_id = protocol.new_request_id()
     try:
         handler, params = _match(request.method or "GET", request.path)
-        signed = _signed_request(request)
+        signed = sigv4.SignedRequest.of(request)
         return await sync_to_async(_run)(handler, signed, params=params, request=request, request_id=request_id)
     except errors.LambentError as exc:
         return error_response(exc, request_id=request_id)
@@ -68,15 +67,6 @@ async def dispatch(request: HttpRequest) -> HttpResponse:
         protocol.logger.exception("unexpected error in the Scheduler API")
         return error_response(errors.PlatformError("An internal error occurred; it has been logged."),
                               request_id=request_id)
-
-
-def _signed_request(request: HttpRequest) -> sigv4.SignedRequest:
-    scope = getattr(request, "scope", None)
-    raw = scope.get("raw_path") if scope else None
-    raw_path = raw.decode("latin-1").partition("?")[0] if raw else quote(request.path, safe="/~!$&'()*+,;=:@")
-    return sigv4.SignedRequest(method=request.method or "GET", raw_path=raw_path,
-                               query_string=request.META.get("QUERY_STRING", ""), headers=request.headers,
-                               body=request.body)
 
 
 def _run(handler: Handler, signed: sigv4.SignedRequest, *, params: dict[str, str], request: HttpRequest,
