@@ -125,6 +125,8 @@ def _schedule(body: dict[str, Any]) -> None:
         body["window_mode"] = "OFF"
     if body.get("end_date") is not None:
         body["start_date"] = None
+    elif body.get("start_date") is not None:  # a patched schedule may keep an end from an earlier case
+        body["end_date"] = None
 
 
 def _client_context(headers: MutableMapping[str, Any]) -> None:
